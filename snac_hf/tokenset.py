@@ -1,0 +1,174 @@
+"""A *token set*: the folder that `scripts/tokenize.py` writes, and how to read it back.
+
+Layout (what `push_to_hub` writes and `load_dataset(folder)` reads)::
+
+    folder/
+      README.md              dataset card: YAML features + configs, and the figures
+      metadata.json          files processed/failed, audio duration, codec config, per-scale stats
+      errors.jsonl           one line per file that failed: {"id", "file_path", "error"}
+      data/train-00000-of-00003.parquet   one shard per work unit (zstd, int16 code lists)
+      .snac_hf/              resume state (unit records); ignored by load_dataset
+
+Columns, one row per audio file (the original script's columns plus a stable `id`):
+
+    id                 string   stable key: the path relative to --input_dir, or dataset:split:index
+    file_path          string   where the audio came from
+    duration           float64  seconds of audio (after resampling to the codec's rate)
+    tokens_scale_k     list<int16>  the codes of scale k (0 = coarsest), 0..codebook_size-1
+    n_tokens_scale_k   int32    len(tokens_scale_k)
+    shape_scale_k      list<int32>  shape of SNAC's code tensor for this file: [1, n_tokens_scale_k]
+
+This module needs no torch: analysis and BPE read token sets with it alone.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import Dataset, Features, List, Value, load_dataset
+
+from snac_hf.layout import CodecLayout
+
+METADATA_FILE = "metadata.json"
+ERRORS_FILE = "errors.jsonl"
+DATA_DIR = "data"
+SPLIT = "train"
+
+
+def tokens_column(scale: int) -> str:
+    return f"tokens_scale_{scale}"
+
+
+def count_column(scale: int) -> str:
+    return f"n_tokens_scale_{scale}"
+
+
+def shape_column(scale: int) -> str:
+    return f"shape_scale_{scale}"
+
+
+def token_features(n_scales: int) -> Features:
+    features = {
+        "id": Value("string"),
+        "file_path": Value("string"),
+        "duration": Value("float64"),
+    }
+    for k in range(n_scales):
+        features[tokens_column(k)] = List(Value("int16"))
+    for k in range(n_scales):
+        features[count_column(k)] = Value("int32")
+    for k in range(n_scales):
+        features[shape_column(k)] = List(Value("int32"))
+    return Features(features)
+
+
+def n_scales_of(column_names: Iterable[str]) -> int:
+    """Number of scales in a token table, from its `tokens_scale_k` columns."""
+    names = set(column_names)
+    n = 0
+    while tokens_column(n) in names:
+        n += 1
+    if n == 0:
+        raise ValueError(f"not a token set: no 'tokens_scale_0' column among {sorted(names)}")
+    return n
+
+
+def codes_array(codes: Sequence[int] | np.ndarray, codebook_size: int = 4096) -> pa.Array:
+    """Codes of one scale as an int16 Arrow array, refusing values outside the codebook."""
+    values = np.asarray(codes)
+    if values.size and (values.min() < 0 or values.max() >= codebook_size):
+        raise ValueError(f"codes outside 0..{codebook_size - 1}: min {values.min()}, max {values.max()}")
+    return pa.array(values.astype(np.int16), type=pa.int16())
+
+
+def rows_to_table(rows: Sequence[dict], n_scales: int, codebook_size: int = 4096) -> pa.Table:
+    """Build a token table from rows `{"id", "file_path", "duration", "codes": [scale0, ...]}`.
+
+    The code lists are assembled from one flat buffer per scale (no Python list per token).
+    """
+    columns: dict[str, pa.Array] = {
+        "id": pa.array([r["id"] for r in rows], pa.string()),
+        "file_path": pa.array([r["file_path"] for r in rows], pa.string()),
+        "duration": pa.array([float(r["duration"]) for r in rows], pa.float64()),
+    }
+    lengths = [[len(r["codes"][k]) for r in rows] for k in range(n_scales)]
+    for k in range(n_scales):
+        flat = [np.asarray(r["codes"][k]) for r in rows]
+        values = codes_array(np.concatenate(flat) if flat else np.zeros(0, np.int16), codebook_size)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths[k], dtype=np.int64)]).astype(np.int32))
+        columns[tokens_column(k)] = pa.ListArray.from_arrays(offsets, values)
+    for k in range(n_scales):
+        columns[count_column(k)] = pa.array(lengths[k], pa.int32())
+    for k in range(n_scales):
+        columns[shape_column(k)] = pa.array([[1, n] for n in lengths[k]], pa.list_(pa.int32()))
+    schema = token_features(n_scales).arrow_schema
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
+    """Write atomically (temporary file, then rename), zstd, with the HF features in the schema.
+
+    Empty tables are refused: `load_dataset` fails on a Parquet file with no rows.
+    """
+    if table.num_rows == 0:
+        raise ValueError(f"{path}: refusing to write an empty shard (load_dataset cannot read it)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_scales = n_scales_of(table.column_names)
+    table = table.replace_schema_metadata(token_features(n_scales).arrow_schema.metadata)
+    tmp = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def shard_name(index: int, total: int) -> str:
+    return f"{DATA_DIR}/{SPLIT}-{index:05d}-of-{total:05d}.parquet"
+
+
+def parquet_files(folder: str | os.PathLike) -> list[str]:
+    """The data shards of a token-set folder, sorted."""
+    return sorted(glob.glob(os.path.join(str(folder), DATA_DIR, "*.parquet")))
+
+
+def read_metadata(folder: str | os.PathLike) -> dict | None:
+    path = Path(folder) / METADATA_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def layout_of(folder: str | os.PathLike) -> CodecLayout | None:
+    """The codec layout recorded in a token set's metadata.json (None if there is none)."""
+    meta = read_metadata(folder)
+    if not meta or "codec" not in meta:
+        return None
+    return CodecLayout.from_dict(meta["codec"]["layout"])
+
+
+def open_token_set(source: str, split: str = SPLIT) -> Dataset:
+    """A token set as a `datasets.Dataset`.
+
+    `source` is a token-set folder (its `data/*.parquet`), a Parquet file or glob, or any
+    name `load_dataset` accepts (a Hub repository id).
+    """
+    if os.path.isdir(source):
+        files = parquet_files(source)
+        if not files:
+            raise FileNotFoundError(f"{source}: no token shards in {DATA_DIR}/ (is this a token set?)")
+        ds = load_dataset("parquet", data_files={split: files}, split=split)
+    elif source.endswith(".parquet") or glob.has_magic(source):
+        files = sorted(glob.glob(source))
+        if not files:
+            raise FileNotFoundError(f"{source}: no Parquet file matches")
+        ds = load_dataset("parquet", data_files={split: files}, split=split)
+    else:
+        ds = load_dataset(source, split=split)
+    n_scales_of(ds.column_names)  # a clear error if this is not a token set
+    return ds
