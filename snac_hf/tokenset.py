@@ -172,3 +172,25 @@ def open_token_set(source: str, split: str = SPLIT) -> Dataset:
         ds = load_dataset(source, split=split)
     n_scales_of(ds.column_names)  # a clear error if this is not a token set
     return ds
+
+
+def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False) -> str:
+    """Upload a token-set folder as a Hub dataset repository (resume state left out); its URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            ignore_patterns=[".snac_hf/**", "**/.*.partial", ".*.partial"],
+        )
+    except Exception as error:  # offline, no token, no permission: one clear message
+        raise RuntimeError(
+            f"could not push {folder} to the Hub dataset {repo_id!r} ({type(error).__name__}: {error}). "
+            "The token set on disk is complete; check `huggingface-cli login` and network access, then "
+            "push it with `huggingface-cli upload --repo-type dataset REPO FOLDER`."
+        ) from error
+    return str(getattr(info, "commit_url", info))

@@ -1,0 +1,213 @@
+"""Loading a SNAC codec: a Hub id, a local model folder, or a fine-tuned checkpoint.
+
+Three sources, one result (`Codec`: the model in eval mode, its config, its `CodecLayout`):
+
+- a local folder with `config.json` and `model.safetensors` or `pytorch_model.bin`;
+- a Hub id (`hubertsiuzdak/snac_24khz`, default), downloaded with huggingface_hub;
+- `checkpoint=...pt` on top of the `model` architecture: a plain state dict or one nested under
+  a key such as `model`/`state_dict` (a `module.`-style prefix is stripped). The published
+  architectures are known to `snac_hf.layout.SNAC_CONFIGS`, so this needs no download.
+
+Weights are read with `torch.load(weights_only=True)` or safetensors: a checkpoint that would
+run code when unpickled is refused, never executed.
+
+A model folder may carry `snac_hf.json` ({"weights": ..., "notice": ...}); its notice (for
+example "random weights: tokens are not meaningful") travels into every output made with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from snac import SNAC
+
+from snac_hf.layout import SNAC_CONFIGS, CodecLayout
+
+DEFAULT_MODEL = "hubertsiuzdak/snac_24khz"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+MARKER_FILE = "snac_hf.json"
+NESTING_KEYS = ("model", "state_dict", "model_state_dict", "generator", "snac", "module")
+
+
+class CodecLoadError(RuntimeError):
+    """A codec could not be loaded; the message says what to pass instead."""
+
+
+@dataclass
+class Codec:
+    model: SNAC
+    name: str
+    config: dict
+    checkpoint: str | None = None
+    marker: dict = field(default_factory=dict)
+
+    @property
+    def layout(self) -> CodecLayout:
+        return CodecLayout.from_snac_config(self.config)
+
+    @property
+    def notice(self) -> str | None:
+        """A warning every output made with this codec must carry (None for real weights)."""
+        return self.marker.get("notice")
+
+    def describe(self) -> dict:
+        """What metadata.json records about the codec."""
+        return {
+            "name": self.name,
+            "checkpoint": self.checkpoint,
+            "config": self.config,
+            "layout": self.layout.to_dict(),
+            "weights": self.marker.get("weights", "pretrained"),
+            "notice": self.notice,
+        }
+
+
+def load_codec(model: str = DEFAULT_MODEL, checkpoint: str | None = None) -> Codec:
+    """Load SNAC from a folder, a Hub id, or a checkpoint on a known architecture (on CPU)."""
+    if os.path.isdir(model):
+        config, weights_path, marker = _read_folder(Path(model))
+    elif checkpoint is not None and _known_config(model) is not None:
+        config, weights_path, marker = _known_config(model), None, {}
+    else:
+        config, weights_path, marker = _download(model)
+    snac = SNAC(**config)
+    if checkpoint is not None:
+        state, marker = load_checkpoint_state(checkpoint), {"weights": "checkpoint"}
+    else:
+        state = load_weights(weights_path)
+    _load_state(snac, state, checkpoint or str(weights_path))
+    return Codec(snac.eval(), name=model, config=config, checkpoint=checkpoint, marker=marker)
+
+
+def _known_config(model: str) -> dict | None:
+    key = model if "/" in model else f"hubertsiuzdak/{model}"
+    return SNAC_CONFIGS.get(key)
+
+
+def _read_folder(folder: Path) -> tuple[dict, Path | None, dict]:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CodecLoadError(f"{folder}: not a SNAC model folder (no config.json)")
+    weights = next((folder / f for f in WEIGHT_FILES if (folder / f).is_file()), None)
+    if weights is None:
+        raise CodecLoadError(f"{folder}: no weights ({' or '.join(WEIGHT_FILES)})")
+    marker_path = folder / MARKER_FILE
+    marker = json.loads(marker_path.read_text()) if marker_path.is_file() else {}
+    return json.loads(config_path.read_text()), weights, marker
+
+
+def _download(repo_id: str) -> tuple[dict, Path, dict]:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        config_path = hf_hub_download(repo_id, "config.json")
+        weights = hf_hub_download(repo_id, "pytorch_model.bin")
+    except Exception as error:  # offline, unknown repo, gated: all end the same way for the user
+        raise CodecLoadError(
+            f"could not fetch SNAC model {repo_id!r} from the Hugging Face Hub ({type(error).__name__}). "
+            "Offline? Pass a local model folder instead: --model DIR with config.json and "
+            "pytorch_model.bin (or model.safetensors), e.g. one made by "
+            "`python scripts/make_offline_model.py --out DIR`, or a downloaded snapshot "
+            f"(`huggingface-cli download {repo_id} --local-dir DIR` on a machine with access)."
+        ) from error
+    return json.loads(Path(config_path).read_text()), Path(weights), {}
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict from `.safetensors` or a torch file, without unpickling arbitrary objects."""
+    path = str(path)
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    return _torch_load(path)
+
+
+def _torch_load(path: str) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CodecLoadError(
+            f"refused to load {path}: it holds Python objects beyond tensors and plain containers, "
+            "and unpickling them could run code. Re-save it as a plain state dict "
+            "(torch.save(model.state_dict(), path)) or as safetensors."
+        ) from error
+    except (OSError, RuntimeError, EOFError) as error:
+        raise CodecLoadError(f"cannot read checkpoint {path}: {error}") from error
+
+
+def load_checkpoint_state(path: str) -> dict[str, torch.Tensor]:
+    """The state dict inside a fine-tuned checkpoint: plain, or nested under a known key."""
+    if not os.path.isfile(path):
+        raise CodecLoadError(f"checkpoint {path} does not exist")
+    state = _torch_load(path)
+    while isinstance(state, dict) and not _is_state_dict(state):
+        nested = next((state[k] for k in NESTING_KEYS if isinstance(state.get(k), dict)), None)
+        if nested is None:
+            raise CodecLoadError(
+                f"{path}: no state dict found (top-level keys: {sorted(state)[:10]}; "
+                f"expected tensors, or a dict under one of {NESTING_KEYS})"
+            )
+        state = nested
+    if not isinstance(state, dict):
+        raise CodecLoadError(f"{path}: expected a state dict, found {type(state).__name__}")
+    return state
+
+
+def _is_state_dict(d: dict) -> bool:
+    return bool(d) and all(isinstance(v, torch.Tensor) for v in d.values())
+
+
+def _load_state(snac: SNAC, state: dict[str, torch.Tensor], source: str) -> None:
+    expected = snac.state_dict()
+    state = _modern_weight_norm(_strip_prefix(state, set(expected)))
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or reshaped:
+        raise CodecLoadError(
+            f"{source} does not match the SNAC architecture of this config: "
+            f"{len(missing)} missing keys (e.g. {missing[:3]}), {len(unexpected)} unexpected "
+            f"(e.g. {unexpected[:3]}), {len(reshaped)} of another shape (e.g. {reshaped[:3]}). "
+            "Is --model the architecture the checkpoint was trained from?"
+        )
+    snac.load_state_dict(state)
+
+
+def _strip_prefix(state: dict, expected: set[str]) -> dict:
+    """Drop a wrapper prefix such as `module.` or `model.` when that makes the keys match."""
+    if set(state) & expected:
+        return state
+    for prefix in ("module.", "model.", "snac.", "generator."):
+        stripped = {k.removeprefix(prefix): v for k, v in state.items()}
+        if set(stripped) & expected:
+            return stripped
+    return state
+
+
+def _modern_weight_norm(state: dict) -> dict:
+    """Rename old `torch.nn.utils.weight_norm` keys (`weight_g`/`weight_v`) to the
+    parametrization keys current SNAC uses, as torch's own compatibility hook would."""
+    renames = {
+        ".weight_g": ".parametrizations.weight.original0",
+        ".weight_v": ".parametrizations.weight.original1",
+    }
+    renamed = {}
+    for key, value in state.items():
+        suffix = next((s for s in renames if key.endswith(s)), None)
+        renamed[key.removesuffix(suffix) + renames[suffix] if suffix else key] = value
+    return renamed
+
+
+def save_model_folder(snac: SNAC, config: dict, folder: str | os.PathLike, marker: dict) -> None:
+    """Write a model folder `load_codec` (and `SNAC.from_pretrained`) reads."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    torch.save(snac.state_dict(), folder / "pytorch_model.bin")
+    (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")

@@ -1,0 +1,279 @@
+"""scripts/tokenize.py end to end: the exact commands a user types, on real speech."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO, SHORT_SPEECH, run_script
+from datasets import load_dataset
+
+from snac_hf.audio import decode_audio, folder_dataset
+from snac_hf.codec import load_codec
+from snac_hf.encode import encode_alone
+from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE
+
+
+def tokenize(*args, **kwargs):
+    return run_script("scripts/tokenize.py", "--no_analysis", "--no_progress", *args, **kwargs)
+
+
+def rows(folder) -> dict:
+    """Rows of a token set by id (as load_dataset returns them)."""
+    ds = load_dataset(str(folder), split="train")
+    return {row["id"]: row for row in ds}
+
+
+def shards(folder) -> dict:
+    return {p.name: pq.read_table(p) for p in sorted((folder / "data").glob("*.parquet"))}
+
+
+def test_help_runs_despite_the_stdlib_name():
+    result = run_script("scripts/tokenize.py", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--input_dir" in result.stdout and "--exact" in result.stdout
+
+
+def test_output_columns_values_and_metadata(tmp_path, short_speech_dir, fitted_model):
+    out = tmp_path / "tokens"
+    result = tokenize(
+        "--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(fitted_model)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "5 files encoded, 0 failed" in result.stdout
+    assert "offline stand-in codec" in result.stdout  # the notice travels into the output
+    codec = load_codec(str(fitted_model))
+    by_id = rows(out)
+    assert sorted(by_id) == sorted(SHORT_SPEECH)
+    audio = {row["id"]: row["audio"] for row in folder_dataset(str(short_speech_dir))}
+    for item_id, row in by_id.items():
+        samples = decode_audio(audio[item_id], 24000)
+        assert row["file_path"] == str(short_speech_dir / item_id)
+        assert row["duration"] == len(samples) / 24000
+        reference = encode_alone(codec, samples)  # shorter than one segment: identical codes
+        for k in range(3):
+            assert row[f"tokens_scale_{k}"] == reference[k].tolist()
+            assert row[f"n_tokens_scale_{k}"] == len(reference[k]) == codec.layout.n_codes(len(samples))[k]
+            assert row[f"shape_scale_{k}"] == [1, len(reference[k])]
+    features = load_dataset(str(out), split="train").features
+    assert str(features["tokens_scale_0"]) == "List(Value('int16'))"
+
+    meta = json.loads((out / METADATA_FILE).read_text())
+    assert meta["files_processed"] == 5 and meta["files_failed"] == 0
+    assert meta["total_duration_seconds"] == pytest.approx(sum(r["duration"] for r in by_id.values()))
+    assert meta["codec"]["config"]["vq_strides"] == [4, 2, 1]
+    assert "offline stand-in" in meta["codec"]["notice"]
+    for k in range(3):
+        codes = np.concatenate([r[f"tokens_scale_{k}"] for r in by_id.values()])
+        stats = meta["scales"][f"scale_{k}"]
+        assert stats["total_tokens"] == len(codes)
+        assert stats["unique_tokens"] == len(np.unique(codes))
+        assert (stats["min"], stats["max"]) == (codes.min(), codes.max())
+        top_code, top_count = stats["most_common"][0]
+        assert top_count == np.bincount(codes).max() == np.sum(codes == top_code)
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\n") and "data/*.parquet" in card and "offline stand-in" in card
+
+
+def test_exact_four_second_file_gives_47_94_188_codes(tmp_path, speech_dir, fitted_model):
+    audio_dir = tmp_path / "audio"
+    audio_dir.mkdir()
+    subprocess.run(
+        [
+            "sox",
+            str(speech_dir / "en_000_sense_and_sensibility_01_austen_64kb-0870.flac"),
+            "-r",
+            "24000",
+            str(audio_dir / "four.wav"),
+            "trim",
+            "0",
+            "4.0",
+        ],
+        check=True,
+    )
+    out = tmp_path / "tokens"
+    result = tokenize("--input_dir", str(audio_dir), "--output_dir", str(out), "--model", str(fitted_model))
+    assert result.returncode == 0, result.stderr
+    [row] = rows(out).values()
+    assert row["duration"] == 4.0
+    assert [row[f"n_tokens_scale_{k}"] for k in range(3)] == [47, 94, 188]
+
+
+def test_broken_files_are_listed_and_skipped(tmp_path, short_speech_dir, fitted_model):
+    audio_dir = tmp_path / "audio"
+    shutil.copytree(short_speech_dir, audio_dir)
+    (audio_dir / "sub").mkdir()
+    (audio_dir / "sub" / "garbage.WAV").write_bytes(os.urandom(2000))  # upper-case extension is found
+    (audio_dir / "empty.flac").write_bytes(b"")
+    (audio_dir / "notes.txt").write_text("not audio")  # ignored: not an audio extension
+    out = tmp_path / "tokens"
+    args = ("--input_dir", str(audio_dir), "--output_dir", str(out), "--model", str(fitted_model))
+    result = tokenize(*args, "--files_per_shard", "2")
+    assert result.returncode == 0, result.stderr
+    assert "5 files encoded, 2 failed" in result.stdout and ERRORS_FILE in result.stdout
+    errors = [json.loads(line) for line in (out / ERRORS_FILE).read_text().splitlines()]
+    assert sorted(e["id"] for e in errors) == ["empty.flac", "sub/garbage.WAV"]
+    assert all("cannot decode audio" in e["error"] for e in errors)
+    assert sorted(rows(out)) == sorted(SHORT_SPEECH)
+    assert json.loads((out / METADATA_FILE).read_text())["files_failed"] == 2
+    # --strict turns failures into a non-zero exit (the resumed run changes nothing else)
+    assert tokenize(*args, "--files_per_shard", "2", "--strict").returncode == 1
+
+
+def test_nothing_encodable_exits_non_zero(tmp_path, fitted_model):
+    audio_dir = tmp_path / "audio"
+    audio_dir.mkdir()
+    (audio_dir / "a.wav").write_bytes(b"RIFF....WAVEfmt ")
+    result = tokenize(
+        "--input_dir", str(audio_dir), "--output_dir", str(tmp_path / "o"), "--model", str(fitted_model)
+    )
+    assert result.returncode == 1
+    assert "0 files encoded, 1 failed" in result.stdout
+
+
+def test_bad_flags_and_inputs_are_clear_errors(tmp_path, fitted_model):
+    result = tokenize("--output_dir", str(tmp_path / "o"))
+    assert result.returncode == 2 and "exactly one of --input_dir or --dataset" in result.stderr
+    result = tokenize(
+        "--input_dir",
+        str(tmp_path / "missing"),
+        "--output_dir",
+        str(tmp_path / "o"),
+        "--model",
+        str(fitted_model),
+    )
+    assert result.returncode == 2 and "is not a directory" in result.stderr
+    result = tokenize("--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"), "--batch_size", "0")
+    assert result.returncode == 2 and "--batch_size must be positive" in result.stderr
+
+
+def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fitted_model):
+    out = tmp_path / "tokens"
+    base = ("--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(fitted_model))
+    assert tokenize(*base).returncode == 0
+    before = shards(out)
+    metadata = (out / METADATA_FILE).read_text()
+    result = tokenize(*base, "--segment_length", "1.0")  # other settings -> another dataset
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    assert shards(out).keys() == before.keys() and (out / METADATA_FILE).read_text() == metadata
+    result = tokenize(*base, "--segment_length", "1.0", "--max_files", "2", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert len(rows(out)) == 2
+    # an unrelated folder is not a token set: refused too
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"jpg")
+    result = tokenize(
+        "--input_dir", str(short_speech_dir), "--output_dir", str(other), "--model", str(fitted_model)
+    )
+    assert result.returncode == 2 and (other / "cat.jpg").exists()
+
+
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path, speech_dir, fitted_model):
+    audio_dir = tmp_path / "audio"
+    audio_dir.mkdir()
+    for name in sorted(os.listdir(speech_dir))[:12]:
+        if name.endswith(".flac"):
+            shutil.copy(speech_dir / name, audio_dir / name)
+    args = ["--input_dir", str(audio_dir), "--model", str(fitted_model), "--files_per_shard", "2", "--exact"]
+    whole = tmp_path / "whole"
+    assert tokenize(*args, "--output_dir", str(whole)).returncode == 0
+
+    killed = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "scripts/tokenize.py",
+        "--no_analysis",
+        "--no_progress",
+        *args,
+        "--output_dir",
+        str(killed),
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(list((killed / "data").glob("*.parquet"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / METADATA_FILE).exists()
+    done = len(list((killed / "data").glob("*.parquet")))
+    assert 2 <= done < 6
+    result = tokenize(*args, "--output_dir", str(killed))  # the same command resumes
+    assert result.returncode == 0, result.stderr
+    assert shards(killed).keys() == shards(whole).keys()
+    for name, table in shards(whole).items():
+        assert shards(killed)[name].equals(table), name
+    assert not list(killed.rglob("*.partial"))
+    assert (
+        json.loads((killed / METADATA_FILE).read_text())["scales"]
+        == json.loads((whole / METADATA_FILE).read_text())["scales"]
+    )
+
+
+def test_two_processes_equal_one(tmp_path, short_speech_dir, fitted_model):
+    """A real 2-rank `accelerate launch` (gloo on CPU) writes the same rows as one process."""
+    args = [
+        "--input_dir",
+        str(short_speech_dir),
+        "--model",
+        str(fitted_model),
+        "--files_per_shard",
+        "1",
+        "--exact",
+    ]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert tokenize(*args, "--output_dir", str(one)).returncode == 0
+    launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
+    launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    result = run_script(
+        "scripts/tokenize.py",
+        "--no_analysis",
+        "--no_progress",
+        *args,
+        "--output_dir",
+        str(two),
+        launcher=launcher,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "5 files encoded" in result.stdout
+    assert shards(one).keys() == shards(two).keys()
+    for name, table in shards(one).items():
+        assert shards(two)[name].equals(table), name
+    settings = json.loads((two / METADATA_FILE).read_text())["settings"]
+    assert settings["num_processes"] == 2
+
+
+def test_dataset_source(tmp_path, short_speech_dir, fitted_model):
+    """--dataset takes anything load_dataset reads (here a local audio folder dataset)."""
+    out = tmp_path / "tokens"
+    result = tokenize(
+        "--dataset",
+        str(short_speech_dir),
+        "--split",
+        "train",
+        "--max_files",
+        "3",
+        "--output_dir",
+        str(out),
+        "--model",
+        str(fitted_model),
+    )
+    assert result.returncode == 0, result.stderr
+    by_id = rows(out)
+    assert sorted(by_id) == [f"{short_speech_dir}:train:{i}" for i in range(3)]
+    assert {os.path.basename(r["file_path"]) for r in by_id.values()} <= set(SHORT_SPEECH)
+
+
+def test_push_to_hub_offline_keeps_the_token_set(tmp_path, short_speech_dir, fitted_model):
+    out = tmp_path / "tokens"
+    args = ("--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(fitted_model))
+    result = tokenize(*args, "--push_to_hub", "someone/tokens")
+    assert result.returncode == 1
+    assert "could not push" in result.stderr and "complete" in result.stderr
+    assert len(rows(out)) == 5
