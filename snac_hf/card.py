@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from snac_hf.sections import replace_section
-from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, SPLIT, token_features
+from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, token_features
 
 TOP_CODES = 10
 
@@ -60,8 +60,13 @@ def write_errors(folder: Path, records: Sequence[dict]) -> int:
 
 
 def card_yaml(n_scales: int) -> str:
+    """The card's YAML header: features and tags.
+
+    No `configs:` entry on purpose: `load_dataset` finds `data/train-*.parquet` by itself, and with
+    `configs` in a local folder's card datasets 5.2 caches the folder under a key that ignores its
+    path, so two token sets of the same folder name returned each other's rows (test_tokenset.py).
+    """
     header = {
-        "configs": [{"config_name": "default", "data_files": [{"split": SPLIT, "path": "data/*.parquet"}]}],
         "dataset_info": {"features": token_features(n_scales)._to_yaml_list()},
         "tags": ["audio", "snac", "audio-tokens", "snac_hf"],
     }

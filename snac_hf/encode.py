@@ -10,10 +10,15 @@ batched pipeline equal to it:
 2. **Buckets.** SNAC right-pads every input to a multiple of `pad_multiple`; a batch only holds
    segments of the same padded length, zero-padded exactly as `preprocess` would pad each alone.
    Batching items of different padded lengths would change the last codes of the shorter ones.
-3. **Per-item quantization.** The encoder runs on the whole batch (its output does not depend
-   on the batch), but each item's latents are quantized on their own: the quantizer's distance
-   matmul over (batch x time) rows rounds differently with the batch's shape, which flips codes
-   that sit near a tie. The quantizer is tiny next to the encoder, so this costs little.
+3. **Per-item quantization.** Each item's latents are quantized on their own: the quantizer's
+   distance matmul over (batch x time) rows rounds differently with the batch's shape, which
+   flips codes that sit near a tie. The quantizer is tiny next to the encoder, so this costs little.
+4. **Per-item encoder on CPU.** With more than one thread, a CPU convolution over a batch splits
+   its work differently than over one item: outputs differ by ~1e-6 (measured: 6e-7 to 1e-6 for
+   batches of 2-8, 0 with one thread), enough to flip codes. On CPU each item therefore goes
+   through the encoder alone, which is also the fastest way there (SNAC on CPU is memory-bound:
+   1 x 4 s runs about twice the audio-seconds per second of 4 x 4 s). On CUDA the encoder runs
+   on the whole bucket, where batching is what makes a GPU fast.
 
 Codes of padding are trimmed per item: scale k keeps `ceil(n_samples / (hop * stride_k))` codes.
 
@@ -78,6 +83,7 @@ class SnacEncoder:
         self.device = torch.device(device)
         self.dtype = torch.float64 if exact else torch.float32
         self.model = codec.model.to(device=self.device, dtype=self.dtype).eval()
+        self.batch_encoder = self.device.type != "cpu"  # rule 4 of the module docstring
 
     @torch.inference_mode()
     def encode_batch(
@@ -93,10 +99,13 @@ class SnacEncoder:
         for row, samples in zip(batch, inputs):
             row[0, : len(samples)] = samples
         audio = torch.from_numpy(batch).to(device=self.device, dtype=self.dtype)
-        latents = self.model.encoder(audio)
+        if self.batch_encoder:
+            latents = list(torch.split(self.model.encoder(audio), 1))
+        else:
+            latents = [self.model.encoder(item) for item in torch.split(audio, 1)]
         results = []
         for item, samples in enumerate(inputs):
-            _, codes = self.model.quantizer(latents[item : item + 1])
+            _, codes = self.model.quantizer(latents[item])
             offset, n_samples = keep[item] if keep is not None else (0, len(samples))
             results.append(
                 [

@@ -15,8 +15,8 @@ def codec(fitted_model):
 
 @pytest.fixture(scope="module")
 def recordings(speech_dir):
-    """Twelve real recordings, 1.1 to 7.1 s."""
-    ds = folder_dataset(str(speech_dir)).select(range(12))
+    """Real recordings: one of 7.1 s, then five of 1.1 to 2.0 s."""
+    ds = folder_dataset(str(speech_dir)).select([0, 5, 6, 7, 8, 16])
     return [decode_audio(value, 24000) for value in ds["audio"]]
 
 
@@ -38,7 +38,7 @@ def test_plan_segments_cover_the_file_once():
 def test_default_settings_equal_per_file_reference_for_short_files(codec, recordings):
     """Files shorter than one segment: 100% code agreement with SNAC's encode of each file alone."""
     short = [r for r in recordings if len(r) < codec.layout.segment_samples(4.0)]
-    assert len(short) >= 6
+    assert len(short) == 5
     got = SnacEncoder(codec).encode_files(short, codec.layout.segment_samples(4.0), batch_size=16)
     reference = [encode_alone(codec, r) for r in short]
     assert code_agreement(got, reference) == 1.0
@@ -48,24 +48,25 @@ def test_default_settings_equal_per_file_reference_for_short_files(codec, record
 
 def test_batch_size_does_not_change_a_code(codec, recordings):
     encoder = SnacEncoder(codec)
-    segment = codec.layout.segment_samples(2.0)  # long files are cut too
-    one = encoder.encode_files(recordings, segment, batch_size=1)
-    many = encoder.encode_files(recordings, segment, batch_size=12)
+    segment = codec.layout.segment_samples(1.0)  # the long file is cut too
+    one = encoder.encode_files(recordings[:4], segment, batch_size=1)
+    many = encoder.encode_files(recordings[:4], segment, batch_size=8)
     for a, b in zip(one, many):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
 
 
-def test_cuts_change_codes_and_context_restores_them(codec, recordings):
-    long = [r for r in recordings if len(r) > 5 * 24000]
-    assert long
-    reference = [encode_alone(codec, r) for r in long]
-    encoder = SnacEncoder(codec)
+@pytest.mark.parametrize("exact", [False, True], ids=["float32", "exact"])
+def test_cuts_change_codes_and_context_restores_them(codec, recordings, exact):
+    long = recordings[:1]  # 7.1 s
+    reference = [encode_alone(codec, r, exact=exact) for r in long]
+    encoder = SnacEncoder(codec, exact=exact)
     segment = codec.layout.segment_samples(1.0)
     cut = code_agreement(encoder.encode_files(long, segment, 8), reference)
     with_context = code_agreement(encoder.encode_files(long, segment, 8, context_samples=4 * 2048), reference)
-    assert cut < 0.99  # plain 1 s cuts visibly change codes near each cut
-    assert with_context > 0.999  # 0.34 s of context: (almost) whole-file codes
+    assert cut < 0.9  # 1 s cuts change many codes near each cut with well-spread codebooks
+    # 0.34 s of context on each side: the whole-file codes (SNAC 24 kHz has no attention)
+    assert with_context == 1.0
 
 
 def test_segment_must_be_a_padding_multiple(codec, recordings):

@@ -1,0 +1,173 @@
+"""Train a BPE variant on a token set and save it as a Hugging Face tokenizer folder.
+
+    python scripts/train_bpe.py --tokens TOKEN_SET --variant rl --num_merges 8000 --output_dir tok/
+
+The token set (a folder written by `scripts/tokenize.py`, a `datasets.Dataset`, or a name that
+`load_dataset` accepts) is streamed in Arrow batches; each file is validated, serialized by the
+variant into one symbol string and handed to `tokenizers`' BPE trainer. Corpora above
+`max_train_chars` are subsampled by file (see `corpus.py`) and the summary says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from datasets import Dataset
+
+from snac_hf.bpe.alphabet import SPECIAL_TOKENS
+from snac_hf.bpe.corpus import DEFAULT_MAX_TRAIN_CHARS, iter_batches, open_source, resolve_layout, subsample
+from snac_hf.bpe.tokenizer import META_FORMAT, build_hf_tokenizer
+from snac_hf.bpe.variant import DEFAULT_MAX_RUN
+from snac_hf.bpe.variants import VARIANTS, make_variant
+from snac_hf.layout import CodecLayout
+
+logger = logging.getLogger(__name__)
+
+#: Written next to the tokenizer files: what training read and learned (also in codec_meta).
+TRAINING_FILE = "training.json"
+
+
+def train_tokenizer(
+    source: str | os.PathLike | Dataset,
+    variant: str = "plain",
+    num_merges: int = 8000,
+    min_frequency: int | None = None,
+    output_dir: str | os.PathLike = "tokenizer",
+    *,
+    max_train_chars: int | None = DEFAULT_MAX_TRAIN_CHARS,
+    layout: CodecLayout | str | None = None,
+    max_run: int | None = None,
+    span_frames: bool | None = None,
+    stage1_merges: int | None = None,
+    batch_size: int = 256,
+) -> Path:
+    """Train `variant` with up to `num_merges` merges on `source`; save it to `output_dir`.
+
+    `min_frequency` defaults to the variant's (100 for `thresholded`, else 2); `max_run` (run-length
+    variants, default 16), `span_frames` (frame-based variants, default False) and `stage1_merges`
+    (hierarchical, default num_merges // 2) are errors for variants they do not apply to.
+    `max_train_chars=None` trains on everything. Returns `output_dir`.
+    """
+    dataset, folder = open_source(source)
+    layout = resolve_layout(dataset, folder, layout)
+    serializer = make_variant(variant, layout, max_run=max_run, span_frames=span_frames)
+    train_options = {}
+    if stage1_merges is not None:
+        if "stage1_merges" not in serializer.train_options:
+            raise ValueError(f"stage1_merges applies to the hierarchical variant only, not {variant!r}")
+        train_options["stage1_merges"] = stage1_merges
+    n_scales = layout.n_scales
+
+    started = time.perf_counter()
+    train_set, summary = subsample(dataset, n_scales, max_train_chars)
+    if num_merges > 0:
+        logger.info("training %s BPE (%d merges) on %s", serializer, num_merges, summary.describe())
+    symbols_read = 0
+
+    def corpus() -> Iterator[str]:
+        nonlocal symbols_read
+        symbols_read = 0
+        for ids, files in iter_batches(train_set, n_scales, batch_size):
+            texts = serializer.serialize_texts(files, [f"file {file_id!r}" for file_id in ids])
+            symbols_read += sum(map(len, texts))
+            yield from texts
+
+    backend = serializer.train(corpus, num_merges, min_frequency, **train_options)
+    seconds = time.perf_counter() - started
+
+    learned = backend.get_vocab_size() - len(SPECIAL_TOKENS) - serializer.alphabet.size
+    training = {
+        "num_merges_requested": num_merges,
+        "merges_learned": learned,
+        "min_frequency": serializer.check_min_frequency(min_frequency),
+        "corpus": summary.to_dict() if num_merges > 0 else None,
+        "symbols": symbols_read if num_merges > 0 else 0,
+        "seconds": round(seconds, 3),
+        **serializer.training_info,
+    }
+    meta = {
+        "format": META_FORMAT,
+        "variant": serializer.name,
+        "options": serializer.options(),
+        "layout": layout.to_dict(),
+        "alphabet": serializer.alphabet.to_dict(),
+        "training": training,
+    }
+    hf_tokenizer = build_hf_tokenizer(backend, serializer, meta)
+    output_dir = Path(output_dir)
+    hf_tokenizer.save_pretrained(str(output_dir))
+    (output_dir / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n")
+    if num_merges > 0:
+        note = (
+            "" if learned == num_merges else f" (min_frequency {training['min_frequency']} stopped it early)"
+        )
+        logger.info(
+            "learned %d merges%s in %.1f s over %d symbols; vocabulary %d; saved to %s",
+            learned,
+            note,
+            seconds,
+            symbols_read,
+            backend.get_vocab_size(),
+            output_dir,
+        )
+    return output_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Train a BPE variant over SNAC code symbols; save it as a Hugging Face tokenizer folder."
+    )
+    parser.add_argument(
+        "--tokens", required=True, help="token-set folder, Parquet file/glob, or load_dataset name"
+    )
+    parser.add_argument("--variant", choices=list(VARIANTS), default="plain")
+    parser.add_argument("--num_merges", type=int, default=8000)
+    parser.add_argument(
+        "--min_frequency", type=int, default=None, help="default: 100 for thresholded, else 2"
+    )
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument(
+        "--max_train_chars",
+        type=int,
+        default=DEFAULT_MAX_TRAIN_CHARS,
+        help="train on at most this many codes (~145 bytes of RAM each); 0 = no limit",
+    )
+    parser.add_argument(
+        "--max_run", type=int, default=None, help=f"rl variants: longest run symbol ({DEFAULT_MAX_RUN})"
+    )
+    parser.add_argument(
+        "--span_frames",
+        action="store_true",
+        default=None,
+        help="frame-based variants: let merges cross frames",
+    )
+    parser.add_argument("--stage1_merges", type=int, default=None, help="hierarchical: merges of stage 1")
+    parser.add_argument(
+        "--codec", default=None, help="codec when the token set has no metadata.json (snac_24khz ...)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        train_tokenizer(
+            args.tokens,
+            variant=args.variant,
+            num_merges=args.num_merges,
+            min_frequency=args.min_frequency,
+            output_dir=args.output_dir,
+            max_train_chars=args.max_train_chars or None,
+            layout=args.codec,
+            max_run=args.max_run,
+            span_frames=args.span_frames,
+            stage1_merges=args.stage1_merges,
+        )
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        print(f"train_bpe: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,86 @@
+"""The offline stand-in codecs: fitted codebooks spread codes like a real codec; random ones collapse."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from snac import SNAC
+
+from snac_hf.audio import decode_audio, folder_dataset
+from snac_hf.codebook_fit import encoder_latents, fit_codebooks, spherical_kmeans
+from snac_hf.codec import load_codec
+from snac_hf.encode import SnacEncoder
+from snac_hf.layout import SNAC_CONFIGS
+
+
+def test_fitted_model_uses_over_1000_codes_per_scale_on_the_bundled_speech(speech_token_set):
+    meta = json.loads((speech_token_set / "metadata.json").read_text())
+    unique = [meta["scales"][f"scale_{k}"]["unique_tokens"] for k in range(3)]
+    assert min(unique) >= 1000, unique
+    assert meta["codec"]["weights"] == "seeded-encoder+fitted-codebooks"
+    assert "do not equal" in meta["codec"]["notice"]
+
+
+def test_random_model_collapses_on_real_speech(random_model, short_speech_dir):
+    """Why the fitted model exists: seeded-random SNAC puts real speech on a few dozen codes."""
+    codec = load_codec(str(random_model))
+    recordings = [decode_audio(v, 24000) for v in folder_dataset(str(short_speech_dir))["audio"]]
+    codes = SnacEncoder(codec).encode_files(recordings, codec.layout.segment_samples(4.0), 8)
+    unique = [len(np.unique(np.concatenate([c[k] for c in codes]))) for k in range(3)]
+    assert max(unique) < 100, unique
+
+
+def test_spherical_kmeans_finds_separated_directions():
+    generator = torch.Generator().manual_seed(0)
+    centers = F.normalize(torch.eye(8, dtype=torch.float64)[:4] + 0.05, dim=1)
+    points = torch.cat(
+        [c + 0.01 * torch.randn(50, 8, generator=generator, dtype=torch.float64) for c in centers]
+    )
+    points = F.normalize(points, dim=1)
+    found = spherical_kmeans(points, 4, iterations=10, seed=1)
+    assert torch.allclose(found.norm(dim=1), torch.ones(4, dtype=torch.float64))
+    # every true direction has a centroid within 0.01 cosine distance
+    assert (centers @ found.T).max(dim=1).values.min() > 0.99
+    assert torch.equal(found, spherical_kmeans(points, 4, iterations=10, seed=1))  # deterministic
+    with pytest.raises(ValueError, match="cannot fit 300 codes"):
+        spherical_kmeans(points, 300, iterations=1, seed=0)
+
+
+def test_fit_codebooks_spreads_codes_and_is_deterministic(short_speech_dir):
+    """A real fit on real speech, with a 64-code codebook so that it runs in seconds."""
+    config = dict(SNAC_CONFIGS["hubertsiuzdak/snac_24khz"], codebook_size=64)
+    recordings = [decode_audio(v, 24000) for v in folder_dataset(str(short_speech_dir))["audio"]][:3]
+
+    def fitted() -> SNAC:
+        torch.manual_seed(0)
+        model = SNAC(**config).eval()
+        latents = encoder_latents_of(model, recordings)
+        fit_codebooks(model, latents, iterations=5, seed=0)
+        return model
+
+    def encoder_latents_of(model, recs):
+        with torch.inference_mode():
+            return [model.encoder(model.preprocess(torch.from_numpy(r).view(1, 1, -1))) for r in recs]
+
+    first, second = fitted(), fitted()
+    for a, b in zip(first.quantizer.quantizers, second.quantizer.quantizers):
+        assert torch.equal(a.codebook.weight, b.codebook.weight)
+    torch.manual_seed(0)
+    untouched = SNAC(**config).eval()
+    with torch.inference_mode():
+        audio = first.preprocess(torch.from_numpy(np.concatenate(recordings)).view(1, 1, -1))
+        fitted_codes = first.encode(audio)
+        random_codes = untouched.encode(audio)
+    used_fitted = [len(torch.unique(c)) for c in fitted_codes]
+    used_random = [len(torch.unique(c)) for c in random_codes]
+    assert all(f >= 30 for f in used_fitted), used_fitted  # half or more of the 64 codes are used
+    assert sum(used_fitted) > 2 * sum(used_random), (used_fitted, used_random)
+
+
+def test_encoder_latents_do_not_depend_on_worker_count(short_speech_dir):
+    recordings = [decode_audio(v, 24000) for v in folder_dataset(str(short_speech_dir))["audio"]][:2]
+    one = encoder_latents("hubertsiuzdak/snac_24khz", 0, recordings, workers=1)
+    two = encoder_latents("hubertsiuzdak/snac_24khz", 0, recordings, workers=2)
+    assert all(torch.equal(a, b) for a, b in zip(one, two))
