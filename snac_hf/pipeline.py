@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -172,53 +173,70 @@ def decode_unit(audio: Dataset, rows: range, sampling_rate: int) -> tuple[list[d
     return decoded, errors
 
 
-def encode_unit(
-    decoded: list[dict],
-    errors: list[dict],
-    unit: int,
-    n_units: int,
-    encoder: SnacEncoder,
-    settings: TokenizeSettings,
-    folder: Path,
-    segment: int,
-    context: int,
-) -> dict:
-    """Encode one decoded unit, write its shard, then its record (the record marks it done)."""
-    layout = encoder.layout
-    codes = encoder.encode_files([d["samples"] for d in decoded], segment, settings.batch_size, context)
-    rows = [
-        {
-            "id": d["id"],
-            "file_path": d["file_path"],
-            "duration": len(d["samples"]) / layout.sampling_rate,
-            "codes": c,
+def decoded_units(
+    audio: Dataset, ranges: dict[int, range], sampling_rate: int
+) -> Iterator[tuple[int, list[dict], list[dict]]]:
+    """(unit, decoded, errors) in order, decoding unit j+1 in a thread while unit j is encoded."""
+    units = list(ranges)
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        pending = [prefetch.submit(decode_unit, audio, ranges[j], sampling_rate) for j in units[:1]]
+        for position, unit in enumerate(units):
+            if position + 1 < len(units):
+                pending.append(
+                    prefetch.submit(decode_unit, audio, ranges[units[position + 1]], sampling_rate)
+                )
+            yield unit, *pending.pop(0).result()
+
+
+@dataclass
+class UnitWriter:
+    """Encodes decoded units and writes each as a shard plus the record that marks it done."""
+
+    folder: Path
+    n_units: int
+    encoder: SnacEncoder
+    segment: int
+    context: int
+    batch_size: int
+
+    def write(self, unit: int, decoded: list[dict], errors: list[dict]) -> dict:
+        layout = self.encoder.layout
+        files = [d["samples"] for d in decoded]
+        codes = self.encoder.encode_files(files, self.segment, self.batch_size, self.context)
+        rows = [
+            {
+                "id": d["id"],
+                "file_path": d["file_path"],
+                "duration": len(d["samples"]) / layout.sampling_rate,
+                "codes": c,
+            }
+            for d, c in zip(decoded, codes)
+        ]
+        shard = shard_name(unit, self.n_units) if rows else None
+        if shard:  # the shard first: a record without its shard is not done
+            write_parquet(rows_to_table(rows, layout.n_scales, layout.codebook_size), self.folder / shard)
+        record = {
+            "unit": unit,
+            "shard": shard,
+            "rows": len(rows),
+            "duration": sum(r["duration"] for r in rows),
+            "errors": errors,
+            "counts": [
+                code_counts([r["codes"][k] for r in rows], layout.codebook_size)
+                for k in range(layout.n_scales)
+            ],
         }
-        for d, c in zip(decoded, codes)
-    ]
-    shard = shard_name(unit, n_units) if rows else None
-    if shard:
-        write_parquet(rows_to_table(rows, layout.n_scales, layout.codebook_size), folder / shard)
-    counts = [
-        np.bincount(
-            np.concatenate([r["codes"][k] for r in rows]).astype(np.int64), minlength=layout.codebook_size
-        )
-        if rows
-        else np.zeros(layout.codebook_size, np.int64)
-        for k in range(layout.n_scales)
-    ]
-    record = {
-        "unit": unit,
-        "shard": shard,
-        "rows": len(rows),
-        "duration": sum(r["duration"] for r in rows),
-        "errors": errors,
-        "counts": [c.tolist() for c in counts],
-    }
-    path = unit_record_path(folder, unit)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
-    return record
+        path = unit_record_path(self.folder, unit)
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
+        return record
+
+
+def code_counts(codes: list[np.ndarray], codebook_size: int) -> list[int]:
+    """Bincount of one scale's codes over several files."""
+    flat = np.concatenate(codes).astype(np.int64) if codes else np.zeros(0, np.int64)
+    return np.bincount(flat, minlength=codebook_size).tolist()
 
 
 def tokenize_dataset(
@@ -240,14 +258,12 @@ def tokenize_dataset(
         reset_output(folder, fingerprint)
     processes.wait()
 
-    segment, context = settings.samples(codec)
+    size = settings.files_per_shard
+    n_units = -(-len(audio) // size)
+    mine = [j for j in range(processes.index, n_units, processes.count) if not unit_done(folder, j)]
+    ranges = {j: range(j * size, min(len(audio), (j + 1) * size)) for j in mine}
     encoder = SnacEncoder(codec, processes.device, exact=settings.exact)
-    n_units = -(-len(audio) // settings.files_per_shard)
-    units = [j for j in range(processes.index, n_units, processes.count) if not unit_done(folder, j)]
-    ranges = {
-        j: range(j * settings.files_per_shard, min(len(audio), (j + 1) * settings.files_per_shard))
-        for j in units
-    }
+    writer = UnitWriter(folder, n_units, encoder, *settings.samples(codec), settings.batch_size)
     bar = tqdm(
         total=sum(len(r) for r in ranges.values()),
         unit="file",
@@ -255,25 +271,11 @@ def tokenize_dataset(
         desc=f"encoding (process {processes.index + 1}/{processes.count})",
     )
     started, seconds = time.perf_counter(), 0.0
-    with ThreadPoolExecutor(max_workers=1) as prefetch:  # decode unit j+1 while unit j encodes
-        pending = (
-            prefetch.submit(decode_unit, audio, ranges[units[0]], codec.layout.sampling_rate)
-            if units
-            else None
-        )
-        for position, unit in enumerate(units):
-            decoded, errors = pending.result()
-            if position + 1 < len(units):
-                pending = prefetch.submit(
-                    decode_unit, audio, ranges[units[position + 1]], codec.layout.sampling_rate
-                )
-            record = encode_unit(decoded, errors, unit, n_units, encoder, settings, folder, segment, context)
-            seconds += record["duration"]
-            bar.update(len(ranges[unit]))
-            hours_per_second = seconds / 3600 / (time.perf_counter() - started)
-            bar.set_postfix(
-                audio_h_per_s=f"{hours_per_second:.3g}", real_time=f"{hours_per_second * 3600:.1f}x"
-            )
+    for unit, decoded, errors in decoded_units(audio, ranges, codec.layout.sampling_rate):
+        seconds += writer.write(unit, decoded, errors)["duration"]
+        bar.update(len(ranges[unit]))
+        real_time = seconds / (time.perf_counter() - started)
+        bar.set_postfix(audio_h_per_s=f"{real_time / 3600:.3g}", real_time=f"{real_time:.1f}x")
     bar.close()
     processes.wait()
     if not processes.is_main:

@@ -1,0 +1,41 @@
+"""Token statistics and the BPE-potential report for snac_hf token sets, without torch.
+
+    from snac_hf.analysis import analyze, analyze_folder
+    figures = analyze("tokens/train")             # dict, writes nothing
+    analyze_folder("tokens/train", num_proc=2)    # + analysis.json/.md, plots, card, console
+
+Counting (`partial`, one module per statistic) works on Arrow batches with numpy, merges exactly
+across batches, processes and machines, and keeps memory bounded; `summary` turns the counts into
+the figures, `recommend` applies the original script's BPE rules, and `markdown`, `console` and
+`plots` present them.
+"""
+
+from snac_hf.analysis.api import (
+    Counted,
+    analyze,
+    analyze_folder,
+    count_source,
+    load_partial,
+    merge_partials,
+    save_partial,
+    summarize_counted,
+    write_card_section,
+    write_reports,
+)
+from snac_hf.analysis.partial import AnalysisConfig, TokenStats, count_batch
+
+__all__ = [
+    "AnalysisConfig",
+    "Counted",
+    "TokenStats",
+    "analyze",
+    "analyze_folder",
+    "count_batch",
+    "count_source",
+    "load_partial",
+    "merge_partials",
+    "save_partial",
+    "summarize_counted",
+    "write_card_section",
+    "write_reports",
+]

@@ -1,0 +1,172 @@
+"""The analysis entry points: `analyze` (figures only) and `analyze_folder` (figures + reports).
+
+Partials from several machines: each runs `count_source(...)` on its share and `save_partial`,
+then one `merge_partials` + `summarize_partial` produces the report (the CLI's `--save_partial`
+and `--merge_partials`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from datasets import Dataset
+
+from snac_hf.analysis.compute import compute_stats
+from snac_hf.analysis.console import console_report
+from snac_hf.analysis.markdown import card_section, report
+from snac_hf.analysis.partial import AnalysisConfig, TokenStats
+from snac_hf.analysis.sources import resolve
+from snac_hf.analysis.summary import summarize
+from snac_hf.layout import CodecLayout
+from snac_hf.sections import write_section
+
+JSON_FILE, REPORT_FILE, CARD_FILE, CARD_SECTION = "analysis.json", "analysis.md", "README.md", "analysis"
+
+
+@dataclass
+class Counted:
+    """Merged partial statistics with what the report needs to know about their source."""
+
+    stats: TokenStats
+    source: str
+    layout: CodecLayout
+    layout_note: str | None
+    seconds: float = 0.0
+
+    def merge(self, other: Counted) -> Counted:
+        if other.layout != self.layout:
+            raise ValueError(
+                f"cannot merge partials of different codec layouts: {self.layout} vs {other.layout}"
+            )
+        self.stats.merge(other.stats)
+        self.source = f"{self.source} + {other.source}"
+        self.seconds += other.seconds
+        return self
+
+
+def count_source(
+    source: str | Dataset,
+    *,
+    num_proc: int = 1,
+    layout: CodecLayout | None = None,
+    max_n: int = 7,
+    distinct_budget: int = AnalysisConfig.distinct_budget,
+    heavy_budget: int = AnalysisConfig.heavy_budget,
+    progress: bool = False,
+) -> Counted:
+    """Count a source (see `sources.resolve`) into merged partial statistics."""
+    start = time.perf_counter()
+    resolved = resolve(source, layout=layout, num_shards=num_proc)
+    config = AnalysisConfig(
+        codebook_size=resolved.layout.codebook_size,
+        codes_per_frame=resolved.layout.codes_per_frame,
+        max_n=max_n,
+        distinct_budget=distinct_budget,
+        heavy_budget=heavy_budget,
+    )
+    stats = compute_stats(resolved.units, config, num_proc=num_proc, progress=progress)
+    return Counted(
+        stats, resolved.description, resolved.layout, resolved.layout_note, time.perf_counter() - start
+    )
+
+
+def summarize_counted(counted: Counted, num_proc: int = 1) -> dict:
+    analysis = summarize(
+        counted.stats, source=counted.source, layout=counted.layout, layout_note=counted.layout_note
+    )
+    tokens = analysis["tokens"]
+    analysis["run"] = {
+        "seconds": counted.seconds,
+        "num_proc": num_proc,
+        "tokens_per_second": tokens / counted.seconds if counted.seconds else None,
+    }
+    return analysis
+
+
+def analyze(source: str | Dataset, *, num_proc: int = 1, **options) -> dict:
+    """All figures of a token set as a dict (the content of analysis.json); writes nothing.
+
+    `source`: a token-set folder, a Parquet file or glob, a `load_dataset` name, or a
+    `datasets.Dataset`. `options`: `layout`, `max_n`, `distinct_budget`, `heavy_budget`, `progress`.
+    """
+    return summarize_counted(count_source(source, num_proc=num_proc, **options), num_proc)
+
+
+def write_reports(analysis: dict, directory: str, *, plots: bool = True) -> list[str]:
+    """Write analysis.json, the `analysis` section of analysis.md and (unless `plots` is False) the
+    PNG plots; returns the paths."""
+    os.makedirs(directory, exist_ok=True)
+    plot_names = []
+    if plots:
+        from snac_hf.analysis.plots import write_plots  # matplotlib only when plotting
+
+        plot_names = write_plots(analysis, directory)
+    paths = [os.path.join(directory, name) for name in (JSON_FILE, REPORT_FILE, *plot_names)]
+    with open(paths[0], "w") as f:
+        json.dump(analysis, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    # analysis.md as a replaceable section: other tools' sections there (compare_bpe's measured
+    # results) survive a new analysis.
+    write_section(paths[1], CARD_SECTION, report(analysis, plot_names))
+    return paths
+
+
+def write_card_section(analysis: dict, folder: str, report_dir: str | None = None) -> None:
+    """Set the `analysis` section of the token set's dataset card (created if missing); it links
+    to analysis.md when the reports sit next to the card."""
+    same_place = report_dir is None or os.path.abspath(report_dir) == os.path.abspath(folder)
+    link = REPORT_FILE if same_place else None
+    write_section(os.path.join(folder, CARD_FILE), CARD_SECTION, card_section(analysis, link))
+
+
+def analyze_folder(
+    folder: str,
+    *,
+    num_proc: int = 1,
+    plots: bool = True,
+    console: bool = True,
+    report_dir: str | None = None,
+    **options,
+) -> dict:
+    """Analyze a token-set folder: write the reports into it (or `report_dir`), print the console
+    report, and set the `analysis` section of the folder's dataset card (README.md)."""
+    analysis = analyze(folder, num_proc=num_proc, **options)
+    write_reports(analysis, report_dir or folder, plots=plots)
+    write_card_section(analysis, folder, report_dir)
+    if console:
+        print(console_report(analysis))
+    return analysis
+
+
+def save_partial(counted: Counted, path: str) -> None:
+    """Write merged-or-not partial statistics to a .npz that `load_partial` reads on any machine."""
+    meta = {"source": counted.source, "layout": counted.layout.to_dict(), "layout_note": counted.layout_note}
+    arrays = counted.stats.to_arrays()
+    with open(path, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), seconds=np.array(counted.seconds), **arrays)
+
+
+def load_partial(path: str) -> Counted:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+        seconds = float(arrays.pop("seconds"))
+        stats = TokenStats.from_arrays(arrays)
+    except KeyError as error:
+        raise ValueError(f"{path}: not a partial written by save_partial (missing {error})") from None
+    layout = CodecLayout.from_dict(meta["layout"])
+    return Counted(stats, meta["source"], layout, meta["layout_note"], seconds)
+
+
+def merge_partials(paths: list[str]) -> Counted:
+    if not paths:
+        raise ValueError("no partials to merge")
+    counted = load_partial(paths[0])
+    for path in paths[1:]:
+        counted.merge(load_partial(path))
+    return counted

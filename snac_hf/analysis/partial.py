@@ -1,0 +1,159 @@
+"""Partial statistics of a slice of a token set, and their exact merge.
+
+`count_batch(batch, config)` turns one Arrow batch of token rows into a `TokenStats`;
+`TokenStats.merge` adds another slice's. Everything the report needs is a sum (code counts,
+pair tables, run-length histograms, n-gram totals) or a mergeable summary (the bottom-k
+distinct sketches, the Misra-Gries heavy hitters, the longest runs under a total order), so any
+split of the data - batches, worker processes, machines - merges to the same figures as one pass:
+bit for bit for everything exact and for the distinct estimates, within the stated bound for the
+heavy-hitter coverage beyond its budget. `to_arrays`/`from_arrays` turn a partial into plain
+arrays and back (for worker processes, and `api.save_partial` for other machines).
+
+`count_batch` is the batched function of the design: it takes any Arrow batch of token rows, e.g.
+from `ds.with_format("arrow").iter(batch_size=...)` or a Parquet file's `iter_batches`. It is not
+run through `Dataset.map`: a batch's partial holds pair tables and sketches of up to tens of MiB,
+which `map` would write into the Arrow cache for every batch; the workers of `compute.py` keep
+one partial each in memory instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from snac_hf.analysis.arrow_codes import ArrowBatch, batch_ids, scale_codes
+from snac_hf.analysis.frames import FrameCounts
+from snac_hf.analysis.ngrams import NgramCounts
+from snac_hf.analysis.pair_counts import PairCounts
+from snac_hf.analysis.runs import RunCounts
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """What is counted and the memory budgets; partials merge only under equal configs."""
+
+    codebook_size: int = 4096
+    codes_per_frame: tuple[int, ...] = (1, 2, 4)
+    max_n: int = 7
+    #: distinct n-grams (per scale and n >= 3, and frames) counted exactly up to this many, then KMV
+    distinct_budget: int = 1 << 16
+    #: Misra-Gries counters per scale and n >= 3 (and frames) for the top-10 coverage
+    heavy_budget: int = 1 << 16
+    #: longest runs listed per scale
+    longest_runs: int = 10
+
+    @property
+    def n_scales(self) -> int:
+        return len(self.codes_per_frame)
+
+
+class ScaleStats:
+    """Everything counted for one scale."""
+
+    def __init__(self, config: AnalysisConfig):
+        self.code_counts = np.zeros(config.codebook_size, np.int64)
+        self.bigrams = PairCounts(config.codebook_size)
+        self.runs = RunCounts(config.longest_runs)
+        self.ngrams = NgramCounts(
+            config.max_n, config.codebook_size, config.distinct_budget, config.heavy_budget
+        )
+
+    def count(self, scale, ids) -> None:
+        batch_counts = np.bincount(scale.codes, minlength=self.code_counts.size)
+        self.code_counts += batch_counts
+        inside_row = scale.remaining[:-1] >= 2  # (i, i+1) is a bigram iff i is not a row's last code
+        self.bigrams.add_pairs(scale.codes[:-1][inside_row], scale.codes[1:][inside_row])
+        self.runs.count(scale, ids)
+        self.ngrams.count(scale, batch_counts)
+
+    def merge(self, other: ScaleStats) -> None:
+        self.code_counts += other.code_counts
+        self.bigrams.merge(other.bigrams)
+        self.runs.merge(other.runs)
+        self.ngrams.merge(other.ngrams)
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        arrays = {f"{prefix}/code_counts": self.code_counts}
+        arrays.update(self.bigrams.to_arrays(f"{prefix}/bigrams"))
+        arrays.update(self.runs.to_arrays(f"{prefix}/runs"))
+        arrays.update(self.ngrams.to_arrays(f"{prefix}/ngrams"))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> ScaleStats:
+        stats = cls.__new__(cls)
+        stats.code_counts = np.asarray(arrays[f"{prefix}/code_counts"], np.int64)
+        stats.bigrams = PairCounts.from_arrays(arrays, f"{prefix}/bigrams")
+        stats.runs = RunCounts.from_arrays(arrays, f"{prefix}/runs")
+        stats.ngrams = NgramCounts.from_arrays(arrays, f"{prefix}/ngrams")
+        return stats
+
+
+class TokenStats:
+    """Partial statistics of some rows of a token set: files, audio seconds, per-scale and frame counts."""
+
+    def __init__(self, config: AnalysisConfig):
+        self.config = config
+        self.files = 0
+        self.duration = 0.0
+        self.scales = [ScaleStats(config) for _ in range(config.n_scales)]
+        self.frames = FrameCounts(
+            config.codes_per_frame, config.codebook_size, config.distinct_budget, config.heavy_budget
+        )
+
+    def count(self, batch: ArrowBatch, where: str) -> None:
+        """Add one Arrow batch of token rows; `where` names the input in error messages."""
+        scales = [
+            scale_codes(batch, k, self.config.codebook_size, where) for k in range(self.config.n_scales)
+        ]
+        ids = batch_ids(batch)
+        self.files += batch.num_rows
+        if "duration" in batch.schema.names:
+            self.duration += float(np.nansum(batch.column("duration").to_numpy(zero_copy_only=False)))
+        for stats, scale in zip(self.scales, scales, strict=True):
+            stats.count(scale, ids)
+        self.frames.count(scales)
+
+    def merge(self, other: TokenStats) -> TokenStats:
+        if other.config != self.config:
+            raise ValueError(
+                f"cannot merge partials of different configurations: {self.config} vs {other.config}"
+            )
+        self.files += other.files
+        self.duration += other.duration
+        for mine, theirs in zip(self.scales, other.scales, strict=True):
+            mine.merge(theirs)
+        self.frames.merge(other.frames)
+        return self
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        config = asdict(self.config)
+        arrays = {
+            "config": np.array(json.dumps(config)),
+            "totals": np.array([self.files, self.duration], np.float64),
+        }
+        for k, stats in enumerate(self.scales):
+            arrays.update(stats.to_arrays(f"scale{k}"))
+        arrays.update(self.frames.to_arrays("frames"))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> TokenStats:
+        config = json.loads(str(arrays["config"]))
+        config = AnalysisConfig(**{**config, "codes_per_frame": tuple(config["codes_per_frame"])})
+        stats = cls.__new__(cls)
+        stats.config = config
+        files, duration = (float(v) for v in arrays["totals"])
+        stats.files, stats.duration = int(files), duration
+        stats.scales = [ScaleStats.from_arrays(arrays, f"scale{k}") for k in range(config.n_scales)]
+        stats.frames = FrameCounts.from_arrays(arrays, "frames")
+        return stats
+
+
+def count_batch(batch: ArrowBatch, config: AnalysisConfig, where: str = "batch") -> TokenStats:
+    """The partial statistics of one Arrow batch (a `pa.RecordBatch` or `pa.Table` of token rows)."""
+    stats = TokenStats(config)
+    stats.count(batch, where)
+    return stats

@@ -1,0 +1,203 @@
+"""Where token rows come from: a token-set folder, Parquet files, or a `datasets.Dataset`.
+
+A source becomes a list of *work units* (a Parquet file's row groups, or a contiguous shard of a
+Dataset), each of which yields Arrow batches of about `BATCH_TOKENS` codes and reads only the
+columns the analysis needs. Parquet is read directly with pyarrow: `load_dataset` on a local
+folder would first copy it into the cache. The codec layout comes from the set's metadata.json
+when there is one; otherwise it is assumed from the number of scales, and the report says so.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datasets import Dataset
+
+from snac_hf.analysis.arrow_codes import ArrowBatch
+from snac_hf.layout import CodecLayout, layout_for
+from snac_hf.tokenset import (
+    DATA_DIR,
+    METADATA_FILE,
+    count_column,
+    layout_of,
+    n_scales_of,
+    open_token_set,
+    parquet_files,
+    tokens_column,
+)
+
+BATCH_TOKENS = 1 << 20  # codes (all scales) per Arrow batch: ~8 MiB per uint64 temporary
+DEFAULT_ROWS = 256  # rows per batch when the code counts per row are unknown
+
+
+def wanted_columns(names: list[str], n_scales: int) -> list[str]:
+    extra = [name for name in ("id", "duration") if name in names]
+    return extra + [tokens_column(k) for k in range(n_scales)]
+
+
+def _rows_per_batch(tokens_per_row: float | None) -> int:
+    if not tokens_per_row:
+        return DEFAULT_ROWS
+    return max(1, int(BATCH_TOKENS // tokens_per_row))
+
+
+@dataclass(frozen=True)
+class ParquetUnit:
+    """One Parquet file of token rows."""
+
+    path: str
+    n_scales: int
+    tokens: int  # codes in the file (0 if unknown)
+    rows: int
+
+    @property
+    def label(self) -> str:
+        return self.path
+
+    @property
+    def weight(self) -> int:
+        """Work estimate, to balance workers."""
+        return self.tokens or self.rows
+
+    def batches(self) -> Iterator[ArrowBatch]:
+        parquet = pq.ParquetFile(self.path)
+        names = parquet.schema_arrow.names
+        rows = _rows_per_batch(self.tokens / self.rows if self.rows else None)
+        yield from parquet.iter_batches(batch_size=rows, columns=wanted_columns(names, self.n_scales))
+
+
+@dataclass(frozen=True)
+class DatasetUnit:
+    """Contiguous shard `index` of `count` of a Dataset."""
+
+    dataset: Dataset
+    index: int
+    count: int
+    n_scales: int
+
+    @property
+    def label(self) -> str:
+        return f"dataset shard {self.index} of {self.count}"
+
+    @property
+    def weight(self) -> int:
+        return len(self.dataset) // self.count
+
+    def batches(self) -> Iterator[ArrowBatch]:
+        shard = self.dataset.shard(self.count, self.index, contiguous=True)
+        shard = shard.select_columns(wanted_columns(shard.column_names, self.n_scales))
+        rows = _rows_per_batch(_tokens_per_row(shard, self.n_scales))
+        yield from shard.with_format("arrow").iter(batch_size=rows)
+
+
+WorkUnit = ParquetUnit | DatasetUnit
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved source: its work units, codec layout, and where that layout came from."""
+
+    description: str
+    units: list[WorkUnit]
+    layout: CodecLayout
+    layout_note: str | None  # None when the layout is recorded in metadata.json
+
+
+def _tokens_per_row(dataset: Dataset, n_scales: int) -> float | None:
+    """Mean codes per row over the first 1000 rows, from their list lengths."""
+    if len(dataset) == 0:
+        return None
+    sample = dataset.select(range(min(len(dataset), 1000))).with_format("arrow")[:]
+    lengths = [pc.list_value_length(sample.column(tokens_column(k))) for k in range(n_scales)]
+    return float(sum(pc.sum(length).as_py() or 0 for length in lengths)) / sample.num_rows
+
+
+def assumed_layout(n_scales: int) -> tuple[CodecLayout, str]:
+    """The layout to assume without metadata: SNAC 24 kHz for 3 scales, 32 kHz strides for 4."""
+    if n_scales == 3:
+        return layout_for("snac_24khz"), "no metadata.json: assumed SNAC 24 kHz (strides 4, 2, 1)"
+    if n_scales == 4:
+        return layout_for("snac_32khz"), "no metadata.json: assumed SNAC 32 kHz (strides 8, 4, 2, 1)"
+    strides = tuple(2 ** (n_scales - 1 - k) for k in range(n_scales))
+    layout = CodecLayout(sampling_rate=24000, hop_length=512, vq_strides=strides)
+    return layout, f"no metadata.json: assumed strides {strides}, 4096 codes, hop 512 at 24 kHz"
+
+
+def _parquet_unit(path: str, layout_scales: int | None) -> ParquetUnit:
+    parquet = pq.ParquetFile(path)
+    names = parquet.schema_arrow.names
+    try:
+        n_scales = n_scales_of(names)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    if layout_scales is not None and n_scales != layout_scales:
+        raise ValueError(
+            f"{path}: {n_scales} token columns, but the layout in {METADATA_FILE} has {layout_scales} scales"
+        )
+    counts = [count_column(k) for k in range(n_scales)]
+    rows = parquet.metadata.num_rows
+    tokens = 0
+    if set(counts) <= set(names) and rows:
+        table = parquet.read(columns=counts)
+        tokens = int(sum(table.column(name).to_numpy().sum() for name in counts))
+    return ParquetUnit(path, n_scales, tokens, rows)
+
+
+def _parquet_source(description: str, files: list[str], layout: CodecLayout | None) -> Source:
+    note = None
+    units = [_parquet_unit(path, layout.n_scales if layout else None) for path in files]
+    if len({u.n_scales for u in units}) > 1:
+        raise ValueError(f"{description}: files disagree on the number of scales")
+    if layout is None:
+        layout, note = assumed_layout(units[0].n_scales)
+    return Source(description, units, layout, note)
+
+
+def _metadata_layout(folder: str) -> CodecLayout | None:
+    try:
+        return layout_of(folder)
+    except (KeyError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"{os.path.join(folder, METADATA_FILE)}: no usable codec layout ({error!r})"
+        ) from None
+
+
+def resolve(source: str | Dataset, *, layout: CodecLayout | None = None, num_shards: int = 1) -> Source:
+    """Resolve a folder, a Parquet file or glob, a `load_dataset` name, or a Dataset; `layout`
+    overrides the recorded or assumed one; `num_shards` splits a Dataset into that many units."""
+    if isinstance(source, Dataset):
+        return _dataset_source("dataset", source, layout, num_shards)
+    if os.path.isdir(source):
+        files = parquet_files(source)
+        if not files:
+            raise FileNotFoundError(f"{source}: no token shards in {DATA_DIR}/ (is this a token set?)")
+        return _parquet_source(source, files, layout or _metadata_layout(source))
+    if source.endswith(".parquet") or glob.has_magic(source):
+        files = sorted(glob.glob(source))
+        if not files:
+            raise FileNotFoundError(f"{source}: no Parquet file matches")
+        folder = os.path.dirname(os.path.dirname(os.path.abspath(files[0])))
+        if layout is None and os.path.basename(os.path.dirname(os.path.abspath(files[0]))) == DATA_DIR:
+            layout = _metadata_layout(folder)
+        return _parquet_source(source, files, layout)
+    return _dataset_source(source, open_token_set(source), layout, num_shards)
+
+
+def _dataset_source(
+    description: str, dataset: Dataset, layout: CodecLayout | None, num_shards: int
+) -> Source:
+    try:
+        n_scales = n_scales_of(dataset.column_names)
+    except ValueError as error:
+        raise ValueError(f"{description}: {error}") from None
+    note = None
+    if layout is None:
+        layout, note = assumed_layout(n_scales)
+    count = max(1, min(num_shards, len(dataset)))
+    units = [DatasetUnit(dataset, i, count, n_scales) for i in range(count)]
+    return Source(description, units, layout, note)
