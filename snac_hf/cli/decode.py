@@ -1,0 +1,101 @@
+"""`scripts/decode.py`: token ids (or a token set) -> audio files at the codec's rate.
+
+    python scripts/decode.py --tokenizer TOK_DIR --ids IDS.json --model MODEL --out_dir wavs/
+    python scripts/decode.py --tokenizer TOK_DIR --dataset DIR --model MODEL --out_dir wavs/ --max_files 4
+
+`--ids` is a JSON file: a list of ids (one sequence), a list of such lists, or objects
+`{"id": ..., "input_ids": [...], "duration": seconds}` (one or a list). `--dataset` is a token-set
+folder or a `load_dataset` source; rows with `input_ids` are decoded with `--tokenizer`, rows with
+only `tokens_scale_k` columns are decoded as they are. Audio is trimmed to `duration` when known.
+See `snac_hf.decode` for what is exact. Exit status 2 for unusable arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from snac_hf.codec import DEFAULT_MODEL, CodecLoadError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/decode.py", description="Decode SNAC token ids to audio.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ids", help="JSON file of token ids (see the module docstring)")
+    source.add_argument(
+        "--dataset", help="token-set folder or load_dataset source (input_ids or tokens_scale_k)"
+    )
+    parser.add_argument("--tokenizer", help="audio tokenizer folder (train_bpe.py); needed for ids")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="SNAC Hub id or local model folder")
+    parser.add_argument("--checkpoint", help="fine-tuned .pt state dict on top of --model's architecture")
+    parser.add_argument("--out_dir", required=True, help="folder for the .wav files")
+    parser.add_argument("--max_files", type=int, help="decode only the first N rows")
+    parser.add_argument("--split", default="train", help="split of --dataset (default: train)")
+    return parser
+
+
+def rows_from_json(path: str) -> list[dict]:
+    with open(path) as f:
+        data = json.load(f)
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{path}: expected a non-empty list of ids, of id lists, or of objects")
+    if all(isinstance(x, int) for x in data):
+        return [{"input_ids": data}]
+    rows = []
+    for i, item in enumerate(data):
+        if isinstance(item, list):
+            rows.append({"id": f"sequence_{i}", "input_ids": item})
+        elif isinstance(item, dict) and "input_ids" in item:
+            rows.append({"id": f"sequence_{i}", **item})
+        else:
+            raise ValueError(f"{path}: item {i} is neither a list of ids nor an object with input_ids")
+    return rows
+
+
+def rows_from_dataset(source: str, split: str, max_files: int | None) -> list[dict]:
+    import os
+
+    from datasets import load_dataset
+
+    from snac_hf.tokenset import open_token_set
+
+    if os.path.isdir(source) and os.path.isdir(os.path.join(source, "data")):
+        dataset = open_token_set(source, split)
+    else:
+        dataset = load_dataset(source, split=split)
+    if max_files is not None:
+        dataset = dataset.select(range(min(max_files, len(dataset))))
+    return list(dataset)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from snac_hf.bpe import load_tokenizer
+    from snac_hf.codec import load_codec
+    from snac_hf.decode import decode_rows
+
+    try:
+        rows = (
+            rows_from_json(args.ids)
+            if args.ids
+            else rows_from_dataset(args.dataset, args.split, args.max_files)
+        )
+        if args.max_files is not None:
+            rows = rows[: args.max_files]
+        tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+        codec = load_codec(args.model, args.checkpoint)
+        paths = decode_rows(rows, codec, args.out_dir, tokenizer)
+    except (CodecLoadError, FileNotFoundError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if codec.notice:
+        print(f"note: {codec.notice}", file=sys.stderr)
+    print(f"wrote {len(paths)} file(s) to {args.out_dir} at {codec.layout.sampling_rate} Hz")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Does a language model model audio better or cheaper with BPE? Measured in bits per audio-second.
+
+    from snac_hf.lm.experiment import evaluate_tokenizations
+    from snac_hf.lm.settings import EvaluationSettings
+    report = evaluate_tokenizations("tokens/", ["plain", "rl"], [2000], EvaluationSettings(), "lm_eval/")
+
+Import from the modules (this package imports nothing, so `settings` loads without torch).
+
+Modules: `settings` (the flags' dataclasses), `model` (the small Llama causal LM and its
+parameter counts), `sequences` (token set -> train/held-out id sequences per tokenization, tokens
+per audio-second), `train` (the training loop under a budget), `measure` (held-out bits per
+audio-second, generation speed), `report` (markdown, JSON, plot), `experiment` (everything for a
+list of variants). Needs torch and transformers.
+"""

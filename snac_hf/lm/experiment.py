@@ -1,0 +1,155 @@
+"""One small LM per tokenization, trained under equal budgets, measured on a held-out split.
+
+Two budget settings, both reported:
+
+- `equal_audio` (same audio-seconds seen): every step holds `batch_size` windows of the same
+  *audio duration* `window_seconds` (= `context` tokens of the raw-codes baseline, or of the
+  tokenization with the most tokens per second when there is no baseline); a tokenization with
+  fewer tokens per audio-second has shorter windows, i.e. fewer tokens per step. Same steps, so
+  the same audio-seconds seen by every model. Held-out windows have the same duration.
+- `equal_steps` (same optimizer steps and tokens per step): windows of `context` tokens for all;
+  a tokenization with fewer tokens per second sees more audio in those steps.
+
+The window length in tokens of a tokenization is `max(8, round(window_seconds * tokens per
+audio-second of its train split))`. The model, seed, learning-rate schedule and held-out files
+are the same for all. Models with the same tokenization, window and steps are trained once (the
+baseline is identical in both settings).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from snac_hf.bpe.corpus import open_source, resolve_layout, split_by_id
+from snac_hf.lm.measure import generation_speed, held_out_nll
+from snac_hf.lm.model import build_model, parameter_counts
+from snac_hf.lm.report import describe_data, plot_results, write_markdown
+from snac_hf.lm.sequences import Tokenization, make_tokenization
+from snac_hf.lm.settings import SETTINGS, EvaluationSettings
+from snac_hf.lm.train import Budget, train_model
+from snac_hf.tokenset import read_metadata
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = "lm_eval.json"
+TABLE_FILE = "lm_eval.md"
+PLOT_FILE = "lm_eval.png"
+
+
+def evaluate_tokenizations(
+    source: str | os.PathLike,
+    variants: list[str],
+    num_merges: list[int],
+    settings: EvaluationSettings,
+    output_dir: str | os.PathLike,
+) -> dict:
+    """Train and measure every tokenization; write lm_eval.{json,md,png} to `output_dir`.
+
+    `num_merges` holds one value for all variants or one per variant.
+    """
+    from accelerate import Accelerator
+
+    if len(num_merges) not in (1, len(variants)):
+        raise ValueError(
+            f"--num_merges takes one value or one per variant ({len(variants)}), got {num_merges}"
+        )
+    unknown = [s for s in settings.settings if s not in SETTINGS]
+    if unknown:
+        raise ValueError(f"unknown budget setting(s) {unknown}; known: {', '.join(SETTINGS)}")
+    merges = num_merges * len(variants) if len(num_merges) == 1 else num_merges
+    output = Path(output_dir)
+    dataset, folder = open_source(str(source))
+    layout = resolve_layout(dataset, folder, None)
+    train_set, held_out_set = split_by_id(dataset, settings.holdout)
+    if len(train_set) == 0 or len(held_out_set) == 0:
+        raise ValueError(
+            f"holdout {settings.holdout} leaves {len(train_set)} train and {len(held_out_set)} held-out files"
+        )
+    accelerator = Accelerator()
+    plan = [(f"{v} ({m} merges)", v, m) for v, m in zip(variants, merges, strict=True)]
+    if settings.baseline:
+        plan.insert(0, (f"raw codes ({settings.baseline} order, 0 merges)", settings.baseline, 0))
+    tokenizations: list[Tokenization] = []
+    with accelerator.main_process_first():  # the main process trains and saves, the others load
+        for i, (name, variant, m) in enumerate(plan):
+            logger.info("tokenizer %s", name)
+            folder = output / "tokenizers" / f"{i}_{variant}_{m}"
+            tokenizations.append(
+                make_tokenization(
+                    name, variant, m, train_set, held_out_set, layout, folder, not accelerator.is_main_process
+                )
+            )
+    reference = (
+        tokenizations[0] if settings.baseline else max(tokenizations, key=lambda t: t.train.tokens_per_second)
+    )
+    window_seconds = settings.context / reference.train.tokens_per_second
+
+    rows, trained = [], {}
+    for setting in settings.settings:
+        for t in tokenizations:
+            window = settings.context
+            if setting == "equal_audio":
+                window = max(8, round(window_seconds * t.train.tokens_per_second))
+            key = (t.name, window)
+            reused = key in trained
+            if not reused:
+                trained[key] = measure_one(t, window, settings, accelerator)
+            rows.append({"setting": setting, **trained[key], "same_model_as_other_setting": reused})
+    report = {
+        "data": describe_data(dataset, train_set, held_out_set, read_metadata(folder) if folder else None),
+        "settings": {**settings.to_dict(), "window_seconds_equal_audio": window_seconds},
+        "results": rows,
+    }
+    if accelerator.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / RESULTS_FILE).write_text(json.dumps(report, indent=2) + "\n")
+        write_markdown(report, output / TABLE_FILE)
+        plot_results(report, output / PLOT_FILE)
+    return report
+
+
+def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, accelerator) -> dict:
+    """Train one model on `t` with windows of `window` tokens; measure it on the held-out split."""
+    started = time.perf_counter()
+    budget = Budget(settings.steps, settings.batch_size, window, settings.learning_rate)
+    model = build_model(t.tokenizer.vocab_size, settings.model, t.special_ids, settings.seed)
+    params = parameter_counts(model)
+    trained = train_model(model, t.train.stream(), budget, settings.seed, accelerator)
+    model = trained.pop("model")
+    nll = held_out_nll(model, t.held_out.sequences, window, t.tokenizer.pad_token_id)
+    prompt = [t.tokenizer.bos_token_id, t.tokenizer.audio_start_token_id]
+    new_tokens = max(1, min(settings.generation_tokens, window - len(prompt)))
+    speed = generation_speed(model, prompt, new_tokens, t.held_out.tokens_per_second, settings.seed)
+    train_tps = t.train.tokens_per_second
+    seen_seconds = settings.steps * settings.batch_size * trained["processes"] * window / train_tps
+    logger.info("%s window %d: %.1f bits/s (%.0f s)", t.name, window, nll["bits"] / t.held_out.seconds,
+                time.perf_counter() - started)  # fmt: skip
+    return {
+        "name": t.name,
+        "variant": t.variant,
+        "num_merges_requested": t.num_merges_requested,
+        "num_merges": t.tokenizer.num_merges,
+        "vocab_size": t.tokenizer.vocab_size,
+        "tokens_per_second": t.held_out.tokens_per_second,
+        "tokens_per_second_train": train_tps,
+        "window_tokens": window,
+        "window_seconds": window / train_tps,
+        "steps": settings.steps,
+        "tokens_seen": settings.steps * settings.batch_size * trained["processes"] * window,
+        "audio_seconds_seen": seen_seconds,
+        "parameters_embedding": params["embedding"],
+        "parameters_non_embedding": params["non_embedding"],
+        "train_seconds": trained["train_seconds"],
+        "final_train_loss": trained["final_loss"],
+        "held_out_bits": nll["bits"],
+        "held_out_tokens": nll["tokens"],
+        "held_out_seconds": t.held_out.seconds,
+        "bits_per_second": nll["bits"] / t.held_out.seconds,
+        "bits_per_token": nll["bits"] / nll["tokens"],
+        "generation_tokens_per_second": speed["tokens_per_second"],
+        "generation_audio_seconds_per_second": speed["audio_seconds_per_second"],
+    }

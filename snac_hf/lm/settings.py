@@ -1,0 +1,39 @@
+"""Settings of the LM evaluation (no torch import: the command line reads its defaults here)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+#: The budget settings (see `snac_hf.lm.experiment`).
+SETTINGS = ("equal_audio", "equal_steps")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Architecture of the evaluation LM (a few Llama layers)."""
+
+    num_layers: int = 2
+    hidden_size: int = 64
+    num_heads: int = 4
+    intermediate_size: int | None = None  # default 4 x hidden_size
+    max_positions: int = 4096
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EvaluationSettings:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    steps: int = 200
+    batch_size: int = 8
+    context: int = 256  # tokens per window: the raw-codes baseline's window and the equal_steps window
+    learning_rate: float = 3e-3
+    holdout: float = 0.2
+    baseline: str | None = "cross_scale"  # serialization order of the raw-codes baseline (0 merges)
+    settings: tuple[str, ...] = SETTINGS
+    generation_tokens: int = 128
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)

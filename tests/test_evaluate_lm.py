@@ -1,0 +1,77 @@
+"""scripts/evaluate_lm.py with a tiny budget: a table with every variant and finite bits per second."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_script
+
+
+@pytest.fixture(scope="module")
+def synthetic_tokens(tmp_path_factory):
+    from snac_hf.bpe.synthetic import write_synthetic_token_set
+    from snac_hf.layout import layout_for
+
+    return write_synthetic_token_set(tmp_path_factory.mktemp("lm") / "tokens", layout_for("snac_24khz"), 12)
+
+
+def test_tiny_budget_reports_every_variant(synthetic_tokens, tmp_path):
+    variants = ["plain", "rl", "cross_scale"]
+    out = tmp_path / "eval"
+    result = run_script(
+        "scripts/evaluate_lm.py", "--tokens", str(synthetic_tokens), "--variants", *variants,
+        "--num_merges", "30", "--output_dir", str(out), "--steps", "2", "--batch_size", "2",
+        "--context", "32", "--hidden_size", "16", "--num_heads", "2", "--generation_tokens", "4",
+        "--holdout", "0.25", "--num_threads", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "lm_eval.json").read_text())
+    rows = report["results"]
+    for setting in ("equal_audio", "equal_steps"):
+        names = [r["name"] for r in rows if r["setting"] == setting]
+        assert names == ["raw codes (cross_scale order, 0 merges)"] + [f"{v} (30 merges)" for v in variants]
+    for r in rows:
+        assert math.isfinite(r["bits_per_second"]) and r["bits_per_second"] > 0
+        assert r["parameters_non_embedding"] == rows[0]["parameters_non_embedding"]
+        assert r["generation_audio_seconds_per_second"] > 0
+    # equal audio: every model saw the same audio-seconds; equal steps: the same tokens
+    seen = [r["audio_seconds_seen"] for r in rows if r["setting"] == "equal_audio"]
+    assert np.allclose(seen, seen[0], rtol=0.05)
+    assert len({r["tokens_seen"] for r in rows if r["setting"] == "equal_steps"}) == 1
+    table = (out / "lm_eval.md").read_text()
+    assert all(f"{v} (30 merges)" in table for v in variants) and "bits / audio-s" in table
+    assert (out / "lm_eval.png").stat().st_size > 0
+    assert "bits / audio-s" in result.stdout
+
+
+def test_scored_tokens_are_audio_tokens_and_end_marker():
+    """Each held-out token after <bos> <audio_start> up to <audio_end> is scored exactly once."""
+    import torch
+
+    from snac_hf.lm.measure import held_out_nll, scoring_windows
+    from snac_hf.lm.model import build_model
+    from snac_hf.lm.settings import ModelSettings
+
+    assert scoring_windows(10, 4) == [(0, 4), (3, 7), (6, 10)]
+    model = build_model(50, ModelSettings(1, 16, 2), {"bos": 1, "eos": 2, "pad": 0}).eval()
+    sequence = np.array([1, 3] + list(range(5, 25)) + [4, 2])  # bos, audio_start, 20 tokens, audio_end, eos
+    for window in (4, 7, 64):
+        result = held_out_nll(model, [sequence], window, pad_id=0)
+        assert result["tokens"] == 21
+    with torch.inference_mode():  # a window covering everything equals one plain forward pass
+        logits = model(input_ids=torch.tensor(sequence[None])).logits[0, :-1]
+        log_probs = torch.log_softmax(logits, -1).gather(-1, torch.tensor(sequence[1:, None]))[:, 0]
+    expected = -float(log_probs[1:-1].double().sum())
+    assert held_out_nll(model, [sequence], 64, pad_id=0)["nats"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_num_merges_must_match_variants(synthetic_tokens, tmp_path):
+    result = run_script(
+        "scripts/evaluate_lm.py", "--tokens", str(synthetic_tokens), "--variants", "plain", "rl",
+        "--num_merges", "1", "2", "3", "--output_dir", str(tmp_path / "x"),
+    )  # fmt: skip
+    assert result.returncode == 2 and "one per variant" in result.stderr
