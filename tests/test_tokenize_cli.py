@@ -34,6 +34,18 @@ def shards(folder) -> dict:
     return {p.name: pq.read_table(p) for p in sorted((folder / "data").glob("*.parquet"))}
 
 
+def assert_same_shards(folder, expected) -> None:
+    """Same shard names, and every shard's table equal value for value."""
+    assert shards(folder).keys() == shards(expected).keys()
+    for name, table in shards(expected).items():
+        assert shards(folder)[name].equals(table), name
+
+
+def exact_args(audio_dir, model) -> list[str]:
+    """One shard per file, float64: codes independent of threads, processes and resume."""
+    return ["--input_dir", str(audio_dir), "--model", str(model), "--files_per_shard", "1", "--exact"]
+
+
 def test_help_runs_despite_the_stdlib_name():
     result = run_script("scripts/tokenize.py", "--help")
     assert result.returncode == 0, result.stderr
@@ -178,15 +190,7 @@ def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fi
 
 
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, fitted_model):
-    args = [
-        "--input_dir",
-        str(short_speech_dir),
-        "--model",
-        str(fitted_model),
-        "--files_per_shard",
-        "1",
-        "--exact",
-    ]
+    args = exact_args(short_speech_dir, fitted_model)
     whole = tmp_path / "whole"
     assert tokenize(*args, "--output_dir", str(whole)).returncode == 0
 
@@ -211,9 +215,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, f
     assert 2 <= done < 5
     result = tokenize(*args, "--output_dir", str(killed))  # the same command resumes
     assert result.returncode == 0, result.stderr
-    assert shards(killed).keys() == shards(whole).keys()
-    for name, table in shards(whole).items():
-        assert shards(killed)[name].equals(table), name
+    assert_same_shards(killed, whole)
     assert not list(killed.rglob("*.partial"))
     assert (
         json.loads((killed / METADATA_FILE).read_text())["scales"]
@@ -223,15 +225,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, f
 
 def test_two_processes_equal_one(tmp_path, short_speech_dir, fitted_model):
     """A real 2-rank `accelerate launch` (gloo on CPU) writes the same rows as one process."""
-    args = [
-        "--input_dir",
-        str(short_speech_dir),
-        "--model",
-        str(fitted_model),
-        "--files_per_shard",
-        "1",
-        "--exact",
-    ]
+    args = exact_args(short_speech_dir, fitted_model)
     one, two = tmp_path / "one", tmp_path / "two"
     assert tokenize(*args, "--output_dir", str(one)).returncode == 0
     launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
@@ -247,9 +241,7 @@ def test_two_processes_equal_one(tmp_path, short_speech_dir, fitted_model):
     )
     assert result.returncode == 0, result.stderr
     assert "5 files encoded" in result.stdout
-    assert shards(one).keys() == shards(two).keys()
-    for name, table in shards(one).items():
-        assert shards(two)[name].equals(table), name
+    assert_same_shards(two, one)
     settings = json.loads((two / METADATA_FILE).read_text())["settings"]
     assert settings["num_processes"] == 2
 
