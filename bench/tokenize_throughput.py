@@ -3,7 +3,8 @@
 All three run in one process, on the same device, model and batch size, over the same audio:
 
 - model-only: `SNAC.encode` on the exact batches the pipeline forms (audio already decoded and
-  cut, in memory): the compute ceiling of the pipeline;
+  cut, in memory), and the same per item (batch 1): on CPU the pipeline sends every segment
+  through the encoder alone (see snac_hf/encode.py), so the per-item figure is its compute ceiling;
 - pipeline: `tokenize_dataset` from the audio folder to Parquet shards (decode, segment, bucket,
   encode, per-item quantization, write, metadata);
 - original-style loop: each file decoded, split into 4 s segments (the last zero-padded), the
@@ -52,7 +53,9 @@ def audio_folder(source: Path, repeat: int, into: Path) -> Path:
 
 @torch.inference_mode()
 def model_only(codec, recordings: list[np.ndarray], batch_size: int, segment: int, device: str) -> float:
-    """Seconds spent in `SNAC.encode` on the pipeline's batches (prepared beforehand)."""
+    """Seconds spent in `SNAC.encode` on the pipeline's batches (prepared beforehand).
+
+    With `batch_size` 1 this is the pipeline's own CPU path (each segment through SNAC alone)."""
     model = codec.model.to(device)
     pieces = [
         recording[s.start : s.stop]
@@ -148,6 +151,7 @@ def main() -> int:
         model_only(codec, recordings[:2], args.batch_size, segment, args.device)  # warm-up
         times = {
             "model_only": model_only(codec, recordings, args.batch_size, segment, args.device),
+            "model_only_per_item": model_only(codec, recordings, 1, segment, args.device),
             "pipeline": pipeline(codec, folder, Path(tmp) / "pipeline", args.batch_size, args.device),
             "original_loop": original_loop(codec, folder, Path(tmp), args.device),
         }
@@ -162,6 +166,7 @@ def main() -> int:
         "files": len(recordings),
         "audio_seconds_per_second": {k: round(v, 3) for k, v in speed.items()},
         "pipeline_over_model_only": round(speed["pipeline"] / speed["model_only"], 3),
+        "pipeline_over_model_only_per_item": round(speed["pipeline"] / speed["model_only_per_item"], 3),
         "pipeline_over_original_loop": round(speed["pipeline"] / speed["original_loop"], 3),
     }
     print(json.dumps(result, indent=2))
