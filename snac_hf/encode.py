@@ -28,6 +28,7 @@ batching or resume (float32 results differ by ~1e-6 between thread counts, enoug
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -75,6 +76,18 @@ def length_buckets(lengths: Sequence[int], pad_multiple: int, batch_size: int) -
             yield members[start : start + batch_size]
 
 
+def model_on(codec: Codec, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """The codec's model on `device` in `dtype`: itself if it already is, else a converted copy.
+
+    Never converts `codec.model` in place, so encoders of different precisions (and the decode
+    path) can share one loaded codec.
+    """
+    parameter = next(codec.model.parameters())
+    if parameter.device == torch.device(device) and parameter.dtype == dtype:
+        return codec.model.eval()
+    return copy.deepcopy(codec.model).to(device=device, dtype=dtype).eval()
+
+
 class SnacEncoder:
     """Encodes lists of mono float32 arrays with a loaded `Codec` on one device."""
 
@@ -82,7 +95,7 @@ class SnacEncoder:
         self.layout = codec.layout
         self.device = torch.device(device)
         self.dtype = torch.float64 if exact else torch.float32
-        self.model = codec.model.to(device=self.device, dtype=self.dtype).eval()
+        self.model = model_on(codec, self.device, self.dtype)
         self.batch_encoder = self.device.type != "cpu"  # rule 4 of the module docstring
 
     @torch.inference_mode()
@@ -157,10 +170,11 @@ class SnacEncoder:
 def encode_alone(codec: Codec, samples: np.ndarray, exact: bool = False) -> list[np.ndarray]:
     """The reference: SNAC's own `encode` of one whole file, trimmed to the real audio."""
     dtype = torch.float64 if exact else torch.float32
-    model = codec.model.to(dtype=dtype)
+    device = next(codec.model.parameters()).device
+    model = model_on(codec, device, dtype)
     with torch.inference_mode():
-        audio = torch.from_numpy(np.asarray(samples, np.float32)).to(dtype).view(1, 1, -1)
-        codes = model.encode(audio.to(next(model.parameters()).device))
+        audio = torch.from_numpy(np.asarray(samples, np.float32)).to(device=device, dtype=dtype)
+        codes = model.encode(audio.view(1, 1, -1))
     keep = codec.layout.n_codes(len(samples))
     return [c[0, :n].cpu().numpy().astype(np.int16) for c, n in zip(codes, keep)]
 
