@@ -14,8 +14,9 @@ import pytest
 from snac_hf.analysis import analyze
 from snac_hf.analysis.distinct import DistinctSketch
 from snac_hf.analysis.frequency import gini
-from snac_hf.analysis.hashing import extend_keys, mix, tuple_hashes
-from snac_hf.analysis.heavy_hitters import HeavyHitters, batch_heavy_keys
+from snac_hf.analysis.hashing import mix, tuple_hashes
+from snac_hf.analysis.heavy_hitters import BUCKETS, HeavyHitters, batch_heavy_keys
+from snac_hf.analysis.ngrams import _hashes_at, _sketch_ngrams
 from snac_hf.analysis.pair_counts import PairCounts
 from snac_hf.layout import CodecLayout
 from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
@@ -184,13 +185,32 @@ def test_metadata_disagreeing_with_the_columns_is_refused(tmp_path):
 
 def test_packed_keys_are_exact_and_long_tuples_are_hashed():
     codes = np.array([[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 8], [4095] * 7], np.uint64)
-    keys = codes[:, 0].copy()
-    for length in range(2, 6):
-        keys = extend_keys(keys, mix(keys), codes[:, length - 1], length, 4096)
-    assert int(keys[0]) == sum(c << (12 * (4 - i)) for i, c in enumerate([1, 2, 3, 4, 5]))
-    hashes = tuple_hashes([codes[:, i] for i in range(7)], 4096)
+    # up to 5 codes of 12 bits are packed exactly, and `mix` (a bijection) hashes the packed key
+    packed = [sum(int(c) << (12 * (4 - i)) for i, c in enumerate(row[:5])) for row in codes]
+    assert (tuple_hashes(codes[:, :5], 4096) == mix(np.array(packed, np.uint64))).all()
+    hashes = tuple_hashes(codes, 4096)
     assert len(set(hashes.tolist())) == 3  # 7-grams differing in the last code get different hashes
-    assert (tuple_hashes([codes[:, i] for i in range(7)], 4096) == hashes).all()  # deterministic
+    assert (tuple_hashes([codes[:, i] for i in range(7)], 4096) == hashes).all()  # list form, deterministic
+
+
+def test_ngram_kernels_hash_like_tuple_hashes():
+    """The compiled n-gram loops (blocked, level by level, rows respected) give every n-gram the
+    hash `tuple_hashes` gives it, and admit exactly the n-grams inside rows."""
+    rng = np.random.default_rng(5)
+    lengths = np.array([0, 1, 2, 7, 3000, 5, 1500])  # rows shorter than n, and longer than a block
+    codes = rng.integers(0, 4096, lengths.sum())
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    limits = np.full(5, np.iinfo(np.uint64).max, np.uint64)  # admit every hash
+    buckets, first = np.zeros(BUCKETS, np.int32), np.empty(codes.size, np.uint64)
+    admitted = np.empty((5, codes.size), np.uint64)
+    collected = _sketch_ngrams(codes, offsets, 7, np.uint64(12), 5, limits, buckets, first, admitted)
+    for level, n in enumerate(range(3, 8)):
+        starts = np.concatenate([np.arange(a, b - n + 1) for a, b in zip(offsets[:-1], offsets[1:])])
+        expected = tuple_hashes(np.stack([codes[starts + i] for i in range(n)], axis=1), 4096)
+        assert collected[level] == starts.size
+        assert (admitted[level, : collected[level]] == expected).all()
+        assert (_hashes_at(codes, starts, n, np.uint64(12), 5) == expected).all()
+    assert buckets.sum() == collected[0]
 
 
 def test_distinct_sketch_is_exact_up_to_its_budget_then_estimates():
@@ -251,7 +271,7 @@ def test_heavy_hitters_exact_under_budget():
 
 
 def test_pair_counts_spill_keeps_counts_exact(monkeypatch):
-    monkeypatch.setattr(PairCounts, "spill_limit", 5)  # spill after 5 pairs instead of 2^32 - 1
+    monkeypatch.setattr(PairCounts, "spill_limit", 5)  # spill after 5 pairs instead of 2^40 - 2^8
     rng = np.random.default_rng(2)
     firsts, seconds = rng.integers(0, 4, 50), rng.integers(0, 4, 50)
     pairs = PairCounts(4)

@@ -31,14 +31,6 @@ class ScaleCodes:
         """Start of each row in `codes`, plus the end: len(lengths) + 1 values."""
         return np.concatenate([[0], np.cumsum(self.lengths)])
 
-    @cached_property
-    def remaining(self) -> np.ndarray:
-        """For each position, the codes from it to the end of its row (itself included).
-
-        An n-gram may start at position i iff remaining[i] >= n."""
-        row_ends = np.repeat(self.offsets[1:], self.lengths)
-        return row_ends - np.arange(self.codes.size)
-
 
 def scale_codes(batch: ArrowBatch, scale: int, codebook_size: int, where: str) -> ScaleCodes:
     """Extract and check the codes of `scale`; `where` names the input in error messages."""

@@ -1,20 +1,23 @@
-"""Run the counting over a source's work units, in one process or several, and merge.
+"""Run the counting over a source's work units, in one thread or several, and merge.
 
 With `num_proc > 1` the units are dealt into `num_proc` groups of about equal work, each group is
-counted in a worker process, and the partials are merged in group order (so a given `num_proc`
-always gives the same result). Workers are *spawned*, never forked: the tokenize pipeline calls
-the analysis in a process where torch has run, and forked children of such a process can hang.
-Each worker holds one partial (about 64 MiB per pair table: one per scale and one per scale
-below the coarsest) whatever the amount of data.
+counted into its own partial by a thread, and the partials are merged in group order (so a given
+`num_proc` always gives the same result). Threads, not processes: the counting loops are compiled
+with numba and release the GIL, as do Parquet decoding and numpy's sorts, so threads share the
+cores with no process start-up (importing `datasets` and numba took a spawned worker ~2 s) and no
+copying of partials between processes; they also never fork a process where torch has run (the
+tokenize pipeline calls the analysis from one), whose children can hang. The Python between the
+loops holds the GIL, so more threads gain less and less; for many cores or machines, analyze
+shards separately and merge their saved partials (`api.merge_partials`). Each partial holds its
+pair tables (80 MiB each at most: one per scale and one per scale below the coarsest) whatever the
+amount of data.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from snac_hf.analysis.partial import AnalysisConfig, TokenStats
@@ -33,29 +36,27 @@ def deal(units: Sequence[WorkUnit], groups: int) -> list[list[WorkUnit]]:
     return [[units[i] for i in sorted(b)] for b in bins if b]
 
 
-def count_units(units: Sequence[WorkUnit], config: AnalysisConfig, progress: bool = False) -> TokenStats:
+def count_units(units: Sequence[WorkUnit], config: AnalysisConfig, bar: tqdm | None = None) -> TokenStats:
     stats = TokenStats(config)
-    for unit in tqdm(units, desc="analyze", unit="shard", disable=not progress):
+    for unit in units:
         for batch in unit.batches():
             stats.count(batch, unit.label)
+        if bar is not None:
+            bar.update(1)
     return stats
-
-
-def _count_group(units: list[WorkUnit], config: AnalysisConfig) -> dict[str, np.ndarray]:
-    return count_units(units, config).to_arrays()
 
 
 def compute_stats(
     units: Sequence[WorkUnit], config: AnalysisConfig, num_proc: int = 1, progress: bool = False
 ) -> TokenStats:
-    """Count every unit and merge: in this process, or in `num_proc` spawned workers."""
+    """Count every unit and merge: in this thread, or in `num_proc` threads."""
     groups = deal(units, num_proc)
-    if len(groups) <= 1:
-        return count_units(units, config, progress)
-    context = multiprocessing.get_context("spawn")
-    stats = TokenStats(config)
-    with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
-        results = pool.map(_count_group, groups, [config] * len(groups))
-        for arrays in tqdm(results, desc="analyze", unit="worker", total=len(groups), disable=not progress):
-            stats.merge(TokenStats.from_arrays(arrays))
+    with tqdm(total=len(units), desc="analyze", unit="shard", disable=not progress) as bar:
+        if len(groups) <= 1:
+            return count_units(units, config, bar)
+        with ThreadPoolExecutor(len(groups)) as pool:
+            partials = list(pool.map(lambda group: count_units(group, config, bar), groups))
+    stats = partials[0]
+    for other in partials[1:]:
+        stats.merge(other)
     return stats

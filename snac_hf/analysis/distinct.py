@@ -36,12 +36,18 @@ class DistinctSketch:
         self._pending: list[np.ndarray] = []
         self._pending_size = 0
 
-    def admissible(self, hashes: np.ndarray) -> np.ndarray:
-        """Indices of the `hashes` that could enter the sketch: all until it saturates, then those
+    def admission_limit(self) -> np.uint64:
+        """The largest hash that could enter the sketch now: any until it saturates, then those
         below its k-th smallest value (a cheap pre-filter; `add` filters again)."""
         if not self.saturated:
+            return np.uint64(np.iinfo(np.uint64).max)
+        return np.uint64(self.values[-1] - np.uint64(1))  # values are distinct: values[-1] > 0
+
+    def admissible(self, hashes: np.ndarray) -> np.ndarray:
+        """Indices of the `hashes` that could enter the sketch (`admission_limit`)."""
+        if not self.saturated:
             return np.arange(hashes.size)
-        return np.flatnonzero(hashes < self.values[-1])
+        return np.flatnonzero(hashes <= self.admission_limit())
 
     def add(self, hashes: np.ndarray) -> None:
         """Add a batch of uint64 hashes (duplicates allowed)."""

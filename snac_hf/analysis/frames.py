@@ -21,6 +21,7 @@ statistic here and counted in `tail_codes_excluded`.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from snac_hf.analysis.arrow_codes import ScaleCodes
 from snac_hf.analysis.distinct import DistinctSketch
@@ -54,30 +55,26 @@ class FrameCounts:
         ]
         if total == 0:
             return
-        frame_codes = self._frame_codes(scales, frames_per_row)
-        hashes = tuple_hashes(
-            [codes[:, slot] for codes in frame_codes for slot in range(codes.shape[1])], self.codebook_size
-        )
+        frames = self._frame_codes(scales, frames_per_row)
+        hashes = tuple_hashes(frames, self.codebook_size)
         self.distinct.add(hashes[self.distinct.admissible(hashes)])
         threshold = heavy_threshold(total) if self.heavy.error else 0  # exact until a key was dropped
         keys, counts, _, dropped = batch_heavy_keys(hashes, threshold)
         self.heavy.add(keys, counts, dropped)
+        columns = np.cumsum((0, *self.codes_per_frame))  # scale k's codes: columns[k]:columns[k + 1]
         for k, pairs in enumerate(self.parent_child, start=1):
-            slots = (
-                np.arange(self.codes_per_frame[k]) * self.codes_per_frame[k - 1] // self.codes_per_frame[k]
-            )
-            pairs.add_pairs(frame_codes[k - 1][:, slots].ravel(), frame_codes[k].ravel())
+            child = np.arange(self.codes_per_frame[k])
+            parent = child * self.codes_per_frame[k - 1] // self.codes_per_frame[k]
+            pairs.add_pairs(frames[:, columns[k - 1] + parent].ravel(), frames[:, columns[k] + child].ravel())
 
-    def _frame_codes(self, scales: list[ScaleCodes], frames_per_row: np.ndarray) -> list[np.ndarray]:
-        """For each scale, a (frames, codes_per_frame[k]) array of the codes of every complete frame."""
-        row = np.repeat(np.arange(frames_per_row.size), frames_per_row)
-        first_frame_of_row = np.cumsum(frames_per_row) - frames_per_row
-        frame_in_row = np.arange(row.size) - np.repeat(first_frame_of_row, frames_per_row)
-        frame_codes = []
+    def _frame_codes(self, scales: list[ScaleCodes], frames_per_row: np.ndarray) -> np.ndarray:
+        """A (frames, codes per frame) array: each complete frame's codes, scale by scale."""
+        frames = np.empty((int(frames_per_row.sum()), sum(self.codes_per_frame)), np.int64)
+        column = 0
         for scale, per_frame in zip(scales, self.codes_per_frame, strict=True):
-            start = scale.offsets[row] + frame_in_row * per_frame
-            frame_codes.append(scale.codes[start[:, None] + np.arange(per_frame)])
-        return frame_codes
+            _gather_frames(scale.codes, scale.offsets, frames_per_row, per_frame, frames, column)
+            column += per_frame
+        return frames
 
     def merge(self, other: FrameCounts) -> None:
         if other.codes_per_frame != self.codes_per_frame:
@@ -155,3 +152,15 @@ class FrameCounts:
             for k in range(1, len(codes_per_frame))
         ]
         return counts
+
+
+@njit(cache=True, nogil=True)
+def _gather_frames(codes, offsets, frames_per_row, per_frame, frames, column):
+    """frames[f, column:column + per_frame] = the codes of one scale in frame f, frames row by row."""
+    f = 0
+    for row in range(frames_per_row.size):
+        for frame in range(frames_per_row[row]):
+            first = offsets[row] + frame * per_frame
+            for slot in range(per_frame):
+                frames[f, column + slot] = codes[first + slot]
+            f += 1

@@ -3,7 +3,8 @@
 Used for the top-10 coverage of n-grams (n >= 3) and frame tuples, whose distinct keys do not fit
 in memory. Two steps, each of which can only *under*-count a key, by a tracked amount:
 
-1. Per batch, `batch_heavy_keys` counts the keys' hashes in 2^16 buckets (top 16 bits). Buckets
+1. Per batch, `batch_heavy_keys` (or the compiled loop of `ngrams.py`, which does the same for
+   every n at once) counts the keys' hashes in 2^16 buckets (top 16 bits). Buckets
    counted more than T = batch size // 32768 (twice the mean bucket load: few buckets get there
    by chance collisions alone) are *heavy*; their keys are counted exactly by sorting, the others
    dropped. Every dropped key occurred at most D times in the batch, D = the largest count of a
@@ -27,7 +28,8 @@ import numpy as np
 
 from snac_hf.analysis.hashing import count_keys
 
-_BUCKET_SHIFT = np.uint64(48)  # 2^16 buckets from the top hash bits
+BUCKETS = 1 << 16
+BUCKET_SHIFT = np.uint64(48)  # a key's bucket: the top 16 bits of its hash
 
 
 def heavy_threshold(batch_size: int) -> int:
@@ -44,8 +46,8 @@ def batch_heavy_keys(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np
     if threshold == 0:
         keys, counts = count_keys(hashes)
         return keys, counts, np.ones(hashes.size, bool), 0
-    buckets = (hashes >> _BUCKET_SHIFT).astype(np.intp)
-    bucket_counts = np.bincount(buckets, minlength=1 << 16)
+    buckets = (hashes >> BUCKET_SHIFT).astype(np.intp)
+    bucket_counts = np.bincount(buckets, minlength=BUCKETS)
     heavy = bucket_counts > threshold
     dropped = int(bucket_counts[~heavy].max(initial=0))
     positions = heavy[buckets]

@@ -10,26 +10,36 @@ max(0, L - n + 1) of them. For each n:
 n = 1 and n = 2 are exact (from the code counts and the pair table). For n >= 3 the distinct
 n-grams of a large set do not fit in memory: their count comes from a `DistinctSketch` (exact up
 to its budget, then a k-minimum-values estimate with relative standard error 1/sqrt(k-2)), and
-the top-10 coverage from `HeavyHitters` (exact while the summaries of every n of the scale still
-hold all their keys, i.e. up to the heavy-hitter budget of distinct n-grams; after that a lower
-bound at most `top10_coverage_max_error` below the truth). The report says which applied.
+the top-10 coverage from `HeavyHitters` (exact while the summary of that n still holds all its
+keys, i.e. up to the heavy-hitter budget of distinct n-grams; after that a lower bound at most
+`top10_coverage_max_error` below the truth). The report says which applied.
 
-Per batch the work is one pass per n over the codes: the keys of all n-grams are built from those
-of the (n-1)-grams (`hashing.extend_keys`). Heavy-hitter candidates shrink level by level: an
-n-gram occurring more than T times in a batch has an (n-1)-prefix occurring more than T times
-there, so only positions whose prefix was a candidate are examined at level n (the a-priori
-principle); what that leaves out occurs at most the previous level's `dropped` count.
+Per batch and n = 2..max_n, two compiled loops over the n-gram starts of every row: `_extend_level`
+turns the key and hash of the (n-1)-gram starting at each position into those of the n-gram
+(`hashing.extend_key`), in place, counting the hashes into the heavy-hitter buckets and collecting
+those the distinct sketch may admit; `_heavy_hashes` then collects the hashes of heavy buckets,
+whose exact counts come from sorting them (`heavy_hitters.py`). A level stays exact (threshold 0: every bucket
+is heavy) until its Misra-Gries summary has had to drop a key. (One loop that grew every n at a
+position in registers was 5x slower: each hash waits for the previous one, while across positions
+the work is independent and pipelines.)
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from snac_hf.analysis.arrow_codes import ScaleCodes
 from snac_hf.analysis.distinct import DistinctSketch
 from snac_hf.analysis.frequency import top_entries
-from snac_hf.analysis.hashing import extend_keys, mix
-from snac_hf.analysis.heavy_hitters import HeavyHitters, batch_heavy_keys, heavy_threshold
+from snac_hf.analysis.hashing import code_bits, extend_key, mix_key, packable
+from snac_hf.analysis.heavy_hitters import (
+    BUCKET_SHIFT,
+    BUCKETS,
+    HeavyHitters,
+    batch_heavy_keys,
+    heavy_threshold,
+)
 
 TOP = 10  # coverage of the TOP most frequent n-grams
 
@@ -44,44 +54,56 @@ class NgramCounts:
         sketched = range(SKETCHED_FROM, max_n + 1)
         self.distinct = {n: DistinctSketch(distinct_budget) for n in sketched}
         self.heavy = {n: HeavyHitters(heavy_budget) for n in sketched}
+        self._first_hashes = np.zeros(0, np.uint64)
 
-    def count(self, scale: ScaleCodes, batch_code_counts: np.ndarray) -> None:
-        """Count the n-grams of one batch; `batch_code_counts` is the batch's bincount of codes."""
+    def _first_level_buffer(self, size: int) -> np.ndarray:
+        """The first level's hashes, kept from batch to batch: a fresh array costs more to map into
+        memory (page faults) than the kernel takes to fill it."""
+        if self._first_hashes.size < size:
+            self._first_hashes = np.empty(size, np.uint64)
+        return self._first_hashes
+
+    def count(self, scale: ScaleCodes) -> None:
+        """Count the n-grams of one batch of codes."""
         for n in range(1, self.max_n + 1):
             self.totals[n] += np.maximum(scale.lengths - n + 1, 0).sum()
-        # Exact (T = 0) until some summary has had to drop a key; then the bucket pre-filter.
+        if scale.codes.size == 0 or self.max_n < SKETCHED_FROM:
+            return
+        codes, offsets = scale.codes, scale.offsets
+        bits, packed_max = np.uint64(code_bits(self.codebook_size)), packable(self.codebook_size)
+        levels = range(SKETCHED_FROM, self.max_n + 1)
+        limits = np.array([self.distinct[n].admission_limit() for n in levels], np.uint64)
+        buckets = np.zeros(BUCKETS, np.int32)
+        first_hashes = self._first_level_buffer(codes.size)
+        # Fresh, so that only the pages written are mapped: once the sketches are saturated, few.
+        admitted = np.empty((len(levels), codes.size), np.uint64)
+        collected = _sketch_ngrams(
+            codes, offsets, self.max_n, bits, packed_max, limits, buckets, first_hashes, admitted
+        )
+        for level, n in enumerate(levels):
+            self.distinct[n].add(admitted[level, : collected[level]].copy())
+        del admitted
+        # Heavy hitters. Exact (T = 0: every bucket heavy) until some summary of the scale has had to
+        # drop a key. The first level's buckets hold every n-gram; at the next levels only the
+        # positions whose prefix was in a heavy bucket are candidates (the a-priori principle).
         lossy = any(summary.error for summary in self.heavy.values())
-        threshold = heavy_threshold(scale.codes.size) if lossy else 0
-        # Level 1 is exact: the positions of codes counted more than T in the batch.
-        rare = batch_code_counts[batch_code_counts <= threshold]
-        dropped = int(rare.max(initial=0))
-        candidates = np.flatnonzero(batch_code_counts[scale.codes] > threshold)
-        codes = scale.codes.astype(np.uint64)
-        # Level n overwrites level n-1 in place: keys[i] and hashes[i] are those of the n-gram at i.
-        # (Level 1's hashes are never read: two codes always pack into one key.)
-        keys, hashes, scratch = codes.copy(), np.empty_like(codes), np.empty_like(codes)
-        for n in range(2, self.max_n + 1):
-            starts = codes.size - n + 1
-            if starts <= 0:
-                break
-            keys = extend_keys(
-                keys[:starts], hashes[:starts], codes[n - 1 :], n, self.codebook_size, out=keys[:starts]
+        threshold = heavy_threshold(codes.size) if lossy else 0
+        is_heavy = buckets > threshold
+        dropped = int(buckets[~is_heavy].max(initial=0))
+        candidates = _heavy_positions(first_hashes, offsets, is_heavy, int(buckets[is_heavy].sum()))
+        row_ends = offsets[np.searchsorted(offsets, candidates, side="right")]
+        for n in levels:
+            inside = row_ends - candidates >= n
+            candidates, row_ends = candidates[inside], row_ends[inside]
+            hashes = (
+                first_hashes[candidates]
+                if n == SKETCHED_FROM
+                else _hashes_at(codes, candidates, n, bits, packed_max)
             )
-            hashes = mix(keys, out=hashes[:starts], scratch=scratch[:starts])
-            if n >= SKETCHED_FROM:
-                self._count_distinct(n, hashes, scale.remaining)
-            candidates = candidates[: np.searchsorted(candidates, starts)]  # sorted: cut, not mask
-            candidates = candidates[scale.remaining[candidates] >= n]
-            found, counts, positions, level_dropped = batch_heavy_keys(hashes[candidates], threshold)
+            found, counts, positions, level_dropped = batch_heavy_keys(hashes, threshold)
             dropped = max(dropped, level_dropped)
-            candidates = candidates[positions]
-            if n >= SKETCHED_FROM:
-                self.heavy[n].add(found, counts, dropped)
-
-    def _count_distinct(self, n: int, hashes: np.ndarray, remaining: np.ndarray) -> None:
-        sketch = self.distinct[n]
-        admitted = sketch.admissible(hashes)
-        sketch.add(hashes[admitted[remaining[admitted] >= n]])
+            candidates, row_ends = candidates[positions], row_ends[positions]
+            self.heavy[n].add(found, counts, dropped)
 
     def merge(self, other: NgramCounts) -> None:
         if other.max_n != self.max_n:
@@ -149,3 +171,83 @@ class NgramCounts:
 
 def _top_sum(counts: np.ndarray) -> int:
     return int(counts[top_entries(counts, TOP)].sum())
+
+
+_BLOCK = 1024  # positions whose keys and hashes stay in the L1/L2 cache while every n is done
+
+
+@njit(cache=True, nogil=True)
+def _sketch_ngrams(codes, offsets, max_n, bits, packed_max, limits, buckets, first_hashes, admitted):
+    """Hash the n-grams for n = SKETCHED_FROM..max_n (level n - SKETCHED_FROM) and collect those at
+    or below `limits[level]` as admitted[level, :collected[level]]; returns `collected`. The
+    first level's hashes are also written to first_hashes[start] (meaningless where the n-gram
+    would cross the end of its row) and counted into `buckets` (the heavy-hitter buckets).
+
+    Level-major inside blocks of positions: the keys of one n at neighbouring positions do not
+    depend on each other, so their hashing pipelines (a loop growing one position's n-grams from
+    n to n + 1 waited on each hash: 5x slower), and the block's keys stay in cache."""
+    collected = np.zeros(max_n - SKETCHED_FROM + 1, np.int64)
+    keys, key_hashes = np.empty(_BLOCK, np.uint64), np.empty(_BLOCK, np.uint64)
+    row_ends = np.empty(_BLOCK, np.int64)
+    row = 0
+    for start in range(0, codes.size, _BLOCK):
+        block = min(_BLOCK, codes.size - start)
+        for j in range(block):
+            while offsets[row + 1] <= start + j:
+                row += 1
+            row_ends[j] = offsets[row + 1]
+            keys[j] = np.uint64(codes[start + j])
+            if packed_max < 2:
+                key_hashes[j] = mix_key(keys[j])
+        for n in range(2, max_n + 1):
+            level = n - SKETCHED_FROM
+            # a hash is needed as a statistic, or to extend an n-gram too long to pack
+            hashed = level >= 0 or n >= packed_max
+            for j in range(block):
+                if start + j + n > row_ends[j]:
+                    continue  # the n-gram would cross the end of its row
+                code = np.uint64(codes[start + j + n - 1])
+                keys[j] = key = extend_key(keys[j], key_hashes[j], code, n, bits, packed_max)
+                if not hashed:
+                    continue
+                key_hashes[j] = key_hash = mix_key(key)
+                if level >= 0 and key_hash <= limits[level]:
+                    admitted[level, collected[level]] = key_hash
+                    collected[level] += 1
+                if level == 0:
+                    first_hashes[start + j] = key_hash
+                    buckets[key_hash >> BUCKET_SHIFT] += 1
+    return collected
+
+
+@njit(cache=True, nogil=True)
+def _heavy_positions(hashes, offsets, heavy, size):
+    """The `size` starts of SKETCHED_FROM-grams inside rows whose hash falls in a `heavy` bucket."""
+    found = np.empty(size, np.int64)
+    collected = 0
+    for row in range(offsets.size - 1):
+        for i in range(offsets[row], offsets[row + 1] - SKETCHED_FROM + 1):
+            if heavy[hashes[i] >> BUCKET_SHIFT]:
+                found[collected] = i
+                collected += 1
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _ngram_hash(codes, start, n, bits, packed_max):
+    """The hash of the n-gram at `start`, from its codes."""
+    key = np.uint64(codes[start])
+    key_hash = mix_key(key)
+    for length in range(2, n + 1):
+        key = extend_key(key, key_hash, np.uint64(codes[start + length - 1]), length, bits, packed_max)
+        key_hash = mix_key(key)
+    return key_hash
+
+
+@njit(cache=True, nogil=True)
+def _hashes_at(codes, starts, n, bits, packed_max):
+    """The hashes of the n-grams at `starts`."""
+    hashes = np.empty(starts.size, np.uint64)
+    for k in range(starts.size):
+        hashes[k] = _ngram_hash(codes, starts[k], n, bits, packed_max)
+    return hashes

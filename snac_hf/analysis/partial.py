@@ -61,12 +61,10 @@ class ScaleStats:
         )
 
     def count(self, scale, ids) -> None:
-        batch_counts = np.bincount(scale.codes, minlength=self.code_counts.size)
-        self.code_counts += batch_counts
-        inside_row = scale.remaining[:-1] >= 2  # (i, i+1) is a bigram iff i is not a row's last code
-        self.bigrams.add_pairs(scale.codes[:-1][inside_row], scale.codes[1:][inside_row])
+        self.code_counts += np.bincount(scale.codes, minlength=self.code_counts.size)
+        self.bigrams.add_bigrams(scale.codes, scale.offsets)
         self.runs.count(scale, ids)
-        self.ngrams.count(scale, batch_counts)
+        self.ngrams.count(scale)
 
     def merge(self, other: ScaleStats) -> None:
         self.code_counts += other.code_counts

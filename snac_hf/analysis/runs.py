@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from snac_hf.analysis.arrow_codes import ScaleCodes
 
@@ -33,40 +34,24 @@ class RunCounts:
         self.longest_ids = np.zeros(0, str)
 
     def count(self, scale: ScaleCodes, ids: pa.Array | None) -> None:
-        codes = scale.codes
-        if codes.size == 0:
+        if scale.codes.size == 0:
             return
-        starts_run = np.ones(codes.size, bool)
-        starts_run[1:] = codes[1:] != codes[:-1]
-        starts_run[scale.offsets[:-1][scale.lengths > 0]] = True  # a file boundary ends a run
-        run_starts = np.flatnonzero(starts_run)
-        run_lengths = np.diff(np.append(run_starts, codes.size))
-        histogram = np.bincount(run_lengths)
+        histogram = _run_histogram(scale.codes, scale.offsets, int(scale.lengths.max()))
         self._add_histogram(histogram)
-        self._keep_longest(scale, ids, run_starts, run_lengths, histogram)
+        runs_at_least = np.cumsum(histogram[::-1])[::-1]  # runs_at_least[L]: runs of length >= L
+        # the shortest length that can still be among the `keep` longest; runs of 1 are not listed
+        floor = max(2, int(np.flatnonzero(runs_at_least >= self.keep).max(initial=0)))
+        rows, starts, lengths = _long_runs(scale.codes, scale.offsets, floor)
+        row_ids = np.array(
+            pc.take(ids, pa.array(rows)).to_pylist() if ids is not None else [""] * rows.size, str
+        )
+        found = {"length": lengths, "code": scale.codes[starts], "start": starts - scale.offsets[rows]}
+        self._merge_longest(found, row_ids)
 
     def _add_histogram(self, histogram: np.ndarray) -> None:
         if histogram.size > self.histogram.size:
             histogram, self.histogram = self.histogram, histogram.astype(np.int64)
         self.histogram[: histogram.size] += histogram
-
-    def _keep_longest(self, scale: ScaleCodes, ids, run_starts, run_lengths, histogram: np.ndarray) -> None:
-        runs_at_least = np.cumsum(histogram[::-1])[::-1]  # runs_at_least[L]: runs of length >= L
-        floor = max(
-            2, int(np.flatnonzero(runs_at_least >= self.keep).max(initial=0))
-        )  # runs of 1: not listed
-        chosen = np.flatnonzero(run_lengths >= floor)
-        starts = run_starts[chosen]
-        rows = np.searchsorted(scale.offsets, starts, side="right") - 1
-        row_ids = np.array(
-            pc.take(ids, pa.array(rows)).to_pylist() if ids is not None else [""] * rows.size, str
-        )
-        found = {
-            "length": run_lengths[chosen],
-            "code": scale.codes[starts],
-            "start": starts - scale.offsets[rows],
-        }
-        self._merge_longest(found, row_ids)
 
     def _merge_longest(self, found: dict[str, np.ndarray], found_ids: np.ndarray) -> None:
         merged = {name: np.concatenate([self.longest[name], found[name]]) for name in _FIELDS}
@@ -116,3 +101,32 @@ class RunCounts:
         runs.longest = {name: np.asarray(arrays[f"{prefix}/longest_{name}"], np.int64) for name in _FIELDS}
         runs.longest_ids = np.asarray(arrays[f"{prefix}/longest_ids"], str)
         return runs
+
+
+@njit(cache=True, nogil=True)
+def _run_histogram(codes, offsets, longest_row):
+    """histogram[L] = runs of length L in the rows codes[offsets[r]:offsets[r + 1]]."""
+    histogram = np.zeros(longest_row + 1, np.int64)
+    for row in range(offsets.size - 1):
+        start, end = offsets[row], offsets[row + 1]
+        for i in range(start + 1, end + 1):
+            if i == end or codes[i] != codes[i - 1]:
+                histogram[i - start] += 1
+                start = i
+    return histogram
+
+
+@njit(cache=True, nogil=True)
+def _long_runs(codes, offsets, floor):
+    """(row, start, length) of every run of at least `floor` codes, in order."""
+    rows, starts, lengths = [], [], []
+    for row in range(offsets.size - 1):
+        start, end = offsets[row], offsets[row + 1]
+        for i in range(start + 1, end + 1):
+            if i == end or codes[i] != codes[i - 1]:
+                if i - start >= floor:
+                    rows.append(row)
+                    starts.append(start)
+                    lengths.append(i - start)
+                start = i
+    return np.array(rows, np.int64), np.array(starts, np.int64), np.array(lengths, np.int64)

@@ -31,7 +31,7 @@ from snac_hf.tokenset import (
     tokens_column,
 )
 
-BATCH_TOKENS = 1 << 20  # codes (all scales) per Arrow batch: ~8 MiB per uint64 temporary
+BATCH_TOKENS = 1 << 22  # codes (all scales) per Arrow batch
 DEFAULT_ROWS = 256  # rows per batch when the code counts per row are unknown
 
 
