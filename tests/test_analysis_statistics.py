@@ -16,7 +16,7 @@ from snac_hf.analysis.distinct import DistinctSketch
 from snac_hf.analysis.frequency import gini
 from snac_hf.analysis.hashing import mix, tuple_hashes
 from snac_hf.analysis.heavy_hitters import BUCKETS, HeavyHitters, batch_heavy_keys
-from snac_hf.analysis.ngrams import _hashes_at, _sketch_ngrams
+from snac_hf.analysis.ngrams import _extend_at, _sketch_ngrams
 from snac_hf.analysis.pair_counts import PairCounts
 from snac_hf.layout import CodecLayout
 from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
@@ -204,12 +204,21 @@ def test_ngram_kernels_hash_like_tuple_hashes():
     buckets, first = np.zeros(BUCKETS, np.int32), np.empty(codes.size, np.uint64)
     admitted = np.empty((5, codes.size), np.uint64)
     collected = _sketch_ngrams(codes, offsets, 7, np.uint64(12), 5, limits, buckets, first, admitted)
-    for level, n in enumerate(range(3, 8)):
+    every = np.arange(codes.size)
+    keys, hashes = codes.astype(np.uint64), mix(codes.astype(np.uint64))  # grown n by n at `every`
+    for n in range(2, 8):
         starts = np.concatenate([np.arange(a, b - n + 1) for a, b in zip(offsets[:-1], offsets[1:])])
         expected = tuple_hashes(np.stack([codes[starts + i] for i in range(n)], axis=1), 4096)
-        assert collected[level] == starts.size
-        assert (admitted[level, : collected[level]] == expected).all()
-        assert (_hashes_at(codes, starts, n, np.uint64(12), 5) == expected).all()
+        every, keys, hashes = (
+            every[: codes.size - n + 1],
+            keys[: codes.size - n + 1],
+            hashes[: codes.size - n + 1],
+        )
+        _extend_at(codes, every, keys, hashes, n, np.uint64(12), 5)
+        assert (hashes[starts] == expected).all()
+        if n >= 3:
+            assert collected[n - 3] == starts.size
+            assert (admitted[n - 3, : collected[n - 3]] == expected).all()
     assert buckets.sum() == collected[0]
 
 

@@ -61,11 +61,11 @@ class FrameCounts:
         threshold = heavy_threshold(total) if self.heavy.error else 0  # exact until a key was dropped
         keys, counts, _, dropped = batch_heavy_keys(hashes, threshold)
         self.heavy.add(keys, counts, dropped)
-        columns = np.cumsum((0, *self.codes_per_frame))  # scale k's codes: columns[k]:columns[k + 1]
         for k, pairs in enumerate(self.parent_child, start=1):
-            child = np.arange(self.codes_per_frame[k])
-            parent = child * self.codes_per_frame[k - 1] // self.codes_per_frame[k]
-            pairs.add_pairs(frames[:, columns[k - 1] + parent].ravel(), frames[:, columns[k] + child].ravel())
+            per_frame = self.codes_per_frame
+            pairs.add_aligned(
+                scales[k - 1], scales[k], frames_per_row * per_frame[k], per_frame[k - 1 : k + 1]
+            )
 
     def _frame_codes(self, scales: list[ScaleCodes], frames_per_row: np.ndarray) -> np.ndarray:
         """A (frames, codes per frame) array: each complete frame's codes, scale by scale."""

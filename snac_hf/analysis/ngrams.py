@@ -32,7 +32,7 @@ from numba import njit
 from snac_hf.analysis.arrow_codes import ScaleCodes
 from snac_hf.analysis.distinct import DistinctSketch
 from snac_hf.analysis.frequency import top_entries
-from snac_hf.analysis.hashing import code_bits, extend_key, mix_key, packable
+from snac_hf.analysis.hashing import code_bits, extend_key, mix, mix_key, packable
 from snac_hf.analysis.heavy_hitters import (
     BUCKET_SHIFT,
     BUCKETS,
@@ -90,19 +90,24 @@ class NgramCounts:
         threshold = heavy_threshold(codes.size) if lossy else 0
         is_heavy = buckets > threshold
         dropped = int(buckets[~is_heavy].max(initial=0))
-        candidates = _heavy_positions(first_hashes, offsets, is_heavy, int(buckets[is_heavy].sum()))
-        row_ends = offsets[np.searchsorted(offsets, candidates, side="right")]
-        for n in levels:
-            inside = row_ends - candidates >= n
-            candidates, row_ends = candidates[inside], row_ends[inside]
-            hashes = (
-                first_hashes[candidates]
-                if n == SKETCHED_FROM
-                else _hashes_at(codes, candidates, n, bits, packed_max)
-            )
+        starts = _heavy_positions(first_hashes, offsets, is_heavy, int(buckets[is_heavy].sum()))
+        row_ends = offsets[np.searchsorted(offsets, starts, side="right")]
+        keys = codes[starts].astype(np.uint64)  # the candidates' keys and hashes, grown n by n
+        hashes = mix(keys)
+        for n in range(2, self.max_n + 1):
+            inside = row_ends - starts >= n
+            starts, row_ends, keys, hashes = starts[inside], row_ends[inside], keys[inside], hashes[inside]
+            _extend_at(codes, starts, keys, hashes, n, bits, packed_max)
+            if n < SKETCHED_FROM:
+                continue
             found, counts, positions, level_dropped = batch_heavy_keys(hashes, threshold)
             dropped = max(dropped, level_dropped)
-            candidates, row_ends = candidates[positions], row_ends[positions]
+            starts, row_ends, keys, hashes = (
+                starts[positions],
+                row_ends[positions],
+                keys[positions],
+                hashes[positions],
+            )
             self.heavy[n].add(found, counts, dropped)
 
     def merge(self, other: NgramCounts) -> None:
@@ -234,20 +239,8 @@ def _heavy_positions(hashes, offsets, heavy, size):
 
 
 @njit(cache=True, nogil=True)
-def _ngram_hash(codes, start, n, bits, packed_max):
-    """The hash of the n-gram at `start`, from its codes."""
-    key = np.uint64(codes[start])
-    key_hash = mix_key(key)
-    for length in range(2, n + 1):
-        key = extend_key(key, key_hash, np.uint64(codes[start + length - 1]), length, bits, packed_max)
-        key_hash = mix_key(key)
-    return key_hash
-
-
-@njit(cache=True, nogil=True)
-def _hashes_at(codes, starts, n, bits, packed_max):
-    """The hashes of the n-grams at `starts`."""
-    hashes = np.empty(starts.size, np.uint64)
+def _extend_at(codes, starts, keys, hashes, n, bits, packed_max):
+    """Turn the keys and hashes of the (n-1)-grams at `starts` into those of the n-grams, in place."""
     for k in range(starts.size):
-        hashes[k] = _ngram_hash(codes, starts[k], n, bits, packed_max)
-    return hashes
+        keys[k] = extend_key(keys[k], hashes[k], np.uint64(codes[starts[k] + n - 1]), n, bits, packed_max)
+        hashes[k] = mix_key(keys[k])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from snac_hf.analysis.arrow_codes import ScaleCodes
 from snac_hf.analysis.frequency import top_entries
 
 _SLICE = 1 << 20  # table entries read at a time
@@ -67,6 +68,27 @@ class PairCounts:
             inside[offsets[1:] - 1] = False  # a row's last code starts no pair
             firsts = np.flatnonzero(inside[:-1])
             np.add.at(self._wide(), codes[firsts] * self.codebook_size + codes[firsts + 1], 1)
+
+    def add_aligned(
+        self, firsts: ScaleCodes, seconds: ScaleCodes, per_row: np.ndarray, ratio: tuple[int, int]
+    ) -> None:
+        """Count, in each row r and for i < per_row[r], the pair of the i-th code of `seconds` with
+        the code of `firsts` at i * ratio[0] // ratio[1] (e.g. each child code with its parent)."""
+        pairs = int(per_row.sum())
+        if not self._room_for(pairs):
+            raise ValueError(f"{pairs} pairs in one batch exceed the {self.spill_limit} a table can hold")
+        _count_aligned(
+            self.low,
+            self.high,
+            firsts.codes,
+            firsts.offsets,
+            seconds.codes,
+            seconds.offsets,
+            per_row,
+            ratio[0],
+            ratio[1],
+            self.codebook_size,
+        )
 
     def add_counts(self, keys: np.ndarray, counts: np.ndarray) -> None:
         """Add `counts` to distinct pair `keys` (a * V + b)."""
@@ -222,3 +244,11 @@ def _count_bigrams(low, high, codes, offsets, size):
     for row in range(offsets.size - 1):
         for i in range(offsets[row], offsets[row + 1] - 1):
             _increment(low, high, codes[i] * size + codes[i + 1])
+
+
+@njit(cache=True, nogil=True)
+def _count_aligned(low, high, firsts, first_offsets, seconds, second_offsets, per_row, num, den, size):
+    for row in range(per_row.size):
+        first, second = first_offsets[row], second_offsets[row]
+        for i in range(per_row[row]):
+            _increment(low, high, firsts[first + i * num // den] * size + seconds[second + i])
