@@ -7,8 +7,8 @@
    of 3-60 s, Zipf-like code frequencies, ~15 % repeats, children correlated with parents) as
    token-set folders under --workdir (never in the repository), once; later runs reuse them.
 2. Runs the full analysis (`snac_hf.analysis.analyze`, every statistic of the report) in a fresh
-   subprocess per dataset size, recording wall time and the peak resident memory of the analysis
-   process and of its workers.
+   subprocess per dataset size and `num_proc` (threads), recording wall time and the peak resident
+   memory of the analysis process.
 3. Runs `snac_hf.analysis.reference` (the same statistics with `collections.Counter` over Python
    lists, as the original script computed them) on the first files of the set, up to
    --reference_tokens, and extrapolates its per-token time.

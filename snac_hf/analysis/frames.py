@@ -112,8 +112,9 @@ class FrameCounts:
 
     def _conditional_entropy(self, k: int) -> dict:
         pairs = self.parent_child[k - 1]
-        parents, children = pairs.marginals()
-        joint, child = pairs.entropy_bits(), entropy_bits(children)
+        figures = pairs.figures(m=0)
+        parents, children = figures.firsts, figures.seconds
+        joint, child = figures.entropy_bits, entropy_bits(children)
         given_parent = None if joint is None else max(joint - entropy_bits(parents), 0.0)
         total, distinct_parents = int(children.sum()), int(np.count_nonzero(parents))
         return {

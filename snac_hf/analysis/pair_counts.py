@@ -13,8 +13,8 @@ cost little.
 Partials travel and merge in sparse form (the keys that occur and their counts, as uint32 when they
 fit); one read back with `from_arrays` stays sparse until it is counted into or read, so a process
 merging its workers' partials holds one dense table per pair kind, not one per worker. The figures
-(`distinct`, `total`, `top`, `entropy_bits`, `marginals`) are read from the tables in slices, so
-reading them costs no memory in proportion to the pairs that occur.
+(`figures`) are read from the tables in one pass of slices, so reading them costs no memory in
+proportion to the pairs that occur.
 
 Counting is a compiled loop of increments (`_count_pairs`, `_count_bigrams`); `np.add.at` took
 1.5-3x as long for the same increments into one uint32 table, besides the temporaries for the keys.
@@ -22,13 +22,27 @@ Counting is a compiled loop of increments (`_count_pairs`, `_count_bigrams`); `n
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from numba import njit
 
 from snac_hf.analysis.arrow_codes import ScaleCodes
-from snac_hf.analysis.frequency import top_entries
 
 _SLICE = 1 << 20  # table entries read at a time
+
+
+@dataclass
+class PairFigures:
+    """What the reports read from a pair table."""
+
+    firsts: np.ndarray  # occurrences of each code as the first of a pair
+    seconds: np.ndarray  # ... as the second
+    distinct: int = 0  # pairs that occur
+    total: int = 0
+    top_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # by count, then key
+    top_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    entropy_bits: float | None = None
 
 
 class PairCounts:
@@ -160,48 +174,22 @@ class PairCounts:
                 counts += self.wide[part]
             yield start, counts
 
-    def distinct(self) -> int:
-        """Pairs that occur."""
-        return sum(int(np.count_nonzero(counts)) for _, counts in self._slices())
-
-    def total(self) -> int:
-        return sum(int(counts.sum()) for _, counts in self._slices())
-
-    def top(self, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """The m most frequent pair keys and their counts, by count descending then key."""
-        keys, counts = [], []
-        for start, slice_counts in self._slices():
-            occurring = np.flatnonzero(slice_counts)
-            best = occurring[top_entries(slice_counts[occurring], m)]
-            keys.append(best + start)
-            counts.append(slice_counts[best])
-        keys, counts = np.concatenate(keys), np.concatenate(counts)
-        order = np.lexsort((keys, -counts))[:m]
-        return keys[order], counts[order]
-
-    def entropy_bits(self) -> float | None:
-        """Shannon entropy (bits) of the pair distribution: log2 T - sum(c log2 c) / T."""
-        total, weighted = 0, 0.0
-        for _, counts in self._slices():
-            counts = counts[counts > 0].astype(np.float64)
-            total += counts.sum()
-            weighted += float((counts * np.log2(counts)).sum())
-        return float(np.log2(total) - weighted / total) + 0.0 if total else None
-
-    def marginals(self) -> tuple[np.ndarray, np.ndarray]:
-        """Counts of each first code and of each second code, over all pairs."""
-        size = self.codebook_size
-        firsts, seconds = np.zeros(size, np.int64), np.zeros(size, np.int64)
-        for start, counts in self._slices():  # a slice is whole rows: _SLICE is a multiple of V
-            rows = counts.reshape(-1, size) if counts.size % size == 0 else None
-            if rows is None:  # a codebook whose rows do not divide the slice: entry by entry
-                keys = np.arange(start, start + counts.size)
-                np.add.at(firsts, keys // size, counts)
-                np.add.at(seconds, keys % size, counts)
-                continue
-            firsts[start // size : start // size + rows.shape[0]] += rows.sum(axis=1)
-            seconds += rows.sum(axis=0)
-        return firsts, seconds
+    def figures(self, m: int = 20) -> PairFigures:
+        """Every figure of the table, read in one compiled pass over it."""
+        self._settle()
+        wide = self.wide if self.wide is not None else np.zeros(0, np.int64)
+        firsts, seconds = np.zeros(self.codebook_size, np.int64), np.zeros(self.codebook_size, np.int64)
+        top_keys, top_counts = np.full(m, -1, np.int64), np.zeros(m, np.int64)
+        distinct, total, weighted = _table_figures(
+            self.low, self.high, wide, self.codebook_size, firsts, seconds, top_keys, top_counts
+        )
+        kept = top_keys >= 0
+        top_keys, top_counts = top_keys[kept], top_counts[kept]
+        order = np.lexsort((top_keys, -top_counts))
+        figures = PairFigures(firsts, seconds, distinct, total, top_keys[order], top_counts[order])
+        if total:  # Shannon entropy of the pairs: log2 T - sum(c log2 c) / T
+            figures.entropy_bits = float(np.log2(total) - weighted / total) + 0.0
+        return figures
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         keys, counts = self.sparse()
@@ -252,3 +240,36 @@ def _count_aligned(low, high, firsts, first_offsets, seconds, second_offsets, pe
         first, second = first_offsets[row], second_offsets[row]
         for i in range(per_row[row]):
             _increment(low, high, firsts[first + i * num // den] * size + seconds[second + i])
+
+
+@njit(cache=True, nogil=True)
+def _table_figures(low, high, wide, size, firsts, seconds, top_keys, top_counts):
+    """One pass over the table: returns (distinct, total, sum of c log2 c) and fills the marginals
+    and the m = top_keys.size most frequent pairs (count descending, then key ascending; unsorted,
+    key -1 where fewer occur)."""
+    distinct, total, weighted = 0, 0, 0.0
+    m = top_keys.size
+    lowest = 0  # slot of the weakest kept entry
+    for key in range(low.size):
+        count = np.int64(high[key]) * 256 + low[key]
+        if wide.size:
+            count += wide[key]
+        if count == 0:
+            continue
+        distinct += 1
+        total += count
+        weighted += count * np.log2(count)
+        firsts[key // size] += count
+        seconds[key % size] += count
+        # keys arrive ascending, so an entry only displaces the weakest with a strictly larger count
+        if m and (top_keys[lowest] < 0 or count > top_counts[lowest]):
+            top_keys[lowest], top_counts[lowest] = key, count
+            for slot in range(m):  # the new weakest: smallest count, then largest key
+                if top_keys[slot] < 0:
+                    lowest = slot
+                    break
+                if top_counts[slot] < top_counts[lowest] or (
+                    top_counts[slot] == top_counts[lowest] and top_keys[slot] > top_keys[lowest]
+                ):
+                    lowest = slot
+    return distinct, total, weighted

@@ -18,12 +18,12 @@ from snac_hf.analysis.pair_counts import PairCounts
 def bigram_summary(pairs: PairCounts, unique_tokens: int, m: int = 20) -> dict:
     """Bigram and transition figures of one scale from its pair table."""
     size = pairs.codebook_size
-    unique = pairs.distinct()
-    top_keys, top_counts = pairs.top(m)
+    figures = pairs.figures(m)
+    unique, top_keys, top_counts = figures.distinct, figures.top_keys, figures.top_counts
     possible = unique_tokens * unique_tokens
     return {
         "bigrams": {
-            "total": pairs.total(),
+            "total": figures.total,
             "unique": unique,
             "possible": size * size,
             "diversity": unique / (size * size),
