@@ -62,10 +62,7 @@ class FrameCounts:
         keys, counts, _, dropped = batch_heavy_keys(hashes, threshold)
         self.heavy.add(keys, counts, dropped)
         for k, pairs in enumerate(self.parent_child, start=1):
-            per_frame = self.codes_per_frame
-            pairs.add_aligned(
-                scales[k - 1], scales[k], frames_per_row * per_frame[k], per_frame[k - 1 : k + 1]
-            )
+            pairs.add_aligned(scales[k - 1], scales[k], frames_per_row, self.codes_per_frame[k - 1 : k + 1])
 
     def _frame_codes(self, scales: list[ScaleCodes], frames_per_row: np.ndarray) -> np.ndarray:
         """A (frames, codes per frame) array: each complete frame's codes, scale by scale."""

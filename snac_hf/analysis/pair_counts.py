@@ -84,13 +84,17 @@ class PairCounts:
             np.add.at(self._wide(), codes[firsts] * self.codebook_size + codes[firsts + 1], 1)
 
     def add_aligned(
-        self, firsts: ScaleCodes, seconds: ScaleCodes, per_row: np.ndarray, ratio: tuple[int, int]
+        self, firsts: ScaleCodes, seconds: ScaleCodes, groups: np.ndarray, per_group: tuple
     ) -> None:
-        """Count, in each row r and for i < per_row[r], the pair of the i-th code of `seconds` with
-        the code of `firsts` at i * ratio[0] // ratio[1] (e.g. each child code with its parent)."""
-        pairs = int(per_row.sum())
+        """Count, in each row r and each of its first groups[r] groups, the pairs of the group's
+        codes of `seconds` with the codes of `firsts` covering the same span: groups are
+        per_group = (a, b) codes long in `firsts` and `seconds`, and code j of a group of `seconds`
+        pairs with code j * a // b of that group of `firsts` (e.g. frames: each child code with
+        its parent)."""
+        pairs = int(groups.sum()) * per_group[1]
         if not self._room_for(pairs):
             raise ValueError(f"{pairs} pairs in one batch exceed the {self.spill_limit} a table can hold")
+        slots = np.arange(per_group[1]) * per_group[0] // per_group[1]
         _count_aligned(
             self.low,
             self.high,
@@ -98,9 +102,9 @@ class PairCounts:
             firsts.offsets,
             seconds.codes,
             seconds.offsets,
-            per_row,
-            ratio[0],
-            ratio[1],
+            groups,
+            per_group[0],
+            slots,
             self.codebook_size,
         )
 
@@ -235,11 +239,16 @@ def _count_bigrams(low, high, codes, offsets, size):
 
 
 @njit(cache=True, nogil=True)
-def _count_aligned(low, high, firsts, first_offsets, seconds, second_offsets, per_row, num, den, size):
-    for row in range(per_row.size):
+def _count_aligned(
+    low, high, firsts, first_offsets, seconds, second_offsets, groups, first_size, slots, size
+):
+    for row in range(groups.size):
         first, second = first_offsets[row], second_offsets[row]
-        for i in range(per_row[row]):
-            _increment(low, high, firsts[first + i * num // den] * size + seconds[second + i])
+        for _ in range(groups[row]):
+            for j in range(slots.size):
+                _increment(low, high, firsts[first + slots[j]] * size + seconds[second + j])
+            first += first_size
+            second += slots.size
 
 
 @njit(cache=True, nogil=True)
