@@ -72,12 +72,28 @@ class DistinctSketch:
     def _compact(self) -> None:
         if not self._pending:
             return
-        values = distinct_keys(np.concatenate([self.values, *self._pending]))
+        values = np.concatenate([self.values, *self._pending])
         self._pending, self._pending_size = [], 0
+        if values.size > 2 * self.capacity:
+            # The k smallest distinct values are among the 2k smallest values unless duplicates
+            # fill more than half of those: select them in linear time, and sort only them.
+            smallest = distinct_keys(np.partition(values, 2 * self.capacity)[: 2 * self.capacity + 1])
+            if smallest.size > self.capacity:
+                values = smallest
+        values = distinct_keys(values)
         if values.size > self.capacity:
             values = values[: self.capacity]
             self.saturated = True
         self.values = values
+
+    def more_than(self, n: int) -> bool:
+        """Whether more than `n` (at most `capacity`) distinct hashes were added; cheap once saturated."""
+        if self.saturated:
+            return True
+        if self.values.size + self._pending_size <= n:
+            return False
+        self._compact()
+        return self.saturated or self.values.size > n
 
     @property
     def exact(self) -> bool:

@@ -27,7 +27,7 @@ from snac_hf.analysis.arrow_codes import ScaleCodes
 from snac_hf.analysis.distinct import DistinctSketch
 from snac_hf.analysis.frequency import entropy_bits
 from snac_hf.analysis.hashing import tuple_hashes
-from snac_hf.analysis.heavy_hitters import HeavyHitters, batch_heavy_keys, heavy_threshold
+from snac_hf.analysis.heavy_hitters import HeavyHitters, batch_heavy_keys, beyond_budget, heavy_threshold
 from snac_hf.analysis.ngrams import TOP
 from snac_hf.analysis.pair_counts import PairCounts
 
@@ -58,7 +58,7 @@ class FrameCounts:
         frames = self._frame_codes(scales, frames_per_row)
         hashes = tuple_hashes(frames, self.codebook_size)
         self.distinct.add(hashes[self.distinct.admissible(hashes)])
-        threshold = heavy_threshold(total) if self.heavy.error else 0  # exact until a key was dropped
+        threshold = heavy_threshold(total) if beyond_budget(self.distinct, self.heavy) else 0
         keys, counts, _, dropped = batch_heavy_keys(hashes, threshold)
         self.heavy.add(keys, counts, dropped)
         for k, pairs in enumerate(self.parent_child, start=1):

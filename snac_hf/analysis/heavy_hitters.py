@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from snac_hf.analysis.distinct import DistinctSketch
 from snac_hf.analysis.hashing import count_keys
 
 BUCKETS = 1 << 16
@@ -54,6 +55,16 @@ def batch_heavy_keys(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np
     keys, counts = count_keys(hashes[positions])
     kept = counts > dropped
     return keys[kept], counts[kept], positions, dropped
+
+
+def beyond_budget(distinct: DistinctSketch, summary: HeavyHitters) -> bool:
+    """Whether `summary` has lost exactness or must lose it: it has dropped a key, or the distinct
+    sketch of the same keys has seen more distinct keys than the summary can hold. Until then the
+    batch step counts every key exactly (T = 0); sorting every key of a large batch only to drop
+    most of them at once was the costliest step of a first batch."""
+    if summary.error:
+        return True
+    return distinct.capacity >= summary.capacity and distinct.more_than(summary.capacity)
 
 
 class HeavyHitters:

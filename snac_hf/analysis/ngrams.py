@@ -38,6 +38,7 @@ from snac_hf.analysis.heavy_hitters import (
     BUCKETS,
     HeavyHitters,
     batch_heavy_keys,
+    beyond_budget,
     heavy_threshold,
 )
 
@@ -84,9 +85,10 @@ class NgramCounts:
             self.distinct[n].add(admitted[level, : collected[level]].copy())
         del admitted
         # Heavy hitters. Exact (T = 0: every bucket heavy) until some summary of the scale has had to
-        # drop a key. The first level's buckets hold every n-gram; at the next levels only the
-        # positions whose prefix was in a heavy bucket are candidates (the a-priori principle).
-        lossy = any(summary.error for summary in self.heavy.values())
+        # drop a key, or will have to (`beyond_budget`). The first level's buckets hold every n-gram;
+        # at the next levels only the positions whose prefix was in a heavy bucket are candidates
+        # (the a-priori principle).
+        lossy = any(beyond_budget(self.distinct[n], self.heavy[n]) for n in levels)
         threshold = heavy_threshold(codes.size) if lossy else 0
         is_heavy = buckets > threshold
         dropped = int(buckets[~is_heavy].max(initial=0))
