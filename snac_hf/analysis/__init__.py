@@ -4,10 +4,10 @@
     figures = analyze("tokens/train")             # dict, writes nothing
     analyze_folder("tokens/train", num_proc=2)    # + analysis.json/.md, plots, card, console
 
-Counting (`partial`, one module per statistic) works on Arrow batches with numpy, merges exactly
-across batches, processes and machines, and keeps memory bounded; `summary` turns the counts into
-the figures, `recommend` applies the original script's BPE rules, and `markdown`, `console` and
-`plots` present them.
+Counting (`partial`, one module per statistic) works on Arrow batches with numpy and loops compiled
+by numba (no Python per code), merges exactly across batches, threads and machines, and keeps
+memory bounded; `summary` turns the counts into the figures, `recommend` applies the original
+script's BPE rules, and `markdown`, `console` and `plots` present them.
 """
 
 from snac_hf.analysis.api import (

@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--save_partial", metavar="NPZ", help="also save the partial counts, to merge with others later"
     )
-    p.add_argument("--num_proc", type=_positive, default=1, help="worker processes (spawned), default 1")
+    p.add_argument("--num_proc", type=_positive, default=1, help="worker threads, default 1")
     p.add_argument("--no_plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no console report or progress bar")
     p.add_argument(

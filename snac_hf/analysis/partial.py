@@ -4,16 +4,16 @@
 `TokenStats.merge` adds another slice's. Everything the report needs is a sum (code counts,
 pair tables, run-length histograms, n-gram totals) or a mergeable summary (the bottom-k
 distinct sketches, the Misra-Gries heavy hitters, the longest runs under a total order), so any
-split of the data - batches, worker processes, machines - merges to the same figures as one pass:
+split of the data - batches, worker threads, machines - merges to the same figures as one pass:
 bit for bit for everything exact and for the distinct estimates, within the stated bound for the
 heavy-hitter coverage beyond its budget. `to_arrays`/`from_arrays` turn a partial into plain
-arrays and back (for worker processes, and `api.save_partial` for other machines).
+arrays and back (`api.save_partial`, for other machines).
 
 `count_batch` is the batched function of the design: it takes any Arrow batch of token rows, e.g.
 from `ds.with_format("arrow").iter(batch_size=...)` or a Parquet file's `iter_batches`. It is not
 run through `Dataset.map`: a batch's partial holds pair tables and sketches of up to tens of MiB,
-which `map` would write into the Arrow cache for every batch; the workers of `compute.py` keep
-one partial each in memory instead.
+which `map` would write into the Arrow cache for every batch; the worker threads of `compute.py`
+keep one partial each in memory instead.
 """
 
 from __future__ import annotations
