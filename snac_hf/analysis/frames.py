@@ -43,6 +43,7 @@ class FrameCounts:
         self.distinct = DistinctSketch(distinct_budget)
         self.heavy = HeavyHitters(heavy_budget)
         self.parent_child = [PairCounts(codebook_size) for _ in codes_per_frame[1:]]
+        self._frames = np.zeros((0, sum(codes_per_frame)), np.int64)
 
     def count(self, scales: list[ScaleCodes]) -> None:
         frames_per_row = np.min(
@@ -66,12 +67,19 @@ class FrameCounts:
 
     def _frame_codes(self, scales: list[ScaleCodes], frames_per_row: np.ndarray) -> np.ndarray:
         """A (frames, codes per frame) array: each complete frame's codes, scale by scale."""
-        frames = np.empty((int(frames_per_row.sum()), sum(self.codes_per_frame)), np.int64)
+        frames = self._buffer(int(frames_per_row.sum()))
         column = 0
         for scale, per_frame in zip(scales, self.codes_per_frame, strict=True):
             _gather_frames(scale.codes, scale.offsets, frames_per_row, per_frame, frames, column)
             column += per_frame
         return frames
+
+    def _buffer(self, frames: int) -> np.ndarray:
+        """A (frames, codes per frame) work array, kept from batch to batch: a fresh one costs more to
+        map into memory (page faults) than filling it."""
+        if self._frames.shape[0] < frames:
+            self._frames = np.empty((frames, sum(self.codes_per_frame)), np.int64)
+        return self._frames[:frames]
 
     def merge(self, other: FrameCounts) -> None:
         if other.codes_per_frame != self.codes_per_frame:

@@ -66,12 +66,14 @@ def _mix_all(keys, out):
 
 @njit(cache=True, nogil=True)
 def _tuple_hashes(columns, bits, packed_max, out):
+    length = columns.shape[1]
     for i in range(columns.shape[0]):
         key = np.uint64(columns[i, 0])
-        key_hash = mix_key(key)
-        for length in range(2, columns.shape[1] + 1):
-            key = extend_key(key, key_hash, np.uint64(columns[i, length - 1]), length, bits, packed_max)
-            key_hash = mix_key(key)
+        key_hash = mix_key(key) if packed_max < 2 or length == 1 else np.uint64(0)
+        for n in range(2, length + 1):
+            key = extend_key(key, key_hash, np.uint64(columns[i, n - 1]), n, bits, packed_max)
+            if n == length or n >= packed_max:  # the hash is the result, or extends the next key
+                key_hash = mix_key(key)
         out[i] = key_hash
 
 
