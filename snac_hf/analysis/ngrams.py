@@ -208,22 +208,30 @@ def _sketch_ngrams(codes, offsets, max_n, bits, packed_max, limits, buckets, fir
                 key_hashes[j] = mix_key(keys[j])
         for n in range(2, max_n + 1):
             level = n - SKETCHED_FROM
-            # a hash is needed as a statistic, or to extend an n-gram too long to pack
-            hashed = level >= 0 or n >= packed_max
+            if level < 0 and n < packed_max:  # the key is packed and its hash is not needed
+                for j in range(block):
+                    if start + j + n <= row_ends[j]:  # else the n-gram would cross its row's end
+                        keys[j] = (keys[j] << bits) | np.uint64(codes[start + j + n - 1])
+                continue
+            # the hashes are a statistic here (level >= 0) or extend n-grams too long to pack
+            limit = limits[level] if level >= 0 else np.uint64(0)
+            found = collected[level] if level >= 0 else 0
             for j in range(block):
                 if start + j + n > row_ends[j]:
-                    continue  # the n-gram would cross the end of its row
+                    continue
                 code = np.uint64(codes[start + j + n - 1])
                 keys[j] = key = extend_key(keys[j], key_hashes[j], code, n, bits, packed_max)
-                if not hashed:
-                    continue
                 key_hashes[j] = key_hash = mix_key(key)
-                if level >= 0 and key_hash <= limits[level]:
-                    admitted[level, collected[level]] = key_hash
-                    collected[level] += 1
+                if level < 0:
+                    continue
+                if key_hash <= limit:
+                    admitted[level, found] = key_hash
+                    found += 1
                 if level == 0:
                     first_hashes[start + j] = key_hash
                     buckets[key_hash >> BUCKET_SHIFT] += 1
+            if level >= 0:
+                collected[level] = found
     return collected
 
 
