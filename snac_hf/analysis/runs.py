@@ -36,12 +36,17 @@ class RunCounts:
     def count(self, scale: ScaleCodes, ids: pa.Array | None) -> None:
         if scale.codes.size == 0:
             return
-        histogram = _run_histogram(scale.codes, scale.offsets, int(scale.lengths.max()))
+        codes, offsets, longest_row = scale.codes, scale.offsets, int(scale.lengths.max())
+        if self.longest["length"].size == self.keep:
+            # only runs at least as long as the shortest listed can enter the list: one pass
+            floor = max(2, int(self.longest["length"][-1]))
+            histogram, rows, starts, lengths = _runs(codes, offsets, longest_row, floor)
+        else:  # the histogram says how long the `keep` longest runs are; runs of 1 are not listed
+            histogram = _runs(codes, offsets, longest_row, longest_row + 1)[0]
+            runs_at_least = np.cumsum(histogram[::-1])[::-1]  # runs_at_least[L]: runs of length >= L
+            floor = max(2, int(np.flatnonzero(runs_at_least >= self.keep).max(initial=0)))
+            _, rows, starts, lengths = _runs(codes, offsets, longest_row, floor)
         self._add_histogram(histogram)
-        runs_at_least = np.cumsum(histogram[::-1])[::-1]  # runs_at_least[L]: runs of length >= L
-        # the shortest length that can still be among the `keep` longest; runs of 1 are not listed
-        floor = max(2, int(np.flatnonzero(runs_at_least >= self.keep).max(initial=0)))
-        rows, starts, lengths = _long_runs(scale.codes, scale.offsets, floor)
         row_ids = np.array(
             pc.take(ids, pa.array(rows)).to_pylist() if ids is not None else [""] * rows.size, str
         )
@@ -104,29 +109,19 @@ class RunCounts:
 
 
 @njit(cache=True, nogil=True)
-def _run_histogram(codes, offsets, longest_row):
-    """histogram[L] = runs of length L in the rows codes[offsets[r]:offsets[r + 1]]."""
+def _runs(codes, offsets, longest_row, floor):
+    """histogram[L] = runs of length L in the rows codes[offsets[r]:offsets[r + 1]], and
+    (rows, starts, lengths) of every run of at least `floor` codes, in order."""
     histogram = np.zeros(longest_row + 1, np.int64)
+    rows, starts, lengths = [0][:0], [0][:0], [0][:0]  # typed empty lists of int
     for row in range(offsets.size - 1):
         start, end = offsets[row], offsets[row + 1]
         for i in range(start + 1, end + 1):
             if i == end or codes[i] != codes[i - 1]:
                 histogram[i - start] += 1
-                start = i
-    return histogram
-
-
-@njit(cache=True, nogil=True)
-def _long_runs(codes, offsets, floor):
-    """(row, start, length) of every run of at least `floor` codes, in order."""
-    rows, starts, lengths = [], [], []
-    for row in range(offsets.size - 1):
-        start, end = offsets[row], offsets[row + 1]
-        for i in range(start + 1, end + 1):
-            if i == end or codes[i] != codes[i - 1]:
                 if i - start >= floor:
                     rows.append(row)
                     starts.append(start)
                     lengths.append(i - start)
                 start = i
-    return np.array(rows, np.int64), np.array(starts, np.int64), np.array(lengths, np.int64)
+    return histogram, np.array(rows, np.int64), np.array(starts, np.int64), np.array(lengths, np.int64)
