@@ -3,7 +3,7 @@
 The pair tables (`pair_counts.py`) are far larger than the cache, and counting a pair is an
 increment at a random place in one. A loop that announces the place it will increment some steps
 ahead keeps several loads from memory in flight instead of waiting for each: on this project's
-2-core machine, bigram counting took 0.58x the time with it (`BENCHMARKS.md`). A prefetch is only a
+2-core machine, bigram counting took about 0.6x the time with it (`BENCHMARKS.md`). A prefetch is only a
 hint: it never faults and changes no result.
 """
 
