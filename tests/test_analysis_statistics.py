@@ -293,3 +293,16 @@ def test_pair_counts_spill_keeps_counts_exact(monkeypatch):
     truth = Counter((int(a) * 4 + int(b)) for a, b in zip(firsts, seconds))
     assert pairs.wide is not None
     assert dict(zip(keys.tolist(), counts.tolist())) == {k: 2 * n for k, n in truth.items()}
+    # bigrams of rows (an empty row among them) past the limit, and in batches that spill
+    rows = [rng.integers(0, 4, n) for n in (4, 0, 5, 1, 3)]
+    codes, offsets = np.concatenate(rows), np.cumsum([0, *(len(r) for r in rows)])
+    truth = Counter(int(a) * 4 + int(b) for row in rows for a, b in zip(row[:-1], row[1:]))
+    for whole in (True, False):
+        bigrams = PairCounts(4)
+        if whole:
+            bigrams.add_bigrams(codes, offsets)  # 9 pairs > 5: straight into the int64 table
+        else:
+            for row in rows:  # at most 4 pairs at a time: spills between batches
+                bigrams.add_bigrams(row, np.array([0, len(row)]))
+        keys, counts = bigrams.sparse()
+        assert dict(zip(keys.tolist(), counts.tolist())) == dict(truth)

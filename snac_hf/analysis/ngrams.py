@@ -10,18 +10,22 @@ max(0, L - n + 1) of them. For each n:
 n = 1 and n = 2 are exact (from the code counts and the pair table). For n >= 3 the distinct
 n-grams of a large set do not fit in memory: their count comes from a `DistinctSketch` (exact up
 to its budget, then a k-minimum-values estimate with relative standard error 1/sqrt(k-2)), and
-the top-10 coverage from `HeavyHitters` (exact while the summary of that n still holds all its
+the top-10 coverage from `HeavyHitters` (exact while every summary of the scale can hold all its
 keys, i.e. up to the heavy-hitter budget of distinct n-grams; after that a lower bound at most
 `top10_coverage_max_error` below the truth). The report says which applied.
 
-Per batch and n = 2..max_n, two compiled loops over the n-gram starts of every row: `_extend_level`
-turns the key and hash of the (n-1)-gram starting at each position into those of the n-gram
-(`hashing.extend_key`), in place, counting the hashes into the heavy-hitter buckets and collecting
-those the distinct sketch may admit; `_heavy_hashes` then collects the hashes of heavy buckets,
-whose exact counts come from sorting them (`heavy_hitters.py`). A level stays exact (threshold 0: every bucket
-is heavy) until its Misra-Gries summary has had to drop a key. (One loop that grew every n at a
-position in registers was 5x slower: each hash waits for the previous one, while across positions
-the work is independent and pipelines.)
+Per batch, two steps:
+
+1. Distinct counts (`_sketch_ngrams`, compiled): the keys of the n-grams at a block of positions
+   grow level by level, n = 2..max_n (`hashing.extend_key`); each n >= 3 hashes its keys, and the
+   hashes the sketch may admit are collected. Level-major inside blocks because the keys of one n
+   at neighbouring positions are independent, so their hashing pipelines; a loop growing one
+   position's n-grams from n to n + 1 waited on each hash and was 5x slower.
+2. Heavy hitters: the n = 3 hashes are also counted into 2^16 buckets (`heavy_hitters.py`). Only
+   the positions in heavy buckets are candidates, and an n-gram occurring more than T times has a
+   prefix occurring more than T times (the a-priori principle), so from one n to the next only
+   the candidates' keys grow (`_extend_at`) and are bucketed again; what is left out occurred at
+   most the largest `dropped` count of the levels so far.
 """
 
 from __future__ import annotations
@@ -70,25 +74,36 @@ class NgramCounts:
             self.totals[n] += np.maximum(scale.lengths - n + 1, 0).sum()
         if scale.codes.size == 0 or self.max_n < SKETCHED_FROM:
             return
-        codes, offsets = scale.codes, scale.offsets
-        bits, packed_max = np.uint64(code_bits(self.codebook_size)), packable(self.codebook_size)
+        buckets, first_hashes = self._count_distinct(scale)
+        self._count_heavy(scale, buckets, first_hashes)
+
+    def _count_distinct(self, scale: ScaleCodes) -> tuple[np.ndarray, np.ndarray]:
+        """Step 1; returns the heavy-hitter buckets of the first sketched level and its hashes."""
         levels = range(SKETCHED_FROM, self.max_n + 1)
         limits = np.array([self.distinct[n].admission_limit() for n in levels], np.uint64)
         buckets = np.zeros(BUCKETS, np.int32)
-        first_hashes = self._first_level_buffer(codes.size)
+        first_hashes = self._first_level_buffer(scale.codes.size)
         # Fresh, so that only the pages written are mapped: once the sketches are saturated, few.
-        admitted = np.empty((len(levels), codes.size), np.uint64)
+        admitted = np.empty((len(levels), scale.codes.size), np.uint64)
         collected = _sketch_ngrams(
-            codes, offsets, self.max_n, bits, packed_max, limits, buckets, first_hashes, admitted
+            scale.codes,
+            scale.offsets,
+            self.max_n,
+            *self._key_shape(),
+            limits,
+            buckets,
+            first_hashes,
+            admitted,
         )
         for level, n in enumerate(levels):
             self.distinct[n].add(admitted[level, : collected[level]].copy())
-        del admitted
-        # Heavy hitters. Exact (T = 0: every bucket heavy) until some summary of the scale has had to
-        # drop a key, or will have to (`beyond_budget`). The first level's buckets hold every n-gram;
-        # at the next levels only the positions whose prefix was in a heavy bucket are candidates
-        # (the a-priori principle).
-        lossy = any(beyond_budget(self.distinct[n], self.heavy[n]) for n in levels)
+        return buckets, first_hashes
+
+    def _count_heavy(self, scale: ScaleCodes, buckets: np.ndarray, first_hashes: np.ndarray) -> None:
+        """Step 2. Exact (T = 0: every bucket heavy) until some summary of the scale has had to drop
+        a key, or will have to (`beyond_budget`)."""
+        codes, offsets = scale.codes, scale.offsets
+        lossy = any(beyond_budget(self.distinct[n], self.heavy[n]) for n in self.heavy)
         threshold = heavy_threshold(codes.size) if lossy else 0
         is_heavy = buckets > threshold
         dropped = int(buckets[~is_heavy].max(initial=0))
@@ -99,18 +114,17 @@ class NgramCounts:
         for n in range(2, self.max_n + 1):
             inside = row_ends - starts >= n
             starts, row_ends, keys, hashes = starts[inside], row_ends[inside], keys[inside], hashes[inside]
-            _extend_at(codes, starts, keys, hashes, n, bits, packed_max)
+            _extend_at(codes, starts, keys, hashes, n, *self._key_shape())
             if n < SKETCHED_FROM:
                 continue
             found, counts, positions, level_dropped = batch_heavy_keys(hashes, threshold)
             dropped = max(dropped, level_dropped)
-            starts, row_ends, keys, hashes = (
-                starts[positions],
-                row_ends[positions],
-                keys[positions],
-                hashes[positions],
-            )
+            starts, row_ends, keys, hashes = (a[positions] for a in (starts, row_ends, keys, hashes))
             self.heavy[n].add(found, counts, dropped)
+
+    def _key_shape(self) -> tuple[np.uint64, int]:
+        """(bits per code, codes packed exactly in a key): `hashing.code_bits`, `hashing.packable`."""
+        return np.uint64(code_bits(self.codebook_size)), packable(self.codebook_size)
 
     def merge(self, other: NgramCounts) -> None:
         if other.max_n != self.max_n:
