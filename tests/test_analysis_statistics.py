@@ -282,27 +282,19 @@ def test_heavy_hitters_exact_under_budget():
 def test_pair_counts_spill_keeps_counts_exact(monkeypatch):
     monkeypatch.setattr(PairCounts, "spill_limit", 5)  # spill after 5 pairs instead of 2^40 - 2^8
     rng = np.random.default_rng(2)
-    firsts, seconds = rng.integers(0, 4, 50), rng.integers(0, 4, 50)
-    pairs = PairCounts(4)
-    for i in range(0, 50, 3):
-        pairs.add_pairs(firsts[i : i + 3], seconds[i : i + 3])
-    other = PairCounts(4)
-    other.add_pairs(firsts, seconds)  # one batch over the limit: straight into the int64 table
-    pairs.merge(other)
-    keys, counts = pairs.sparse()
-    truth = Counter((int(a) * 4 + int(b)) for a, b in zip(firsts, seconds))
-    assert pairs.wide is not None
-    assert dict(zip(keys.tolist(), counts.tolist())) == {k: 2 * n for k, n in truth.items()}
-    # bigrams of rows (an empty row among them) past the limit, and in batches that spill
-    rows = [rng.integers(0, 4, n) for n in (4, 0, 5, 1, 3)]
+    rows = [rng.integers(0, 4, n) for n in (4, 0, 5, 1, 3, 6, 2)]  # an empty row, and one of 1
     codes, offsets = np.concatenate(rows), np.cumsum([0, *(len(r) for r in rows)])
     truth = Counter(int(a) * 4 + int(b) for row in rows for a, b in zip(row[:-1], row[1:]))
-    for whole in (True, False):
-        bigrams = PairCounts(4)
-        if whole:
-            bigrams.add_bigrams(codes, offsets)  # 9 pairs > 5: straight into the int64 table
-        else:
-            for row in rows:  # at most 4 pairs at a time: spills between batches
-                bigrams.add_bigrams(row, np.array([0, len(row)]))
-        keys, counts = bigrams.sparse()
+    pairs = PairCounts(4)
+    for row in rows:  # at most 5 pairs at a time: the two tiers spill into int64 between batches
+        pairs.add_bigrams(row, np.array([0, len(row)]))
+    assert pairs.wide is not None
+    other = PairCounts(4)
+    other.add_bigrams(codes, offsets)  # 15 pairs in one batch, over the limit: straight into int64
+    for counted in (pairs, other):
+        keys, counts = counted.sparse()
         assert dict(zip(keys.tolist(), counts.tolist())) == dict(truth)
+    pairs.merge(other)  # both dense, both with an int64 part
+    keys, counts = pairs.sparse()
+    assert dict(zip(keys.tolist(), counts.tolist())) == {k: 2 * n for k, n in truth.items()}
+    assert pairs.figures().total == 2 * sum(truth.values())

@@ -16,7 +16,7 @@ merging its workers' partials holds one dense table per pair kind, not one per w
 (`figures`) are read from the tables in one pass of slices, so reading them costs no memory in
 proportion to the pairs that occur.
 
-Counting is a compiled loop of increments (`_count_pairs`, `_count_bigrams`, `_count_aligned`)
+Counting is a compiled loop of increments (`_count_bigrams`, `_count_aligned`)
 that prefetches the place of the increment a few pairs ahead (`prefetch.py`); `np.add.at` took
 1.5-3x as long as the plain loop for the same increments, besides the temporaries for the keys.
 """
@@ -66,13 +66,6 @@ class PairCounts:
             keys, counts = self._imported
             self._imported = None
             self.add_counts(keys, counts)
-
-    def add_pairs(self, firsts: np.ndarray, seconds: np.ndarray) -> None:
-        """Count each (firsts[i], seconds[i]) once."""
-        if self._room_for(firsts.size):
-            _count_pairs(self.low, self.high, firsts, seconds, self.codebook_size)
-        else:
-            np.add.at(self._wide(), firsts.astype(np.int64) * self.codebook_size + seconds, 1)
 
     def add_bigrams(self, codes: np.ndarray, offsets: np.ndarray) -> None:
         """Count each pair of consecutive codes inside a row; row r is codes[offsets[r]:offsets[r+1]]."""
@@ -228,14 +221,6 @@ def _increment(low, high, key):
 
 
 _AHEAD = 16  # pairs between announcing an increment (`prefetch`) and making it
-
-
-@njit(cache=True, nogil=True)
-def _count_pairs(low, high, firsts, seconds, size):
-    for i in range(firsts.size):
-        if i + _AHEAD < firsts.size:
-            prefetch(low, firsts[i + _AHEAD] * size + seconds[i + _AHEAD])
-        _increment(low, high, firsts[i] * size + seconds[i])
 
 
 @njit(cache=True, nogil=True)
