@@ -3,14 +3,15 @@
 Used for the top-10 coverage of n-grams (n >= 3) and frame tuples, whose distinct keys do not fit
 in memory. Two steps, each of which can only *under*-count a key, by a tracked amount:
 
-1. Per batch, `batch_heavy_keys` (or the compiled loop of `ngrams.py`, which does the same for
-   every n at once) counts the keys' hashes in 2^16 buckets (top 16 bits). Buckets
-   counted more than T = batch size // 32768 (twice the mean bucket load: few buckets get there
+1. Per batch, `batch_heavy_keys` (for n-grams, the compiled loop of `ngrams.py` at the first
+   level) counts the keys' hashes in 2^16 buckets (top 16 bits). Buckets counted more than
+   T = batch size // 32768 (twice the mean bucket load: few buckets get there
    by chance collisions alone) are *heavy*; their keys are counted exactly by sorting, the others
    dropped. Every dropped key occurred at most D times in the batch, D = the largest count of a
    bucket that is not heavy (D <= T), and keys of heavy buckets counted <= D are dropped too.
-   Until the summary below has had to drop a key, T = 0: every key is counted exactly (D = 0),
-   so the counts are exact for up to `capacity` distinct keys.
+   Until the summary below has had to drop a key, or certainly will (`beyond_budget`), T = 0:
+   every key is counted exactly (D = 0), so the counts are exact for up to `capacity` distinct
+   keys.
 2. The kept counts feed a Misra-Gries summary of `capacity` counters in its mergeable form
    (Agarwal et al., "Mergeable summaries", PODS 2012): add the counters of both sides and, if
    more than `capacity` keys remain, subtract the (capacity+1)-th largest count c from all and

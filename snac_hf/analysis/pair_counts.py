@@ -12,7 +12,7 @@ cost little.
 
 Partials travel and merge in sparse form (the keys that occur and their counts, as uint32 when they
 fit); one read back with `from_arrays` stays sparse until it is counted into or read, so a process
-merging its workers' partials holds one dense table per pair kind, not one per worker. The figures
+merging many saved partials holds one dense table per pair kind, not one per partial. The figures
 (`figures`) are read from the tables in one pass of slices, so reading them costs no memory in
 proportion to the pairs that occur.
 
