@@ -32,10 +32,11 @@ import torch
 
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from snac_hf.audio import decode_audio, folder_dataset  # noqa: E402
+from snac_hf.audio import decode_audio  # noqa: E402
 from snac_hf.codebook_fit import cached_model_dir  # noqa: E402
 from snac_hf.codec import load_codec  # noqa: E402
 from snac_hf.encode import length_buckets, plan_segments  # noqa: E402
+from snac_hf.folder import folder_dataset  # noqa: E402
 from snac_hf.pipeline import TokenizeSettings, tokenize_dataset  # noqa: E402
 from snac_hf.tokenset import rows_to_table, write_parquet  # noqa: E402
 

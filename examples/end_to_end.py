@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from snac_hf.analysis.api import analyze_folder
-from snac_hf.audio import folder_dataset
 from snac_hf.bpe import load_tokenizer, train_tokenizer
 from snac_hf.codec import load_codec
 from snac_hf.decode import codes_to_audio, whole_frames, write_audio
+from snac_hf.folder import folder_dataset
 from snac_hf.lm.model import build_model
 from snac_hf.lm.sequences import encode_split
 from snac_hf.lm.settings import ModelSettings

@@ -44,8 +44,9 @@ import torch
 import torch.nn.functional as F
 from snac import SNAC
 
-from snac_hf.audio import decode_audio, find_audio_files
+from snac_hf.audio import decode_audio
 from snac_hf.codec import DEFAULT_MODEL, save_model_folder
+from snac_hf.folder import find_audio_files
 from snac_hf.offline_model import seeded_snac
 
 FITTED_NOTICE = (

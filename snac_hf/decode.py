@@ -17,8 +17,8 @@ Steps, each exact:
    for them the audio is `codec.model.decode(codes)` bit for bit under the same torch seed (SNAC's
    decoder adds seeded Gaussian noise, see `codes_to_audio`; tests/test_decode.py checks it).
 3. audio -> trimmed to `n_samples` (the original length, `round(duration * rate)`, when known)
-   and written as 32-bit float WAV at the codec's rate (`soundfile`, lossless; the untrained
-   decoder of the offline models produces noise that may exceed [-1, 1]).
+   and written as 32-bit float WAV at the codec's rate (`snac_hf.wav`, standard library only,
+   lossless; the untrained decoder of the offline models produces noise that may exceed [-1, 1]).
 
 The offline models (`snac_hf.codebook_fit`) have untrained decoders: audio decoded with them is
 noise, whatever the tokens. Only the pretrained SNAC decoder makes speech.
@@ -36,6 +36,7 @@ import torch
 from snac_hf.bpe.tokenizer import AudioTokenizer
 from snac_hf.codec import Codec
 from snac_hf.layout import CodecLayout
+from snac_hf.wav import write_float_wav
 
 
 def latent_steps(layout: CodecLayout, codes_per_scale: Sequence[np.ndarray]) -> int:
@@ -115,12 +116,7 @@ def check_same_layout(tokenizer_layout: CodecLayout, codec_layout: CodecLayout) 
 
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
     """Write mono float32 samples as a 32-bit float WAV (lossless)."""
-    import soundfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), np.asarray(audio, np.float32), sampling_rate, subtype="FLOAT", format="WAV")
-    return path
+    return write_float_wav(path, audio, sampling_rate)
 
 
 def safe_file_name(file_id: str) -> str:

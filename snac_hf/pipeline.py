@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,16 +38,8 @@ from snac_hf.audio import AudioDecodeError, decode_audio
 from snac_hf.card import build_metadata, write_card, write_errors, write_metadata
 from snac_hf.codec import Codec
 from snac_hf.encode import SnacEncoder
-from snac_hf.tokenset import DATA_DIR, ERRORS_FILE, METADATA_FILE, rows_to_table, shard_name, write_parquet
-
-STATE_DIR = ".snac_hf"
-RUN_FILE = "run.json"
-#: What a token-set folder may contain; `overwrite` removes exactly these, nothing else.
-OWNED = (DATA_DIR, STATE_DIR, METADATA_FILE, ERRORS_FILE, "README.md", "analysis.json", "analysis.md")
-
-
-class OutputExistsError(RuntimeError):
-    """The output folder holds something other than this run's token set."""
+from snac_hf.output_folder import STATE_DIR, check_output, reset_output
+from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
 
 
 @dataclass
@@ -119,34 +110,6 @@ def run_fingerprint(audio: Dataset, codec: Codec, settings: TokenizeSettings) ->
         "precision": "float64" if settings.exact else "float32",
         "files_per_shard": settings.files_per_shard,
     }
-
-
-def check_output(folder: Path, fingerprint: dict, overwrite: bool) -> bool:
-    """Whether this run resumes a folder (True), starts fresh (False), or must stop (raises)."""
-    run_file = folder / STATE_DIR / RUN_FILE
-    if run_file.is_file() and json.loads(run_file.read_text()) == fingerprint:
-        return True
-    present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-    if not present or overwrite:
-        return False
-    what = "a token set made with other inputs or settings" if run_file.is_file() else f"files {present[:5]}"
-    raise OutputExistsError(
-        f"--output_dir {folder} already holds {what}. Nothing was changed. Use another folder, or pass "
-        "--overwrite to replace the token set in it (only snac_hf's own files are removed)."
-    )
-
-
-def reset_output(folder: Path, fingerprint: dict) -> None:
-    for name in OWNED:
-        path = folder / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    for plot in folder.glob("*.png"):
-        plot.unlink()
-    (folder / STATE_DIR / "units").mkdir(parents=True)
-    (folder / STATE_DIR / RUN_FILE).write_text(json.dumps(fingerprint, indent=2) + "\n")
 
 
 def unit_record_path(folder: Path, unit: int) -> Path:

@@ -69,8 +69,8 @@ def random_model() -> Path:
 @pytest.fixture(scope="session")
 def speech_token_set(tmp_path_factory, fitted_model) -> Path:
     """All 40 speech fixtures tokenized by the real pipeline with the fitted model (no analysis)."""
-    from snac_hf.audio import folder_dataset
     from snac_hf.codec import load_codec
+    from snac_hf.folder import folder_dataset
     from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
 
     out = tmp_path_factory.mktemp("speech_tokens") / "tokens"

@@ -75,9 +75,9 @@ def test_partial_frame_is_padded_then_trimmed(tokenizers, rows, codec):
 
 
 def test_decode_script_writes_trimmed_wavs(tokenizers, rows, codec, fitted_model, tmp_path):
-    import soundfile
-
+    from snac_hf.audio import decode_audio
     from snac_hf.decode import codes_to_audio
+    from snac_hf.wav import read_float_wav
 
     tok = tokenizers["rl_cross_scale"]
     tok.save_pretrained(tmp_path / "tok")
@@ -96,10 +96,13 @@ def test_decode_script_writes_trimmed_wavs(tokenizers, rows, codec, fitted_model
         "--model", str(fitted_model), "--out_dir", str(tmp_path / "wavs"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    audio, rate = soundfile.read(str(tmp_path / "wavs" / "a_b.wav"), dtype="float32")
+    audio, rate = read_float_wav(tmp_path / "wavs" / "a_b.wav")
     n_samples = round(row["duration"] * 24000)
     assert rate == 24000 and len(audio) == n_samples
     assert np.array_equal(audio, codes_to_audio(codec, codes, n_samples))
+    # FFmpeg (through datasets' Audio feature) reads the same samples from the file
+    decoded = decode_audio({"path": str(tmp_path / "wavs" / "a_b.wav"), "bytes": None}, 24000)
+    assert np.array_equal(decoded, audio)
     assert "noise" in result.stderr  # the offline model's notice travels to the user
 
 

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from snac_hf.audio import decode_audio, folder_dataset
+from snac_hf.audio import decode_audio
 from snac_hf.codec import load_codec
 from snac_hf.encode import SnacEncoder, code_agreement, encode_alone, length_buckets, plan_segments
+from snac_hf.folder import folder_dataset
 
 
 @pytest.fixture(scope="module")

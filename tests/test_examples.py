@@ -43,14 +43,14 @@ def test_train_lm_with_trainer(synthetic_tokens, tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end(short_speech_dir, fitted_model, tmp_path):
-    import soundfile
+    from snac_hf.wav import read_float_wav
 
     result = run_script(
         "examples/end_to_end.py", "--input_dir", str(short_speech_dir), "--model", str(fitted_model),
         "--work_dir", str(tmp_path / "e2e"), "--lm_steps", "3", "--num_merges", "50",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    info = soundfile.info(str(tmp_path / "e2e" / "generated.wav"))
-    assert info.samplerate == 24000 and info.frames > 0
+    audio, rate = read_float_wav(tmp_path / "e2e" / "generated.wav")
+    assert rate == 24000 and len(audio) > 0
     assert (tmp_path / "e2e" / "tokens" / "metadata.json").is_file()
     assert "noise" in result.stdout  # the offline model's notice

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from snac import SNAC
 
-from snac_hf.audio import decode_audio, folder_dataset
+from snac_hf.audio import decode_audio
 from snac_hf.codebook_fit import encoder_latents, fit_codebooks, spherical_kmeans
 from snac_hf.codec import load_codec
 from snac_hf.encode import SnacEncoder
+from snac_hf.folder import folder_dataset
 from snac_hf.layout import SNAC_CONFIGS
 
 

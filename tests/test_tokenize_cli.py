@@ -14,9 +14,10 @@ import pytest
 from conftest import REPO, SHORT_SPEECH, run_script
 from datasets import load_dataset
 
-from snac_hf.audio import decode_audio, folder_dataset
+from snac_hf.audio import decode_audio
 from snac_hf.codec import load_codec
 from snac_hf.encode import encode_alone
+from snac_hf.folder import folder_dataset
 from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE
 
 

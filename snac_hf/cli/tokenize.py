@@ -97,10 +97,12 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def tokenize(args: argparse.Namespace) -> int:
-    from snac_hf.audio import folder_dataset, hub_dataset
     from snac_hf.codec import load_codec
+    from snac_hf.dataset_source import hub_dataset
+    from snac_hf.folder import folder_dataset
     from snac_hf.launch import current_processes
-    from snac_hf.pipeline import OutputExistsError, TokenizeSettings, tokenize_dataset
+    from snac_hf.output_folder import OutputExistsError
+    from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
 
     processes = current_processes()
     codec = load_codec(args.model, args.checkpoint)
