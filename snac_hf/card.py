@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from datasets import Features
 
 from snac_hf.sections import replace_section
 from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, token_features
@@ -59,7 +60,7 @@ def write_errors(folder: Path, records: Sequence[dict]) -> int:
     return len(errors)
 
 
-def card_yaml(n_scales: int) -> str:
+def card_yaml(n_scales: int, kept: Features | None = None) -> str:
     """The card's YAML header: features and tags.
 
     No `configs:` entry on purpose: `load_dataset` finds `data/train-*.parquet` by itself, and with
@@ -67,7 +68,7 @@ def card_yaml(n_scales: int) -> str:
     path, so two token sets of the same folder name returned each other's rows (test_tokenset.py).
     """
     header = {
-        "dataset_info": {"features": token_features(n_scales)._to_yaml_list()},
+        "dataset_info": {"features": token_features(n_scales, kept)._to_yaml_list()},
         "tags": ["audio", "snac", "audio-tokens", "snac_hf"],
     }
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
@@ -113,7 +114,8 @@ def write_card(folder: Path, meta: dict) -> None:
     old = path.read_text() if path.exists() else ""
     body = old.split("---\n", 2)[2] if old.startswith("---\n") and old.count("---\n") >= 2 else old
     body = replace_section(body, "summary", card_summary(meta))
-    text = card_yaml(meta["codec"]["layout"]["n_scales"]) + "\n" + body.lstrip("\n")
+    kept = Features.from_dict(meta["kept_columns"]) if meta.get("kept_columns") else None
+    text = card_yaml(meta["codec"]["layout"]["n_scales"], kept) + "\n" + body.lstrip("\n")
     tmp = path.with_name(".README.md.partial")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -16,15 +16,33 @@ from snac_hf.pipeline import Processes
 LAUNCHER_VARIABLES = ("WORLD_SIZE", "ACCELERATE_DYNAMO_BACKEND", "LOCAL_RANK")
 
 
-def current_processes() -> Processes:
+def current_processes(device: str | None = None) -> Processes:
+    """This process among the job's; `device` overrides accelerate's choice (e.g. "cpu" on a GPU
+    machine, or "cuda:1")."""
     if not any(v in os.environ for v in LAUNCHER_VARIABLES):
-        return Processes(device="cuda" if torch.cuda.is_available() else "cpu")
+        return Processes(device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
     from accelerate import PartialState
 
-    state = PartialState(cpu=not torch.cuda.is_available())
+    state = PartialState(cpu=not torch.cuda.is_available() or (device or "").startswith("cpu"))
     return Processes(
         index=state.process_index,
         count=state.num_processes,
-        device=str(state.device),
+        device=device or str(state.device),
         barrier=state.wait_for_everyone,
+        local_count=int(os.environ.get("LOCAL_WORLD_SIZE", state.num_processes)),
     )
+
+
+def check_device(device: str) -> None:
+    """A clear error for a device this machine does not have (before any model is loaded)."""
+    kind = device.split(":")[0]
+    if kind not in ("cpu", "cuda", "mps", "xpu"):
+        raise ValueError(f"--device {device}: unknown device type (use cpu, cuda or cuda:N)")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA device is available here (use --device cpu)")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )

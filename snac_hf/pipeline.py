@@ -1,18 +1,23 @@
-"""The tokenize job: an audio dataset -> a token-set folder, resumable, on one or many processes.
+"""The tokenize job: an audio input -> a token-set folder, resumable, on one or many processes.
 
-Work is cut into *units* of `files_per_shard` consecutive files of the (deterministically
-ordered) input. Unit j becomes shard `data/train-{j}-of-{n_units}.parquet` and a record
-`.snac_hf/units/{j}.json`; process r of W takes the units with j % W == r (r is accelerate's
-*global* process index, so several machines sharing the output folder split the work too).
-Shard names depend on the input and `files_per_shard`, never on the number of processes, so a
-run resumed with another world size cannot leave stale shards beside new ones.
+Work is cut into *units* of `files_per_shard` consecutive rows of the input (`snac_hf.units`:
+which rows, which shard, which process). Per process, three stages overlap:
+
+1. **read** the rows of its units that are not done (`snac_hf.inputs`: a map-style dataset by
+   index, a streamed one source shard by source shard), in a feeder thread;
+2. **decode** them in `num_workers` processes, results in input order (`snac_hf.decoding`);
+3. **encode** a window of `window_units` decoded units at once (segments of all their files
+   bucketed together, so large equal-length batches form even when file lengths vary; codes do
+   not depend on batching, `snac_hf.encode`), then write each unit as a shard plus its record.
 
 Resume: a unit is done when its record (and its shard, if it has rows) exist; both are written
 atomically (temporary file + rename), the shard first. Re-running the same command skips done
-units; a run killed at any instant and resumed yields the same shards as an uninterrupted run.
-`.snac_hf/run.json` holds a fingerprint of everything that changes the output (input files,
-codec weights, segment/context/precision, files_per_shard); a folder holding another dataset is
-never overwritten without `overwrite=True`.
+units without reading their audio again; a run killed at any instant and resumed yields the same
+shards as an uninterrupted run. `.snac_hf/run.json` holds a fingerprint of everything that
+changes the output (the input's content, codec weights, segment/context/precision,
+files_per_shard); a folder holding another token set is never overwritten without `overwrite`.
+What does *not* change the output, and so may differ between a run and its resume: the number
+of processes, `num_workers`, `batch_size`, `window_units`.
 
 Once every unit is done (after a barrier), the main process merges the records into
 metadata.json, errors.jsonl and the dataset card.
@@ -23,23 +28,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import Dataset
+from datasets import Dataset, Features
 from tqdm.auto import tqdm
 
-from snac_hf.audio import AudioDecodeError, decode_audio
+from snac_hf.audio import AudioDecodeError
 from snac_hf.card import build_metadata, write_card, write_errors, write_metadata
 from snac_hf.codec import Codec
+from snac_hf.decoding import decode_in_order, default_workers
 from snac_hf.encode import SnacEncoder
-from snac_hf.output_folder import STATE_DIR, check_output, reset_output
-from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
+from snac_hf.inputs import MapInput, StreamInput
+from snac_hf.output_folder import check_output, reset_output
+from snac_hf.ownership import record_written
+from snac_hf.skipped import SKIPPED_FILE, write_skipped
+from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, rows_to_table, write_parquet
+from snac_hf.units import Unit, assign_units, record_path, unit_done
 
 
 @dataclass
@@ -49,6 +60,10 @@ class TokenizeSettings:
     batch_size: int = 16
     files_per_shard: int = 256
     exact: bool = False
+    #: decode processes per job process; None: `decoding.default_workers` (1 on CPU)
+    num_workers: int | None = None
+    #: units encoded together (their segments bucketed as one); None: 4 on CUDA, 1 on CPU
+    window_units: int | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
         """Segment and context lengths in samples, rounded to the padding multiple."""
@@ -67,6 +82,7 @@ class Processes:
     count: int = 1
     device: str = "cpu"
     barrier: object = None
+    local_count: int = 1
 
     @property
     def is_main(self) -> bool:
@@ -77,15 +93,6 @@ class Processes:
             self.barrier()
 
 
-def input_fingerprint(audio: Dataset) -> list:
-    """ids plus size and mtime of files on disk: editing an input file changes the run."""
-    entries = []
-    for item_id, path in zip(audio["id"], audio["file_path"]):
-        stat = os.stat(path) if os.path.isfile(path) else None
-        entries.append([item_id, stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
-    return entries
-
-
 def weights_digest(codec: Codec) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(codec.model.state_dict().items()):
@@ -94,12 +101,11 @@ def weights_digest(codec: Codec) -> str:
     return digest.hexdigest()
 
 
-def run_fingerprint(audio: Dataset, codec: Codec, settings: TokenizeSettings) -> dict:
+def run_fingerprint(source: MapInput | StreamInput, codec: Codec, settings: TokenizeSettings) -> dict:
     segment, context = settings.samples(codec)
-    inputs = hashlib.sha256(json.dumps(input_fingerprint(audio)).encode()).hexdigest()
     return {
-        "inputs": inputs,
-        "n_files": len(audio),
+        "inputs": hashlib.sha256(json.dumps(source.fingerprint(), sort_keys=True).encode()).hexdigest(),
+        "kept_columns": source.kept.to_dict(),
         "codec": {
             "name": codec.name,
             "checkpoint": codec.checkpoint,
@@ -112,86 +118,94 @@ def run_fingerprint(audio: Dataset, codec: Codec, settings: TokenizeSettings) ->
     }
 
 
-def unit_record_path(folder: Path, unit: int) -> Path:
-    return folder / STATE_DIR / "units" / f"{unit:05d}.json"
-
-
-def unit_done(folder: Path, unit: int) -> bool:
-    path = unit_record_path(folder, unit)
-    if not path.is_file():
-        return False
-    shard = json.loads(path.read_text())["shard"]
-    return shard is None or (folder / shard).is_file()
-
-
-def decode_unit(audio: Dataset, rows: range, sampling_rate: int) -> tuple[list[dict], list[dict]]:
-    """Decoded files of one unit, and the failures (id, file_path, error) in input order."""
-    batch = audio[rows.start : rows.stop]
-    decoded, errors = [], []
-    for item_id, path, value in zip(batch["id"], batch["file_path"], batch["audio"]):
-        try:
-            decoded.append({"id": item_id, "file_path": path, "samples": decode_audio(value, sampling_rate)})
-        except AudioDecodeError as error:
-            errors.append({"id": item_id, "file_path": path, "error": str(error)})
-    return decoded, errors
+@dataclass
+class DecodedUnit:
+    unit: Unit
+    rows: list[dict] = field(default_factory=list)  # decoded: row + "samples"
+    errors: list[dict] = field(default_factory=list)
 
 
 def decoded_units(
-    audio: Dataset, ranges: dict[int, range], sampling_rate: int
-) -> Iterator[tuple[int, list[dict], list[dict]]]:
-    """(unit, decoded, errors) in order, decoding unit j+1 in a thread while unit j is encoded."""
-    units = list(ranges)
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
-        pending = [prefetch.submit(decode_unit, audio, ranges[j], sampling_rate) for j in units[:1]]
-        for position, unit in enumerate(units):
-            if position + 1 < len(units):
-                pending.append(
-                    prefetch.submit(decode_unit, audio, ranges[units[position + 1]], sampling_rate)
-                )
-            yield unit, *pending.pop(0).result()
+    unit_rows: Iterator[tuple[Unit, list[dict]]], sampling_rate: int, num_workers: int
+) -> Iterator[DecodedUnit]:
+    """Each unit with its rows decoded (or failed), in unit order; decoding runs ahead."""
+    read: deque[tuple[Unit, list[dict]]] = deque()
+
+    def values() -> Iterator[dict]:  # runs in the decode feeder thread
+        for unit, rows in unit_rows:
+            read.append((unit, rows))
+            for row in rows:
+                yield row["audio"]
+
+    outcomes = decode_in_order(values(), sampling_rate, num_workers)
+    for first in outcomes:
+        unit, rows = read.popleft()
+        done = DecodedUnit(unit)
+        for row, outcome in zip(rows, [first, *(next(outcomes) for _ in rows[1:])]):
+            if isinstance(outcome, AudioDecodeError):
+                done.errors.append({"id": row["id"], "file_path": row["file_path"], "error": str(outcome)})
+            else:
+                done.rows.append({**{k: v for k, v in row.items() if k != "audio"}, "samples": outcome})
+        yield done
+
+
+def windows(units: Iterator[DecodedUnit], size: int) -> Iterator[list[DecodedUnit]]:
+    window: list[DecodedUnit] = []
+    for unit in units:
+        window.append(unit)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
 
 
 @dataclass
 class UnitWriter:
-    """Encodes decoded units and writes each as a shard plus the record that marks it done."""
+    """Encodes windows of decoded units and writes each unit as a shard plus the record that
+    marks it done."""
 
     folder: Path
-    n_units: int
     encoder: SnacEncoder
     segment: int
     context: int
     batch_size: int
+    kept: Features
 
-    def write(self, unit: int, decoded: list[dict], errors: list[dict]) -> dict:
+    def write(self, window: list[DecodedUnit]) -> list[dict]:
+        files = [row["samples"] for unit in window for row in unit.rows]
+        codes = iter(self.encoder.encode_files(files, self.segment, self.batch_size, self.context))
+        return [self._write_unit(unit, [next(codes) for _ in unit.rows]) for unit in window]
+
+    def _write_unit(self, decoded: DecodedUnit, codes: list[list[np.ndarray]]) -> dict:
         layout = self.encoder.layout
-        files = [d["samples"] for d in decoded]
-        codes = self.encoder.encode_files(files, self.segment, self.batch_size, self.context)
         rows = [
             {
-                "id": d["id"],
-                "file_path": d["file_path"],
-                "duration": len(d["samples"]) / layout.sampling_rate,
+                **{k: v for k, v in row.items() if k != "samples"},
+                "duration": len(row["samples"]) / layout.sampling_rate,
                 "codes": c,
             }
-            for d, c in zip(decoded, codes)
+            for row, c in zip(decoded.rows, codes)
         ]
-        shard = shard_name(unit, self.n_units) if rows else None
+        shard = decoded.unit.shard if rows else None
         if shard:  # the shard first: a record without its shard is not done
-            write_parquet(rows_to_table(rows, layout.n_scales, layout.codebook_size), self.folder / shard)
+            table = rows_to_table(rows, layout.n_scales, layout.codebook_size, self.kept)
+            record_written(self.folder, [shard])  # before the write: never a shard of ours unrecorded
+            write_parquet(table, self.folder / shard, self.kept)
         record = {
-            "unit": unit,
+            "unit": decoded.unit.index,
             "shard": shard,
             "rows": len(rows),
             "duration": sum(r["duration"] for r in rows),
-            "errors": errors,
+            "errors": decoded.errors,
             "counts": [
                 code_counts([r["codes"][k] for r in rows], layout.codebook_size)
                 for k in range(layout.n_scales)
             ],
         }
-        path = unit_record_path(self.folder, unit)
+        path = record_path(self.folder, decoded.unit.index)
         tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(json.dumps(record))
+        tmp.write_text(json.dumps(record, ensure_ascii=False))
         os.replace(tmp, path)
         return record
 
@@ -202,8 +216,12 @@ def code_counts(codes: list[np.ndarray], codebook_size: int) -> list[int]:
     return np.bincount(flat, minlength=codebook_size).tolist()
 
 
+def as_input(audio: Dataset | MapInput | StreamInput) -> MapInput | StreamInput:
+    return audio if isinstance(audio, (MapInput, StreamInput)) else MapInput(audio)
+
+
 def tokenize_dataset(
-    audio: Dataset,
+    audio: Dataset | MapInput | StreamInput,
     codec: Codec,
     output_dir: str,
     settings: TokenizeSettings,
@@ -213,49 +231,93 @@ def tokenize_dataset(
 ) -> dict | None:
     """Run the job; returns the merged metadata on the main process (None elsewhere)."""
     processes = processes or Processes()
+    source = as_input(audio)
     folder = Path(output_dir)
-    fingerprint = run_fingerprint(audio, codec, settings)
+    fingerprint = run_fingerprint(source, codec, settings)
     resume = check_output(folder, fingerprint, overwrite)  # every process checks before anyone writes
     processes.wait()
     if processes.is_main and not resume:
         reset_output(folder, fingerprint)
     processes.wait()
 
-    size = settings.files_per_shard
-    n_units = -(-len(audio) // size)
-    mine = [j for j in range(processes.index, n_units, processes.count) if not unit_done(folder, j)]
-    ranges = {j: range(j * size, min(len(audio), (j + 1) * size)) for j in mine}
+    units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait)
+    ours = assign_units(units, processes.index, processes.count, source.n_source_shards)
+    todo = [u for u in ours if not unit_done(folder, u.index)]
+    done_before = {u.index for u in units if unit_done(folder, u.index)} if processes.is_main else set()
+    if processes.is_main and resume:
+        left = "; nothing left to encode" if len(done_before) == len(units) else ""
+        print(f"resuming: {len(done_before)} of {len(units)} units done{left}", file=sys.stderr, flush=True)
+    run_units(source, codec, folder, settings, processes, todo, progress)
+    processes.wait()
+    if not processes.is_main:
+        return None
+    meta = finish(folder, units, codec, settings, processes, source.kept, source.skipped)
+    return {**meta, "this_run": this_run(folder, units, done_before)}
+
+
+def this_run(folder: Path, units: list[Unit], done_before: set[int]) -> dict:
+    """Files and audio seconds encoded by this run (by all its processes): units done since it began."""
+    records = [
+        json.loads(record_path(folder, u.index).read_text()) for u in units if u.index not in done_before
+    ]
+    return {
+        "units": len(records),
+        "files": sum(r["rows"] for r in records),
+        "audio_seconds": sum(r["duration"] for r in records),
+    }
+
+
+def run_units(
+    source: MapInput | StreamInput,
+    codec: Codec,
+    folder: Path,
+    settings: TokenizeSettings,
+    processes: Processes,
+    todo: list[Unit],
+    progress: bool,
+) -> None:
+    """Read, decode, encode and write this process's units that are not done."""
+    if not todo:
+        return
+    device = str(processes.device)
+    workers = settings.num_workers
+    workers = default_workers(device, processes.local_count) if workers is None else workers
+    window = settings.window_units or (4 if device.startswith("cuda") else 1)
     encoder = SnacEncoder(codec, processes.device, exact=settings.exact)
-    writer = UnitWriter(folder, n_units, encoder, *settings.samples(codec), settings.batch_size)
+    writer = UnitWriter(folder, encoder, *settings.samples(codec), settings.batch_size, source.kept)
     bar = tqdm(
-        total=sum(len(r) for r in ranges.values()),
+        total=sum(len(u) for u in todo),
         unit="file",
         disable=not (progress and processes.is_main),
         desc=f"encoding (process {processes.index + 1}/{processes.count})",
     )
     started, seconds = time.perf_counter(), 0.0
-    for unit, decoded, errors in decoded_units(audio, ranges, codec.layout.sampling_rate):
-        seconds += writer.write(unit, decoded, errors)["duration"]
-        bar.update(len(ranges[unit]))
+    decoded = decoded_units(source.read(todo), codec.layout.sampling_rate, workers)
+    for group in windows(decoded, window):
+        for record, unit in zip(writer.write(group), group):
+            seconds += record["duration"]
+            bar.update(len(unit.unit))
         real_time = seconds / (time.perf_counter() - started)
-        bar.set_postfix(audio_h_per_s=f"{real_time / 3600:.3g}", real_time=f"{real_time:.1f}x")
+        bar.set_postfix_str(f"{seconds / 3600:.2f} h of audio, {real_time:.1f}x real time")
     bar.close()
-    processes.wait()
-    if not processes.is_main:
-        return None
-    return finish(folder, n_units, codec, settings, processes)
 
 
 def finish(
-    folder: Path, n_units: int, codec: Codec, settings: TokenizeSettings, processes: Processes
+    folder: Path,
+    units: list[Unit],
+    codec: Codec,
+    settings: TokenizeSettings,
+    processes: Processes,
+    kept: Features,
+    skipped: list[dict],
 ) -> dict:
     """Merge the unit records into metadata.json, errors.jsonl and the card (main process)."""
-    missing = [j for j in range(n_units) if not unit_done(folder, j)]
+    missing = [u.index for u in units if not unit_done(folder, u.index)]
     if missing:
         raise RuntimeError(
             f"{folder}: units {missing[:5]} are not done; run the same command again to resume"
         )
-    records = [json.loads(unit_record_path(folder, j).read_text()) for j in range(n_units)]
+    records = [json.loads(record_path(folder, u.index).read_text()) for u in units]
     segment, context = settings.samples(codec)
     run_settings = {
         **asdict(settings),
@@ -263,12 +325,16 @@ def finish(
         "context_samples": context,
         "context_seconds": context / codec.layout.sampling_rate,
         "precision": "float64" if settings.exact else "float32",
-        "num_units": n_units,
+        "num_units": len(units),
         "num_processes": processes.count,
         "device": str(processes.device),
     }
     meta = build_metadata(records, codec.describe(), run_settings)
+    meta["kept_columns"] = kept.to_dict()
+    meta["files_skipped"] = len(skipped)
+    record_written(folder, [ERRORS_FILE, METADATA_FILE, "README.md", SKIPPED_FILE])
     write_errors(folder, records)
     write_metadata(folder, meta)
     write_card(folder, meta)
+    write_skipped(folder, skipped)
     return meta

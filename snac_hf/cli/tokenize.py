@@ -28,7 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--dataset", help="any load_dataset source with an audio column")
     source.add_argument("--audio_column", default="audio", help="audio column of --dataset (default: audio)")
     source.add_argument("--split", default="train", help="split of --dataset (default: train)")
-    source.add_argument("--max_files", type=int, help="only the first N files (sorted by path)")
+    source.add_argument(
+        "--streaming",
+        action="store_true",
+        help="read --dataset as an IterableDataset, source shard by source shard, without downloading it "
+        "whole (Hub, local parquet/audiofolder, save_to_disk folders)",
+    )
+    source.add_argument("--config", help="configuration (subset) of --dataset")
+    source.add_argument(
+        "--keep_columns",
+        nargs="+",
+        metavar="COL",
+        help="columns carried into the token set unchanged (transcripts, speakers...): names, or 'all' for "
+        "every flat non-audio column; for --input_dir they come from its metadata.csv/metadata.jsonl",
+    )
+    source.add_argument(
+        "--id_column", help="column of --dataset whose value becomes the row id (default: name:split:index)"
+    )
+    source.add_argument(
+        "--max_files", type=int, help="only the first N files (sorted by path; a dataset's first N rows)"
+    )
     parser.add_argument("--output_dir", required=True, help="token-set folder to write (or to analyze)")
     codec = parser.add_argument_group("codec")
     codec.add_argument(
@@ -53,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     encoding.add_argument(
         "--exact", action="store_true", help="float64: codes independent of threads/processes"
     )
+    encoding.add_argument(
+        "--device",
+        help="cpu, cuda or cuda:N (default: accelerate's device for this process: its GPU, else cpu)",
+    )
+    encoding.add_argument(
+        "--num_workers",
+        type=int,
+        help="decode processes per job process (default: 1 on CPU; on a GPU the cores per local process "
+        "less one); 0 decodes in a thread of the job process",
+    )
+    encoding.add_argument(
+        "--window_units",
+        type=int,
+        help="units whose segments are bucketed and encoded together (default: 4 on CUDA, 1 on CPU)",
+    )
     job = parser.add_argument_group("job")
     job.add_argument("--overwrite", action="store_true", help="replace a different token set in --output_dir")
     job.add_argument("--strict", action="store_true", help="exit 1 if any file failed")
@@ -70,6 +104,14 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     for name in ("segment_length", "batch_size", "files_per_shard", "num_proc"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name} must be positive")
+    if args.num_workers is not None and args.num_workers < 0:
+        parser.error("--num_workers must be >= 0")
+    if args.window_units is not None and args.window_units <= 0:
+        parser.error("--window_units must be positive")
+    if args.input_dir is not None:
+        for name in ("streaming", "config", "id_column"):
+            if getattr(args, name):
+                parser.error(f"--{name} goes with --dataset, not --input_dir")
     if args.context_length < 0:
         parser.error("--context_length must be >= 0")
     if args.max_files is not None and args.max_files <= 0:
@@ -98,33 +140,29 @@ def analyze(args: argparse.Namespace) -> int:
 
 def tokenize(args: argparse.Namespace) -> int:
     from snac_hf.codec import load_codec
-    from snac_hf.dataset_source import hub_dataset
-    from snac_hf.folder import folder_dataset
-    from snac_hf.launch import current_processes
-    from snac_hf.output_folder import OutputExistsError
+    from snac_hf.launch import check_device, current_processes
+    from snac_hf.output_folder import OutputExistsError, check_output_location
     from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
 
-    processes = current_processes()
+    if args.device:
+        check_device(args.device)
+    check_output_location(args.input_dir, args.output_dir)
+    source = open_input(args)  # a wrong input fails here, before the model loads
+    processes = current_processes(args.device)
     codec = load_codec(args.model, args.checkpoint)
-    if processes.is_main and codec.notice:
-        print(f"NOTE: {codec.notice}", file=sys.stderr)
-    if args.input_dir is not None:
-        audio = folder_dataset(args.input_dir, args.max_files)
-    else:
-        audio = hub_dataset(args.dataset, args.audio_column, args.split, args.max_files)
-    if len(audio) == 0:
-        raise FileNotFoundError(f"no audio files found in {args.input_dir or args.dataset}")
     settings = TokenizeSettings(
         segment_seconds=args.segment_length,
         context_seconds=args.context_length,
         batch_size=args.batch_size,
         files_per_shard=args.files_per_shard,
         exact=args.exact,
+        num_workers=args.num_workers,
+        window_units=args.window_units,
     )
     started = time.perf_counter()
     try:
         meta = tokenize_dataset(
-            audio, codec, args.output_dir, settings, processes, args.overwrite, not args.no_progress
+            source, codec, args.output_dir, settings, processes, args.overwrite, not args.no_progress
         )
     except OutputExistsError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -148,14 +186,60 @@ def tokenize(args: argparse.Namespace) -> int:
     return 1 if meta["files_processed"] == 0 or (args.strict and failed) else 0
 
 
+def open_input(args: argparse.Namespace):
+    """The job's input (`snac_hf.inputs`): a folder, a dataset loaded whole, or a streamed one."""
+    from snac_hf.columns import ColumnError, attach_folder_columns
+    from snac_hf.dataset_source import DatasetRequest, StreamSource, hub_dataset, source_fingerprint
+    from snac_hf.folder import scan_folder
+    from snac_hf.inputs import MapInput, StreamInput
+    from snac_hf.skipped import skipped_summary
+
+    if args.input_dir is not None:
+        scan = scan_folder(args.input_dir, args.output_dir)
+        audio = scan.dataset(args.max_files)
+        if len(audio) == 0:
+            raise FileNotFoundError(
+                f"no audio files found in --input_dir {args.input_dir}; {skipped_summary(scan.skipped)}"
+            )
+        try:
+            columns = attach_folder_columns(audio, args.input_dir, args.keep_columns)
+            return MapInput(columns, skipped=scan.skipped)
+        except ColumnError as error:
+            raise ValueError(str(error)) from error
+    request = DatasetRequest(
+        name=args.dataset,
+        split=args.split,
+        audio_column=args.audio_column,
+        keep_columns=args.keep_columns,
+        id_column=args.id_column,
+        max_files=args.max_files,
+        config=args.config,
+    )
+    if args.streaming:
+        return StreamInput(StreamSource(request))
+    audio = hub_dataset(request)
+    if len(audio) == 0:
+        raise FileNotFoundError(f"--dataset {args.dataset}: split {args.split!r} has no rows")
+    return MapInput(audio, {"source": source_fingerprint(request)})
+
+
 def summary_line(meta: dict, output_dir: str, seconds: float) -> str:
-    audio = meta["total_duration_seconds"]
-    failed = meta["files_failed"]
+    """What the set holds, what this run did (and how fast), and the codec's notice, once."""
+    failed, skipped = meta["files_failed"], meta.get("files_skipped", 0)
     line = (
         f"snac_hf: {meta['files_processed']} files encoded, {failed} failed"
         + (f" (see {output_dir}/errors.jsonl)" if failed else "")
-        + f"; {audio / 3600:.4f} h of audio in {seconds:.1f} s ({audio / max(seconds, 1e-9):.1f}x real time)"
-        + f" -> {output_dir}"
+        + (f", {skipped} skipped (see {output_dir}/skipped.jsonl)" if skipped else "")
+        + f"; {meta['total_duration_seconds'] / 3600:.4f} h of audio -> {output_dir}"
     )
+    run = meta.get("this_run")
+    if run is not None and run["units"] == 0:
+        line += "\nthis run: nothing was left to encode (every unit was done)"
+    elif run is not None:
+        audio = run["audio_seconds"]
+        line += (
+            f"\nthis run: {run['files']} files, {audio / 3600:.4f} h of audio in {seconds:.1f} s "
+            f"({audio / max(seconds, 1e-9):.1f}x real time)"
+        )
     notice = meta["codec"].get("notice")
     return line + (f"\nNOTE: {notice}" if notice else "")

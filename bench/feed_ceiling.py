@@ -1,0 +1,209 @@
+"""Feed ceiling: how fast can the pipeline hand audio to the encoder, whatever the encoder?
+
+The whole tokenize pipeline (read, decode in `num_workers` processes, segment, bucket, write
+Parquet shards and records) runs with SNAC replaced by a zero-cost stub that returns zero codes
+of the right lengths. Its audio-seconds per second is the most any encoder (a GPU) could get
+from it. Beside it, in the same run, the decode-only rate of one process: `decode_audio` over the
+same files in a plain loop, nothing else. Goals on the 2-core development machine: >= 0.9x that
+rate with one worker, >= 1.8x with two.
+
+Input: the bundled speech (tests/data/speech, 133 s) concatenated into long files, converted
+with torchcodec's encoder to mp3, ogg (vorbis), flac and wav at 16, 22.05, 44.1 and 48 kHz (one
+file per format and rate, stereo for 44.1/48 kHz; `--minutes` each), cached under --work_dir.
+Each configuration runs in its own process (peak RSS per configuration: the job's process plus
+its largest decode worker), configurations alternate over `--repeat` rounds, and the load
+average is recorded.
+
+    python bench/feed_ceiling.py [--minutes 7.5] [--repeat 2] [--work_dir /tmp/snac_hf_feed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FORMATS = ("mp3", "ogg", "flac", "wav")
+RATES = (16000, 22050, 44100, 48000)
+
+
+def build_corpus(folder: Path, minutes: float) -> list[Path]:
+    """One long file per (format, rate): the bundled speech looped to `minutes`."""
+    import numpy as np
+    import torch
+    from torchcodec.encoders import AudioEncoder
+
+    from snac_hf.audio import decode_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"speech_{rate}.{fmt}" for rate in RATES for fmt in FORMATS]
+    if all(p.is_file() for p in paths):
+        return paths
+    speech = sorted((REPO / "tests" / "data" / "speech").glob("*.flac"))
+    for rate in RATES:
+        loop = np.concatenate([decode_audio({"path": str(p), "bytes": None}, rate) for p in speech])
+        samples = np.resize(loop, int(minutes * 60 * rate)).astype(np.float32)
+        channels = 2 if rate >= 44100 else 1
+        tensor = torch.from_numpy(np.stack([samples] * channels))
+        for fmt in FORMATS:
+            path = folder / f"speech_{rate}.{fmt}"
+            AudioEncoder(tensor, sample_rate=rate).to_file(str(path))
+    return paths
+
+
+def peak_rss_mib() -> tuple[float, float]:
+    """(this process, its largest finished child) peak RSS in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, child
+
+
+def decode_only(files: list[Path]) -> dict:
+    """One process, one thread: decode every file, nothing else."""
+    import torch
+
+    from snac_hf.audio import decode_audio
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    seconds = 0.0
+    for path in files:
+        seconds += len(decode_audio({"path": str(path), "bytes": None}, 24000)) / 24000
+    wall = time.perf_counter() - started
+    return {"audio_seconds": seconds, "wall_seconds": wall}
+
+
+def pipeline(files: list[Path], workers: int, out: Path) -> dict:
+    """The whole pipeline with a zero-cost encoder, from the file list to Parquet shards."""
+    import numpy as np
+    import torch
+    from datasets import Audio, Dataset
+
+    import snac_hf.pipeline as pipeline_module
+    from snac_hf.codebook_fit import cached_model_dir
+    from snac_hf.codec import load_codec
+    from snac_hf.encode import SnacEncoder, plan_segments
+
+    torch.set_num_threads(1)
+
+    class ZeroCostEncoder(SnacEncoder):
+        """Segments planned as the real encoder plans them; zero codes of the right lengths."""
+
+        def encode_files(self, files, segment_samples, batch_size, context_samples=0):
+            for index, samples in enumerate(files):  # the planning work the real path does
+                plan_segments(index, len(samples), segment_samples, context_samples)
+            return [[np.zeros(n, np.int16) for n in self.layout.n_codes(len(f))] for f in files]
+
+    pipeline_module.SnacEncoder = ZeroCostEncoder
+    codec = load_codec(str(cached_model_dir("random")))
+    ids = [p.name for p in files]
+    audio = Dataset.from_dict(
+        {"id": ids, "file_path": [str(p) for p in files], "audio": [str(p) for p in files]}
+    )
+    audio = audio.cast_column("audio", Audio(decode=False))
+    settings = pipeline_module.TokenizeSettings(files_per_shard=1, num_workers=workers)
+    started = time.perf_counter()
+    meta = pipeline_module.tokenize_dataset(audio, codec, str(out), settings, overwrite=True, progress=False)
+    wall = time.perf_counter() - started
+    return {"audio_seconds": meta["total_duration_seconds"], "wall_seconds": wall}
+
+
+def run_one(config: str, files: list[Path], work: Path) -> dict:
+    if config == "decode_only":
+        result = decode_only(files)
+    else:
+        workers = int(config.split("=")[1])
+        result = pipeline(files, workers, work / f"out_{workers}")
+    own, child = peak_rss_mib()
+    return {**result, "peak_rss_mib": own, "peak_child_rss_mib": child}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=7.5, help="minutes per file (16 files)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds over the configurations")
+    parser.add_argument("--work_dir", default="/tmp/snac_hf_feed")
+    parser.add_argument("--output", default=str(REPO / "bench" / "results" / "feed_ceiling.json"))
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
+    args = parser.parse_args()
+    work = Path(args.work_dir)
+    files = build_corpus(work / f"corpus_{args.minutes:g}min", args.minutes)
+    if args.one:
+        print(json.dumps(run_one(args.one, files, work)))
+        return
+
+    configs = ["decode_only", "workers=1", "workers=2"]
+    runs: dict[str, list[dict]] = {c: [] for c in configs}
+    for round_ in range(args.repeat):
+        for config in configs:
+            load = os.getloadavg()[0]
+            command = [sys.executable, __file__, "--minutes", str(args.minutes), "--work_dir", str(work)]
+            done = subprocess.run([*command, "--one", config], capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            result["load_before"] = load
+            result["rate"] = result["audio_seconds"] / result["wall_seconds"]
+            runs[config].append(result)
+            print(
+                f"round {round_ + 1} {config:12s} {result['rate']:8.1f} audio-s/s  load {load:.2f}",
+                flush=True,
+            )
+    report = summarize(runs, args)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report))
+
+
+def summarize(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
+    """Per round, each pipeline rate over the decode-only rate of the same round."""
+    rounds = []
+    for i in range(args.repeat):
+        base = runs["decode_only"][i]["rate"]
+        rounds.append(
+            {
+                "decode_only": base,
+                "workers=1": runs["workers=1"][i]["rate"] / base,
+                "workers=2": runs["workers=2"][i]["rate"] / base,
+            }
+        )
+    return {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "minutes_per_file": args.minutes,
+        "files": len(FORMATS) * len(RATES),
+        "audio_hours": runs["decode_only"][0]["audio_seconds"] / 3600,
+        "runs": runs,
+        "ratios_per_round": rounds,
+    }
+
+
+def markdown(report: dict) -> str:
+    machine = report["machine"]
+    lines = [
+        f"{report['files']} files, {report['audio_hours']:.2f} h of audio, {machine['cores']} cores",
+        "",
+        "| round | decode only, 1 process (audio-s/s) | pipeline, 1 worker | pipeline, 2 workers "
+        "| peak RSS (job + worker, MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(report["ratios_per_round"]):
+        w1, w2 = report["runs"]["workers=1"][i], report["runs"]["workers=2"][i]
+        rss = f"{w2['peak_rss_mib']:.0f} + {w2['peak_child_rss_mib']:.0f}"
+        lines.append(
+            f"| {i + 1} | {r['decode_only']:.0f} | {w1['rate']:.0f} ({r['workers=1']:.2f}x) | "
+            f"{w2['rate']:.0f} ({r['workers=2']:.2f}x) | {rss} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

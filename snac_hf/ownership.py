@@ -1,0 +1,148 @@
+"""Which files of a token-set folder snac_hf wrote: a manifest, so `--overwrite` removes only those.
+
+Records. `record_written(folder, paths)` writes one small file
+`.snac_hf/written/<sha256 of the sorted paths, 24 hex>.json` = `{"paths": [...]}` (temporary file,
+then rename). Every writer records its own files, so concurrent processes (ranks, machines
+sharing the folder) never write the same record file except with the same content; a repeated
+call is a no-op. Call it just *before* writing the files: a kill in between leaves a record of a
+file that may not exist (harmless), never a file of ours that is not recorded.
+
+Ownership. `owned_files(folder)` is the set of relative paths (POSIX) of existing files that are
+snac_hf's:
+
+1. every file under `.snac_hf/`, if `.snac_hf/run.json` or `.snac_hf/manifest.json` is there;
+2. every path in a record, and its temporary sibling `dir/.NAME.partial`;
+3. a token set written before records existed (`run.json` but no `manifest.json`): the names the
+   older versions wrote, `data/train-NNNNN-of-NNNNN.parquet`, `metadata.json`, `errors.jsonl`,
+   `README.md`, `analysis.json`, `analysis.md` and the three analysis plots (and their `.partial`
+   siblings). Those versions refused to write into a non-empty folder and, with `--overwrite`,
+   deleted exactly these names first, so such a file was written by snac_hf (later edits by hand
+   are not told apart). Anything else in such a folder is the user's.
+
+`manifest.json` (`{"format": 1}`) marks a folder whose writer records every file it writes; the
+marker is written first when a run starts a folder (`snac_hf.output_folder.reset_output`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from snac_hf.tokenset import DATA_DIR
+
+STATE_DIR = ".snac_hf"
+RUN_FILE = "run.json"
+MANIFEST_FILE = "manifest.json"
+WRITTEN_DIR = "written"
+MANIFEST = {"format": 1}
+
+#: Top-level files older snac_hf versions wrote into a token set (rule 3).
+LEGACY_NAMES = frozenset(
+    {
+        "metadata.json",
+        "errors.jsonl",
+        "README.md",
+        "analysis.json",
+        "analysis.md",
+        "rank_frequency.png",
+        "run_lengths.png",
+        "ngram_diversity.png",
+    }
+)
+_LEGACY_SHARD = re.compile(r"^data/\.?train-\d{5}-of-\d{5}\.parquet(\.partial)?$")
+
+
+def _checked(path: str) -> str:
+    """`path` as a normalized relative POSIX path inside the folder, or ValueError."""
+    pure = PurePosixPath(str(path).replace(os.sep, "/"))
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or pure.parts[0] == STATE_DIR:
+        raise ValueError(f"record_written: {path!r} is not a path inside the token set (or is state)")
+    return pure.as_posix()
+
+
+def record_written(folder: str | os.PathLike, relative_paths: Iterable[str]) -> None:
+    """Record that snac_hf writes `relative_paths` (relative to `folder`). Does nothing when `folder`
+    has no `.snac_hf/` (not a token set: a report folder elsewhere is not tracked)."""
+    state = Path(folder) / STATE_DIR
+    paths = sorted({_checked(p) for p in relative_paths})
+    if not paths or not state.is_dir():
+        return
+    digest = hashlib.sha256(json.dumps(paths).encode()).hexdigest()[:24]
+    record = state / WRITTEN_DIR / f"{digest}.json"
+    if record.is_file():
+        return
+    record.parent.mkdir(exist_ok=True)
+    tmp = record.with_name(f".{record.name}.{uuid.uuid4().hex}.partial")
+    tmp.write_text(json.dumps({"paths": paths}) + "\n")
+    os.replace(tmp, record)
+
+
+def partial_of(relative: str) -> str:
+    """The temporary sibling snac_hf writes before renaming: `dir/.NAME.partial`."""
+    pure = PurePosixPath(relative)
+    return (pure.parent / f".{pure.name}.partial").as_posix()
+
+
+def is_recording(folder: str | os.PathLike) -> bool:
+    """Whether the folder's writer records every file (`.snac_hf/manifest.json`)."""
+    return (Path(folder) / STATE_DIR / MANIFEST_FILE).is_file()
+
+
+def is_token_set_state(folder: str | os.PathLike) -> bool:
+    state = Path(folder) / STATE_DIR
+    return (state / RUN_FILE).is_file() or (state / MANIFEST_FILE).is_file()
+
+
+def recorded_paths(folder: str | os.PathLike) -> set[str]:
+    """Every path named by a record (existing or not); unreadable records are ignored."""
+    paths: set[str] = set()
+    for record in (Path(folder) / STATE_DIR / WRITTEN_DIR).glob("*.json"):
+        try:
+            paths.update(_checked(p) for p in json.loads(record.read_text())["paths"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return paths
+
+
+def files_under(folder: str | os.PathLike, relative_dir: str = "") -> list[str]:
+    """Relative POSIX paths of the files (and links) under `folder/relative_dir`, links not followed."""
+    root = Path(folder)
+    top = root / relative_dir
+    if top.is_symlink() or not top.is_dir():
+        return [relative_dir] if relative_dir and os.path.lexists(top) else []
+    found = []
+    for directory, subdirs, files in os.walk(top):
+        base = Path(directory).relative_to(root)
+        found += [(base / name).as_posix() for name in files]
+        found += [(base / name).as_posix() for name in subdirs if (Path(directory) / name).is_symlink()]
+    return found
+
+
+def _is_file(path: Path) -> bool:
+    """A file or a link (never followed): what `unlink` removes."""
+    return path.is_symlink() or path.is_file()
+
+
+def _legacy_files(folder: Path) -> list[str]:
+    """Files matching rule 3: the legacy top-level names (and `.partial`s) and `data/` shards."""
+    names = [p for name in sorted(LEGACY_NAMES) for p in (name, partial_of(name))]
+    top = [p for p in names if _is_file(folder / p)]
+    return top + [p for p in files_under(folder, DATA_DIR) if _LEGACY_SHARD.match(p)]
+
+
+def owned_files(folder: str | os.PathLike) -> set[str]:
+    """Relative paths of the existing files of `folder` that snac_hf wrote (module docstring)."""
+    folder = Path(folder)
+    if not is_token_set_state(folder):
+        return set()
+    owned = set(files_under(folder, STATE_DIR))
+    for path in recorded_paths(folder):
+        owned.update(p for p in (path, partial_of(path)) if _is_file(folder / p))
+    if not is_recording(folder):
+        owned.update(_legacy_files(folder))
+    return owned

@@ -1,0 +1,291 @@
+"""Tokenizing at scale: decode workers, streamed sources, kept columns, changed sources (issue 10).
+
+The inputs are real speech: the bundled recordings as a folder with metadata.csv, and as a local
+multi-shard parquet audio dataset (three files, audio embedded as bytes, with transcripts and
+speaker ids) read whole and streamed, by one and two processes, killed and resumed.
+"""
+
+import csv
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, SHORT_SPEECH, SPEECH, run_script
+from datasets import Audio, Dataset, load_dataset
+from test_tokenize_cli import assert_same_shards, rows, shards, tokenize
+
+from snac_hf.audio import AudioDecodeError
+from snac_hf.decoding import decode_in_order
+from snac_hf.tokenset import METADATA_FILE
+from snac_hf.units import source_shard_block
+
+#: 7 short recordings in 3 source shards of 3, 2 and 2 rows
+PARQUET_FILES = [*SHORT_SPEECH, "en_008_004.flac", "en_001_sense_and_sensibility_01_austen_64kb-0880.flac"]
+SHARD_ROWS = (3, 2, 2)
+
+
+def transcripts() -> dict[str, str]:
+    with open(SPEECH / "manifest.tsv") as f:
+        return {row["file"]: row["text"] for row in csv.DictReader(f, delimiter="\t")}
+
+
+def write_parquet_dataset(folder, files=PARQUET_FILES, marker: bytes = b"") -> None:
+    """A local parquet audio dataset: 3 data files, audio bytes embedded, text and speaker columns."""
+    text = transcripts()
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    start = 0
+    for shard, n in enumerate(SHARD_ROWS):
+        names = files[start : start + n]
+        start += n
+        table = Dataset.from_dict(
+            {
+                "audio": [{"bytes": (SPEECH / f).read_bytes() + marker, "path": f} for f in names],
+                "text": [text[f] for f in names],
+                "speaker": [f.split("_")[0] for f in names],
+                "seconds_hint": [float(i) for i in range(len(names))],
+            }
+        ).cast_column("audio", Audio(decode=False))
+        table.to_parquet(str(folder / "data" / f"train-{shard:05d}-of-{len(SHARD_ROWS):05d}.parquet"))
+
+
+@pytest.fixture(scope="module")
+def parquet_dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("parquet_audio")
+    write_parquet_dataset(folder)
+    return folder
+
+
+def dataset_args(source, model, *extra) -> list[str]:
+    return ["--dataset", str(source), "--model", str(model), "--files_per_shard", "2", *extra]
+
+
+def by_id_without_paths(folder) -> dict:
+    return {k: {c: v for c, v in r.items()} for k, r in rows(folder).items()}
+
+
+# --- decode workers ------------------------------------------------------------------------------
+
+
+def test_decode_in_order_returns_every_file_in_input_order():
+    values = [{"path": str(SPEECH / f), "bytes": None} for f in SHORT_SPEECH]
+    values.insert(2, {"path": None, "bytes": b"not audio at all"})
+    serial = list(decode_in_order(values, 24000, num_workers=0))
+    parallel = list(decode_in_order(values, 24000, num_workers=2, max_pending=3))
+    assert isinstance(serial[2], AudioDecodeError) and isinstance(parallel[2], AudioDecodeError)
+    for a, b in zip(serial, parallel):
+        if not isinstance(a, AudioDecodeError):
+            assert a.dtype == b.dtype and (a == b).all()
+
+
+def test_a_killed_decode_worker_loses_no_file():
+    """A worker that dies (as FFmpeg crashing would) breaks the pool; every file still comes back."""
+    values = [
+        {"path": str(SPEECH / f), "bytes": None} for f in sorted(os.listdir(SPEECH)) if f.endswith(".flac")
+    ]
+    results = []
+    killed = False
+    for result in decode_in_order(values, 24000, num_workers=1, max_pending=4):
+        results.append(result)
+        if not killed:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+                killed = True
+    assert killed and len(results) == len(values)
+    assert not [r for r in results if isinstance(r, AudioDecodeError)]
+    reference = list(decode_in_order(values, 24000, num_workers=0))
+    assert all((a == b).all() for a, b in zip(results, reference))
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, exact):
+    """Codes, rows, shard names and error rows are identical for 0, 1 and 2 decode workers."""
+    audio = tmp_path / "audio"
+    shutil.copytree(short_speech_dir, audio)
+    (audio / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    base = ["--input_dir", str(audio), "--model", str(fitted_model), "--files_per_shard", "2"]
+    base += ["--exact"] if exact else []
+    outputs = []
+    for workers in ("0", "1", "2"):
+        out = tmp_path / f"w{workers}"
+        result = tokenize(*base, "--num_workers", workers, "--output_dir", str(out))
+        assert result.returncode == 0, result.stderr
+        assert "5 files encoded, 1 failed" in result.stdout
+        outputs.append(out)
+    for out in outputs[1:]:
+        assert_same_shards(out, outputs[0])
+        assert (out / "errors.jsonl").read_text() == (outputs[0] / "errors.jsonl").read_text()
+
+
+# --- streaming -----------------------------------------------------------------------------------
+
+
+def test_shard_blocks_match_split_dataset_by_node(parquet_dataset):
+    from datasets.distributed import split_dataset_by_node
+
+    stream = load_dataset(str(parquet_dataset), split="train", streaming=True).select_columns(["text"])
+    for world in (1, 2, 3):
+        for rank in range(world):
+            theirs = [r["text"] for r in split_dataset_by_node(stream, rank, world)]
+            ours = [
+                r["text"]
+                for s in source_shard_block(stream.num_shards, rank, world)
+                for r in stream.shard(stream.num_shards, s)
+            ]
+            if stream.num_shards % world == 0:  # where datasets splits by shards itself
+                assert ours == theirs
+
+
+def test_streamed_equals_whole_with_kept_columns(tmp_path, parquet_dataset, fitted_model):
+    keep = ["--keep_columns", "text", "speaker"]
+    whole, streamed = tmp_path / "whole", tmp_path / "streamed"
+    result = tokenize(*dataset_args(parquet_dataset, fitted_model, *keep), "--output_dir", str(whole))
+    assert result.returncode == 0, result.stderr
+    result = tokenize(
+        *dataset_args(parquet_dataset, fitted_model, *keep, "--streaming"), "--output_dir", str(streamed)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "7 files encoded, 0 failed" in result.stdout
+    a, b = rows(whole), rows(streamed)
+    assert a == b and len(a) == 7
+    name = str(parquet_dataset)
+    assert sorted(a) == sorted(f"{name}:train:{i}" for i in range(7))
+    text = transcripts()
+    for i, f in enumerate(PARQUET_FILES):
+        row = a[f"{name}:train:{i}"]
+        assert row["text"] == text[f] and row["speaker"] == f.split("_")[0] and row["file_path"] == f
+    features = load_dataset(str(streamed), split="train").features
+    assert str(features["text"]) == "Value('string')"
+    card = (streamed / "README.md").read_text()
+    assert "name: text" in card and "name: speaker" in card  # the card's features list them
+    # units never straddle source shards: 3 + 2 + 2 rows, 2 per unit -> 2 + 1 + 1 shards
+    assert len(shards(streamed)) == 4
+
+
+def test_streamed_two_processes_and_kill_resume(tmp_path, parquet_dataset, fitted_model):
+    args = dataset_args(parquet_dataset, fitted_model, "--streaming", "--exact", "--files_per_shard", "1")
+    one = tmp_path / "one"
+    assert tokenize(*args, "--output_dir", str(one)).returncode == 0
+
+    launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
+    launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    two = tmp_path / "two"
+    result = run_script(
+        "scripts/tokenize.py", "--no_analysis", "--no_progress", *args, "--output_dir", str(two),
+        launcher=launcher,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert_same_shards(two, one)
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "scripts/tokenize.py", "--no_analysis", "--no_progress", *args]
+    process = subprocess.Popen(
+        [*command, "--output_dir", str(killed)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while len(list((killed / "data").glob("*.parquet"))) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list((killed / "data").glob("*.parquet")))
+    assert 3 <= done < 7 and not (killed / METADATA_FILE).exists()
+    result = tokenize(*args, "--output_dir", str(killed))
+    assert result.returncode == 0, result.stderr
+    assert f"resuming: {done} of 7 units done" in result.stderr
+    assert_same_shards(killed, one)
+
+
+def test_a_changed_source_is_refused_on_resume(tmp_path, fitted_model):
+    """Same rows, other audio bytes: the resume stops instead of mixing old and new rows."""
+    source = tmp_path / "source"
+    write_parquet_dataset(source)
+    for streaming in ([], ["--streaming"]):
+        out = tmp_path / f"tokens{len(streaming)}"
+        args = dataset_args(source, fitted_model, *streaming, "--max_files", "2")
+        assert tokenize(*args, "--output_dir", str(out)).returncode == 0
+        shutil.rmtree(source)
+        write_parquet_dataset(source, marker=b"\0")  # flac ignores trailing bytes: same audio, other bytes
+        result = tokenize(*args, "--output_dir", str(out))
+        assert result.returncode == 2, result.stderr
+        assert "other inputs or settings" in result.stderr and "Nothing was changed" in result.stderr
+        shutil.rmtree(source)
+        write_parquet_dataset(source)
+
+
+# --- kept columns --------------------------------------------------------------------------------
+
+
+def test_folder_metadata_csv_columns_are_kept(tmp_path, short_speech_dir, fitted_model):
+    audio = tmp_path / "audio"
+    shutil.copytree(short_speech_dir, audio)
+    text = transcripts()
+    with open(audio / "metadata.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file_name", "transcription", "speaker_id"])
+        for name in SHORT_SPEECH[:4]:  # the fifth file has no metadata line: nulls
+            writer.writerow([name, text[name], name[:2]])
+    out = tmp_path / "tokens"
+    result = tokenize(
+        "--input_dir", str(audio), "--model", str(fitted_model), "--output_dir", str(out),
+        "--keep_columns", "transcription", "speaker_id",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    by_id = rows(out)
+    for name in SHORT_SPEECH[:4]:
+        assert by_id[name]["transcription"] == text[name] and by_id[name]["speaker_id"] == name[:2]
+    assert by_id[SHORT_SPEECH[4]]["transcription"] is None
+    meta = json.loads((out / METADATA_FILE).read_text())
+    assert set(meta["kept_columns"]) == {"transcription", "speaker_id"}
+
+
+@pytest.mark.parametrize(
+    ("keep", "message"),
+    [
+        (["duration"], "clash with snac_hf's own columns"),
+        (["nope"], "has no such column"),
+        (["audio"], "audio or --id_column"),
+    ],
+)
+def test_bad_keep_columns_are_one_line_errors(tmp_path, parquet_dataset, fitted_model, keep, message):
+    source = tmp_path / "src"
+    shutil.copytree(parquet_dataset, source)
+    if keep == ["duration"]:
+        ds = load_dataset(str(parquet_dataset), split="train").rename_column("seconds_hint", "duration")
+        shutil.rmtree(source / "data")
+        ds.to_parquet(str(source / "data" / "train-00000-of-00001.parquet"))
+    out = tmp_path / "tokens"
+    result = tokenize(*dataset_args(source, fitted_model, "--keep_columns", *keep), "--output_dir", str(out))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_keep_all_and_id_column(tmp_path, parquet_dataset, fitted_model):
+    out = tmp_path / "tokens"
+    args = dataset_args(parquet_dataset, fitted_model, "--keep_columns", "all", "--id_column", "text")
+    result = tokenize(*args, "--streaming", "--max_files", "3", "--output_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    by_id = rows(out)
+    text = transcripts()
+    assert sorted(by_id) == sorted(text[f] for f in PARQUET_FILES[:3])
+    row = next(iter(by_id.values()))
+    assert {"speaker", "seconds_hint"} <= set(row) and "text" not in row and "audio" not in row
+
+
+def test_save_to_disk_source_streamed(tmp_path, parquet_dataset, fitted_model):
+    saved = tmp_path / "saved"
+    load_dataset(str(parquet_dataset), split="train").select(range(3)).save_to_disk(str(saved), num_shards=2)
+    whole, streamed = tmp_path / "whole", tmp_path / "streamed"
+    assert tokenize(*dataset_args(saved, fitted_model), "--output_dir", str(whole)).returncode == 0
+    result = tokenize(*dataset_args(saved, fitted_model, "--streaming"), "--output_dir", str(streamed))
+    assert result.returncode == 0, result.stderr
+    assert rows(whole) == rows(streamed) and len(rows(whole)) == 3
