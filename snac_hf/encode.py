@@ -1,6 +1,6 @@
 """Audio samples -> SNAC codes, batched without changing a single code.
 
-The reference for every file is SNAC's own `encode` of that file alone. Three rules keep the
+The reference for every file is SNAC's own `encode` of that file alone. Four rules keep the
 batched pipeline equal to it:
 
 1. **Segments.** A file longer than `segment_samples` (a multiple of the padding multiple, so of
@@ -10,17 +10,49 @@ batched pipeline equal to it:
 2. **Buckets.** SNAC right-pads every input to a multiple of `pad_multiple`; a batch only holds
    segments of the same padded length, zero-padded exactly as `preprocess` would pad each alone.
    Batching items of different padded lengths would change the last codes of the shorter ones.
-3. **Per-item quantization.** Each item's latents are quantized on their own: the quantizer's
-   distance matmul over (batch x time) rows rounds differently with the batch's shape, which
-   flips codes that sit near a tie. The quantizer is tiny next to the encoder, so this costs little.
+3. **Per-item arithmetic in the quantizer.** SNAC's quantizer is not batch-invariant: torch picks
+   the algorithm of its 1x1 convolutions `in_proj`/`out_proj` by batch size (on CPU with one
+   thread: a GEMM below 16 items, oneDNN from 16), and `VectorQuantize.decode_latents` flattens a
+   batch to `(b t) d` rows (a copy with another memory layout) for one distance matmul over all
+   rows, a GEMM free to block its sums by row count. The rounding then changes with the batch,
+   which flips codes that sit near a tie. (On CPU with one thread the convolutions' switch is
+   what was seen to change z_q; the flattened distance gave the same bits there.) `quantize`
+   below re-implements `ResidualVectorQuantize.forward` op for op, with every product a batched
+   matmul whose per-item slices have the shape and memory layout of the one-item call, so that
+   each item gets its own GEMM, made as the one-item call makes it; a bucket takes the same
+   number of calls whatever its size. Established on CPU (tests/test_encode.py: bundled speech,
+   fitted model, batches of 1, 2, 5, 7, 16 and 25 items, in order and permuted): codes and
+   quantized latents equal SNAC's one-item quantizer bit for bit in float32 with one thread and
+   in float64 with one and two threads. Not in float32 with two threads: there torch sends a
+   one-item convolution of more than 20480 input values (`in_proj` of 768 channels x 27 frames
+   or more: at 24 kHz, every segment longer than 0.51 s) to oneDNN, whose sums differ from the
+   GEMM's in the last bits (up to 3e-6 measured); on the 11 whole 4 s segments of the bundled
+   speech that flips 12 of 3619 codes. So on CPU `quantize` runs with one thread or with
+   `exact`; in float32 with more threads each item goes through SNAC's own quantizer alone, one
+   call per item (cheap there: ~1% of the encoder's time for a 4 s segment, measured).
 4. **Per-item encoder on CPU.** With more than one thread, a CPU convolution over a batch splits
    its work differently than over one item: outputs differ by ~1e-6 (measured: 6e-7 to 1e-6 for
    batches of 2-8, 0 with one thread), enough to flip codes. On CPU each item therefore goes
    through the encoder alone, which is also the fastest way there (SNAC on CPU is memory-bound:
-   1 x 4 s runs about twice the audio-seconds per second of 4 x 4 s). On CUDA the encoder runs
-   on the whole bucket, where batching is what makes a GPU fast.
+   1 x 4 s runs about twice the audio-seconds per second of 4 x 4 s). On other devices the
+   encoder runs on the whole bucket, where batching is what makes a GPU fast.
 
 Codes of padding are trimmed per item: scale k keeps `ceil(n_samples / (hop * stride_k))` codes.
+
+**On CUDA** a bucket is staged in pinned host memory and copied to the device asynchronously,
+encoded in one call, quantized by `quantize`, and its codes (all scales of all items, one int16
+tensor) come back to the host in one copy into pinned memory. `encode_files` launches the next
+bucket before it waits for the previous bucket's codes, so the host's work of filling a bucket
+overlaps the device's work on the last one.
+
+**What is not known on GPUs.** Nothing in this module was measured on a GPU. The rules above are
+established on CPU; on a GPU, whether a batched GEMM (cuBLAS) gives each item the numbers a
+one-item GEMM gives, and whether the batched encoder's convolutions (cuDNN chooses its algorithm
+per shape, batch size included) do, is unknown: the guarantee that codes do not depend on batch
+size or composition is not established there. By default torch lets cuDNN convolutions use TF32
+on GPUs that have it, which rounds inputs to 10 mantissa bits. `bench/gpu_check.py` measures, on
+the machine it runs on, the agreement of GPU codes at batch size 1 vs N, of `quantize` vs SNAC's
+one-item quantizer, and of the GPU's codes vs the CPU `--exact` reference.
 
 `exact=True` computes in float64: codes then no longer depend on thread count, process count,
 batching or resume (float32 results differ by ~1e-6 between thread counts, enough to flip codes).
@@ -34,6 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from snac.vq import ResidualVectorQuantize
 
 from snac_hf.codec import Codec
 
@@ -88,8 +122,74 @@ def model_on(codec: Codec, device: torch.device, dtype: torch.dtype) -> torch.nn
     return copy.deepcopy(codec.model).to(device=device, dtype=dtype).eval()
 
 
+def quantize(
+    quantizer: ResidualVectorQuantize, latents: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """SNAC's `ResidualVectorQuantize.forward` on a batch, with each item's one-item arithmetic.
+
+    `latents` (B, D, T) -> (z_q (B, D, T), codes: one (B, T / stride_k) tensor per scale k).
+    Starting from residual r = latents and z_q = 0, for each scale (stride s, weight-normed 1x1
+    convolutions in_proj D -> d and out_proj d -> D, codebook C of N x d):
+
+    1. x = avg_pool1d(r, s, s) when s > 1, else r;
+    2. z_e = in_proj(x) = b_in + W_in @ x[i] for each item i (`torch.baddbmm`);
+    3. e = z_e transposed to (B, t, d) (a view: each item laid out as SNAC's `(b t) d` view of
+       one item), L2-normalized over d; c = C L2-normalized over d;
+    4. dist = sum_d e^2 - (2 e) @ c^T + (sum_d c^2)^T, one (t x d) @ (d x N) product per item
+       (`torch.bmm`); code = index of the first maximum of -dist over N;
+    5. q = z_e + (C[code]^T - z_e) (SNAC's straight-through expression, kept for its rounding);
+    6. y = out_proj(q) as in 2, repeated s times along time when s > 1;
+    7. z_q = z_q + y, r = r - y.
+    """
+    residual, z_q, codes = latents, 0, []
+    for vq in quantizer.quantizers:
+        x = F.avg_pool1d(residual, vq.stride, vq.stride) if vq.stride > 1 else residual
+        z_e = _pointwise(vq.in_proj, x)
+        indices = _nearest(z_e, vq.codebook.weight)
+        q = z_e + (F.embedding(indices, vq.codebook.weight).transpose(1, 2) - z_e)
+        y = _pointwise(vq.out_proj, q)
+        if vq.stride > 1:
+            y = y.repeat_interleave(vq.stride, dim=-1)
+        z_q = z_q + y
+        residual = residual - y
+        codes.append(indices)
+    return z_q, codes
+
+
+def _pointwise(conv: torch.nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A kernel-size-1 `conv(x)` as one GEMM per item, b + W @ x[i], with the operands a one-item
+    convolution hands its GEMM (a contiguous input; bias in the output, then accumulated into)."""
+    batch, _, time = x.shape
+    weight = conv.weight[:, :, 0]
+    return torch.baddbmm(
+        conv.bias[:, None].expand(batch, -1, time), weight.expand(batch, -1, -1), x.contiguous()
+    )
+
+
+def _nearest(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest normalized codebook row for each (item, time): steps 3-4 of `quantize`."""
+    encodings = F.normalize(z_e.transpose(1, 2), dim=-1)
+    codebook = F.normalize(codebook)
+    dist = (
+        encodings.pow(2).sum(-1, keepdim=True)
+        - torch.bmm(2 * encodings, codebook.t().expand(len(encodings), -1, -1))
+        + codebook.pow(2).sum(1, keepdim=True).t()
+    )
+    return (-dist).max(-1)[1]
+
+
+@dataclass
+class _InFlight:
+    """One launched bucket: its codes (B x all scales) on the host, ready once `done` has fired."""
+
+    codes: torch.Tensor
+    done: torch.cuda.Event | None
+    padded: int
+    keep: list[tuple[int, int]]
+
+
 class SnacEncoder:
-    """Encodes lists of mono float32 arrays with a loaded `Codec` on one device."""
+    """Encodes lists of mono float32 arrays with a loaded `Codec` on one device ("cpu", "cuda:0")."""
 
     def __init__(self, codec: Codec, device: str | torch.device = "cpu", exact: bool = False):
         self.layout = codec.layout
@@ -97,8 +197,14 @@ class SnacEncoder:
         self.dtype = torch.float64 if exact else torch.float32
         self.model = model_on(codec, self.device, self.dtype)
         self.batch_encoder = self.device.type != "cpu"  # rule 4 of the module docstring
+        self.cuda = self.device.type == "cuda"
 
-    @torch.inference_mode()
+    @property
+    def batch_quantizer(self) -> bool:
+        """Rule 3: `quantize` wherever it equals SNAC's one-item quantizer (read at each batch, as
+        the thread count may change)."""
+        return self.device.type != "cpu" or self.dtype == torch.float64 or torch.get_num_threads() == 1
+
     def encode_batch(
         self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None = None
     ) -> list[list[np.ndarray]]:
@@ -107,30 +213,7 @@ class SnacEncoder:
         `keep[i] = (offset, n_samples)`: return the codes of samples `offset:offset + n_samples`
         of input i (`offset` a multiple of the padding multiple); default the whole input.
         """
-        padded = self.layout.padded_length(max(len(x) for x in inputs))
-        batch = np.zeros((len(inputs), 1, padded), dtype=np.float32)
-        for row, samples in zip(batch, inputs):
-            row[0, : len(samples)] = samples
-        audio = torch.from_numpy(batch).to(device=self.device, dtype=self.dtype)
-        if self.batch_encoder:
-            latents = list(torch.split(self.model.encoder(audio), 1))
-        else:
-            latents = [self.model.encoder(item) for item in torch.split(audio, 1)]
-        results = []
-        for item, samples in enumerate(inputs):
-            _, codes = self.model.quantizer(latents[item])
-            offset, n_samples = keep[item] if keep is not None else (0, len(samples))
-            results.append(
-                [
-                    c[0, offset // period : offset // period + n].cpu().numpy().astype(np.int16)
-                    for c, n, period in zip(codes, self.layout.n_codes(n_samples), self._periods)
-                ]
-            )
-        return results
-
-    @property
-    def _periods(self) -> list[int]:
-        return [self.layout.samples_per_code(k) for k in range(self.layout.n_scales)]
+        return self._collect(self._launch(inputs, keep))
 
     def encode_files(
         self,
@@ -139,7 +222,10 @@ class SnacEncoder:
         batch_size: int,
         context_samples: int = 0,
     ) -> list[list[np.ndarray]]:
-        """Codes per scale for each whole file: segments batched by padded length, reassembled."""
+        """Codes per scale for each whole file: segments batched by padded length, reassembled.
+
+        Bucket j+1 is launched before bucket j's codes are collected (see "On CUDA" above).
+        """
         for name, value in (("segment", segment_samples), ("context", context_samples)):
             if value % self.layout.pad_multiple:
                 raise ValueError(f"{name} of {value} samples is not a multiple of {self.layout.pad_multiple}")
@@ -150,14 +236,19 @@ class SnacEncoder:
         ]
         codes: list[list[np.ndarray]] = [[] for _ in segments]
         lengths = [s.stop - s.start for s in segments]
+        previous: tuple[list[int], _InFlight] | None = None
         for members in length_buckets(lengths, self.layout.pad_multiple, batch_size):
             inputs = [files[segments[i].file][segments[i].start : segments[i].stop] for i in members]
             keep = [
                 (segments[i].core_start - segments[i].start, segments[i].core_stop - segments[i].core_start)
                 for i in members
             ]
-            for index, segment_codes in zip(members, self.encode_batch(inputs, keep)):
-                codes[index] = segment_codes
+            launched = (members, self._launch(inputs, keep))
+            if previous is not None:
+                self._store(codes, *previous)
+            previous = launched
+        if previous is not None:
+            self._store(codes, *previous)
         per_file: list[list[list[np.ndarray]]] = [[] for _ in files]
         for segment, segment_codes in zip(segments, codes):
             per_file[segment.file].append(segment_codes)
@@ -165,6 +256,70 @@ class SnacEncoder:
             [np.concatenate([part[k] for part in parts]) for k in range(self.layout.n_scales)]
             for parts in per_file
         ]
+
+    def _store(self, codes: list[list[np.ndarray]], members: list[int], batch: _InFlight) -> None:
+        for index, segment_codes in zip(members, self._collect(batch)):
+            codes[index] = segment_codes
+
+    @torch.inference_mode()
+    def _launch(self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None) -> _InFlight:
+        """Stage, encode and quantize one bucket; start the copy of its codes to the host."""
+        padded = self.layout.padded_length(max(len(x) for x in inputs))
+        latents = self._encode(self._to_device(inputs, padded))
+        if self.batch_quantizer:
+            _, codes = quantize(self.model.quantizer, latents)
+        else:
+            per_item = [self.model.quantizer(item)[1] for item in torch.split(latents, 1)]
+            codes = [torch.cat(scale) for scale in zip(*per_item)]
+        keep = list(keep) if keep is not None else [(0, len(x)) for x in inputs]
+        host, done = self._to_host(torch.cat(codes, dim=1).to(torch.int16))
+        return _InFlight(host, done, padded, keep)
+
+    def _to_device(self, inputs: Sequence[np.ndarray], padded: int) -> torch.Tensor:
+        """The bucket as (B, 1, padded), zero-padded on the right; staged in pinned memory on CUDA
+        so that the copy to the device is asynchronous."""
+        host = torch.empty((len(inputs), 1, padded), dtype=torch.float32, pin_memory=self.cuda)
+        for row, samples in zip(host.numpy(), inputs):
+            row[0, : len(samples)] = samples
+            row[0, len(samples) :] = 0
+        return host.to(self.device, non_blocking=self.cuda).to(self.dtype)
+
+    def _encode(self, audio: torch.Tensor) -> torch.Tensor:
+        if self.batch_encoder:
+            return self.model.encoder(audio)
+        return torch.cat([self.model.encoder(item) for item in torch.split(audio, 1)])
+
+    def _to_host(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event | None]:
+        """Codes on the host: on CUDA an asynchronous copy into pinned memory and the event that
+        marks its end; elsewhere a plain copy."""
+        if not self.cuda:
+            return codes.cpu(), None
+        host = torch.empty(codes.shape, dtype=codes.dtype, pin_memory=True)
+        host.copy_(codes, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record(torch.cuda.current_stream(self.device))
+        return host, done
+
+    def _collect(self, batch: _InFlight) -> list[list[np.ndarray]]:
+        """Wait for a launched bucket's codes and cut each item's kept codes out of them."""
+        if batch.done is not None:
+            batch.done.synchronize()
+        table = batch.codes.numpy()
+        widths = [batch.padded // self.layout.samples_per_code(k) for k in range(self.layout.n_scales)]
+        starts = np.cumsum([0, *widths[:-1]])
+        results = []
+        for row, (offset, n_samples) in zip(table, batch.keep):
+            results.append(
+                [
+                    row[start + offset // period : start + offset // period + n].copy()
+                    for start, n, period in zip(starts, self.layout.n_codes(n_samples), self._periods)
+                ]
+            )
+        return results
+
+    @property
+    def _periods(self) -> list[int]:
+        return [self.layout.samples_per_code(k) for k in range(self.layout.n_scales)]
 
 
 def encode_alone(codec: Codec, samples: np.ndarray, exact: bool = False) -> list[np.ndarray]:

@@ -33,6 +33,41 @@ def current_processes(device: str | None = None) -> Processes:
     )
 
 
+def requested_processes() -> int | None:
+    """`--num_processes N` of the `accelerate launch` that started this process, when that launch
+    ran a single process (its simple launcher sets ACCELERATE_USE_CPU but no WORLD_SIZE).
+
+    accelerate starts ONE process for `accelerate launch --num_processes 2 script.py` without
+    `--multi_gpu` on a machine without GPUs, and tells the script nothing; the launcher's own
+    command line (the parent process, Linux /proc) is the only trace of the request.
+    """
+    if "WORLD_SIZE" in os.environ or "ACCELERATE_USE_CPU" not in os.environ:
+        return None
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+            words = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    for flag, value in zip(words, words[1:]):
+        if flag == "--num_processes" and value.isdigit():
+            return int(value)
+        if flag.startswith("--num_processes="):
+            tail = flag.split("=", 1)[1]
+            return int(tail) if tail.isdigit() else None
+    return None
+
+
+def single_process_warning() -> str | None:
+    """A warning when `accelerate launch` was asked for several processes and started one."""
+    requested = requested_processes()
+    if requested is None or requested <= 1:
+        return None
+    return (
+        f"warning: accelerate launch was asked for --num_processes {requested} but started 1 process "
+        "(it does that without --multi_gpu); this run uses one process. Add --multi_gpu (also on CPU)."
+    )
+
+
 def check_device(device: str) -> None:
     """A clear error for a device this machine does not have (before any model is loaded)."""
     kind = device.split(":")[0]

@@ -32,6 +32,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class TokenizeSettings:
     num_workers: int | None = None
     #: units encoded together (their segments bucketed as one); None: 4 on CUDA, 1 on CPU
     window_units: int | None = None
+    #: the audio data's license, stated in the card (e.g. "cc-by-4.0"); not the codec's
+    license: str | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
         """Segment and context lengths in samples, rounded to the padding multiple."""
@@ -172,10 +175,15 @@ class UnitWriter:
     batch_size: int
     kept: Features
 
-    def write(self, window: list[DecodedUnit]) -> list[dict]:
+    def encode(self, window: list[DecodedUnit]) -> list[list[list[np.ndarray]]]:
+        """Codes of every file of the window's units, per unit: one `encode_files` call, so the
+        segments of all its units are bucketed together."""
         files = [row["samples"] for unit in window for row in unit.rows]
         codes = iter(self.encoder.encode_files(files, self.segment, self.batch_size, self.context))
-        return [self._write_unit(unit, [next(codes) for _ in unit.rows]) for unit in window]
+        return [[next(codes) for _ in unit.rows] for unit in window]
+
+    def write(self, window: list[DecodedUnit], codes: list[list[list[np.ndarray]]]) -> list[dict]:
+        return [self._write_unit(unit, unit_codes) for unit, unit_codes in zip(window, codes)]
 
     def _write_unit(self, decoded: DecodedUnit, codes: list[list[np.ndarray]]) -> dict:
         layout = self.encoder.layout
@@ -293,13 +301,26 @@ def run_units(
     )
     started, seconds = time.perf_counter(), 0.0
     decoded = decoded_units(source.read(todo), codec.layout.sampling_rate, workers)
-    for group in windows(decoded, window):
-        for record, unit in zip(writer.write(group), group):
-            seconds += record["duration"]
-            bar.update(len(unit.unit))
-        real_time = seconds / (time.perf_counter() - started)
-        bar.set_postfix_str(f"{seconds / 3600:.2f} h of audio, {real_time:.1f}x real time")
+    # Shards are written in a thread while the next window is encoded (the device never waits
+    # on Parquet); at most two windows are held.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snac_hf-write") as writing:
+        written: deque[tuple[list[DecodedUnit], Future]] = deque()
+        for group in windows(decoded, window):
+            written.append((group, writing.submit(writer.write, group, writer.encode(group))))
+            while len(written) > 1 or (written and written[0][1].done()):
+                seconds += report(bar, *written.popleft())
+                real_time = seconds / (time.perf_counter() - started)
+                bar.set_postfix_str(f"{seconds / 3600:.2f} h of audio, {real_time:.1f}x real time")
+        while written:
+            seconds += report(bar, *written.popleft())
     bar.close()
+
+
+def report(bar: tqdm, group: list[DecodedUnit], records: Future) -> float:
+    """Wait for a window's records (raising what the writer raised); advance the bar; audio seconds."""
+    for unit in group:
+        bar.update(len(unit.unit))
+    return sum(record["duration"] for record in records.result())
 
 
 def finish(

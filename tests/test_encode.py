@@ -1,11 +1,22 @@
 """Batched encoding equals SNAC's own per-file encode (the reference), code for code."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
+import torch
 
 from snac_hf.audio import decode_audio
 from snac_hf.codec import load_codec
-from snac_hf.encode import SnacEncoder, code_agreement, encode_alone, length_buckets, plan_segments
+from snac_hf.encode import (
+    SnacEncoder,
+    code_agreement,
+    encode_alone,
+    length_buckets,
+    model_on,
+    plan_segments,
+    quantize,
+)
 from snac_hf.folder import folder_dataset
 
 
@@ -19,6 +30,38 @@ def recordings(speech_dir):
     """Real recordings: one of 7.1 s, then five of 1.1 to 2.0 s."""
     ds = folder_dataset(str(speech_dir)).select([0, 5, 6, 7, 8, 16])
     return [decode_audio(value, 24000) for value in ds["audio"]]
+
+
+@contextmanager
+def torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def threads(request):
+    """Run the test with `request.param` torch threads, then restore the count."""
+    with torch_threads(request.param) as n:
+        yield n
+
+
+@pytest.fixture(scope="module")
+def speech_latents(codec, recordings) -> dict[torch.dtype, tuple[torch.nn.Module, torch.Tensor]]:
+    """dtype -> (model, latents) of every whole 0.512 s segment of the recordings (25 segments,
+    one bucket), encoded once with one thread: the quantizer tests need real latents, whichever."""
+    size = codec.layout.segment_samples(0.5)
+    pieces = [r[start : start + size] for r in recordings for start in range(0, len(r) - size + 1, size)]
+    audio = torch.from_numpy(np.stack(pieces)[:, None])
+    latents = {}
+    with torch_threads(1), torch.inference_mode():
+        for dtype in (torch.float32, torch.float64):
+            model = model_on(codec, torch.device("cpu"), dtype)
+            latents[dtype] = model, model.encoder(audio.to(dtype))
+    return latents
 
 
 def test_length_buckets_share_one_padded_length():
@@ -36,18 +79,65 @@ def test_plan_segments_cover_the_file_once():
     assert [(s.start, s.stop) for s in segments] == [(0, 6144), (2048, 10_000), (6144, 10_000)]
 
 
-def test_default_settings_equal_per_file_reference_for_short_files(codec, recordings):
-    """Files shorter than one segment: 100% code agreement with SNAC's encode of each file alone."""
+def one_item_reference(model, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """SNAC's own quantizer on each item alone: (z_q of all items, codes of all scales side by side)."""
+    results = [model.quantizer(item) for item in torch.split(latents, 1)]
+    return torch.cat([z for z, _ in results]), torch.cat([torch.cat(codes, 1) for _, codes in results])
+
+
+@pytest.mark.parametrize(
+    ("exact", "threads"),
+    [(False, 1), (True, 1), (True, 2)],  # float32 with 2 threads is not equal: rule 3 of snac_hf.encode
+    ids=["float32-1thread", "float64-1thread", "float64-2threads"],
+    indirect=["threads"],
+)
+def test_batched_quantizer_equals_one_item_snac_quantizer_bit_for_bit(speech_latents, exact, threads):
+    """`quantize` over any batch gives each item exactly the z_q and codes of SNAC's quantizer on
+    that item alone, on real speech latents, whatever the batch size and composition."""
+    model, latents = speech_latents[torch.float64 if exact else torch.float32]
+    with torch.inference_mode():
+        z_ref, codes_ref = one_item_reference(model, latents)
+        n = len(latents)
+        assert n >= 16  # oneDNN takes SNAC's 1x1 convolutions from 16 items: the regime must be covered
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(0)).tolist()
+        compositions = [
+            [list(range(s, min(n, s + size))) for s in range(0, n, size)] for size in (1, 2, 5, 16, n)
+        ]
+        compositions.append([order[s : s + 7] for s in range(0, n, 7)])
+        for batches in compositions:
+            for members in batches:
+                z_q, codes = quantize(model.quantizer, latents[members])
+                assert torch.equal(z_q, z_ref[members])
+                assert torch.equal(torch.cat(codes, 1), codes_ref[members])
+
+
+@pytest.mark.parametrize("threads", [1], indirect=True)
+def test_snac_quantizer_on_a_batch_is_not_one_item_arithmetic(speech_latents, threads):
+    """Why rule 3 exists: SNAC's own quantizer over 16 items rounds differently than item by item."""
+    model, latents = speech_latents[torch.float32]
+    with torch.inference_mode():
+        z_ref, _ = one_item_reference(model, latents[:16])
+        z_batch, _ = model.quantizer(latents[:16])
+    assert not torch.equal(z_batch, z_ref)
+
+
+@pytest.mark.parametrize("threads", [1, 2], indirect=True)
+def test_default_settings_equal_per_file_reference_for_short_files(codec, recordings, threads):
+    """Files shorter than one segment: 100% code agreement with SNAC's encode of each file alone,
+    with one thread (batched quantizer) and two (SNAC's quantizer item by item)."""
     short = [r for r in recordings if len(r) < codec.layout.segment_samples(4.0)]
     assert len(short) == 5
-    got = SnacEncoder(codec).encode_files(short, codec.layout.segment_samples(4.0), batch_size=16)
+    encoder = SnacEncoder(codec, "cpu")
+    assert encoder.batch_quantizer == (threads == 1)
+    got = encoder.encode_files(short, codec.layout.segment_samples(4.0), batch_size=16)
     reference = [encode_alone(codec, r) for r in short]
     assert code_agreement(got, reference) == 1.0
     for codes, samples in zip(got, short):
         assert tuple(len(c) for c in codes) == codec.layout.n_codes(len(samples))
 
 
-def test_batch_size_does_not_change_a_code(codec, recordings):
+@pytest.mark.parametrize("threads", [1, 2], indirect=True)
+def test_batch_size_does_not_change_a_code(codec, recordings, threads):
     encoder = SnacEncoder(codec)
     segment = codec.layout.segment_samples(1.0)  # the long file is cut too
     one = encoder.encode_files(recordings[:4], segment, batch_size=1)

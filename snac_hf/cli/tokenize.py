@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--analyze_only", action="store_true", help="only analyze the token set in --output_dir")
     job.add_argument("--num_proc", type=int, default=1, help="processes for the analysis (default: 1)")
     job.add_argument("--push_to_hub", metavar="REPO", help="upload the token set as a Hub dataset repository")
+    job.add_argument(
+        "--license", help="the audio data's license for the dataset card (e.g. cc-by-4.0; default: none)"
+    )
     job.add_argument("--no_progress", action="store_true", help="no progress bars")
     return parser
 
@@ -140,7 +143,7 @@ def analyze(args: argparse.Namespace) -> int:
 
 def tokenize(args: argparse.Namespace) -> int:
     from snac_hf.codec import load_codec
-    from snac_hf.launch import check_device, current_processes
+    from snac_hf.launch import check_device, current_processes, single_process_warning
     from snac_hf.output_folder import OutputExistsError, check_output_location
     from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
 
@@ -149,6 +152,9 @@ def tokenize(args: argparse.Namespace) -> int:
     check_output_location(args.input_dir, args.output_dir)
     source = open_input(args)  # a wrong input fails here, before the model loads
     processes = current_processes(args.device)
+    warning = single_process_warning()
+    if warning and processes.is_main:
+        print(warning, file=sys.stderr)
     codec = load_codec(args.model, args.checkpoint)
     settings = TokenizeSettings(
         segment_seconds=args.segment_length,
@@ -158,6 +164,7 @@ def tokenize(args: argparse.Namespace) -> int:
         exact=args.exact,
         num_workers=args.num_workers,
         window_units=args.window_units,
+        license=args.license,
     )
     started = time.perf_counter()
     try:
@@ -238,7 +245,7 @@ def summary_line(meta: dict, output_dir: str, seconds: float) -> str:
     elif run is not None:
         audio = run["audio_seconds"]
         line += (
-            f"\nthis run: {run['files']} files, {audio / 3600:.4f} h of audio in {seconds:.1f} s "
+            f"\nthis run: {run['files']} files, {audio / 3600:.4f} h of audio in {seconds:.2f} s "
             f"({audio / max(seconds, 1e-9):.1f}x real time)"
         )
     notice = meta["codec"].get("notice")
