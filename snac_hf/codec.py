@@ -13,10 +13,16 @@ run code when unpickled is refused, never executed.
 
 A model folder may carry `snac_hf.json` ({"weights": ..., "notice": ...}); its notice (for
 example "random weights: tokens are not meaningful") travels into every output made with it.
+
+What cannot be a working codec is a `CodecLoadError` naming the file: a config.json or snac_hf.json
+that is not a JSON object, a config with keys SNAC does not take or without `sampling_rate`,
+`encoder_rates`, `vq_strides` (SNAC's defaults would silently build another model), one SNAC
+cannot be built from, and weights holding NaN or infinite values (they encode everything to one code).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pickle
@@ -26,12 +32,16 @@ from pathlib import Path
 import torch
 from snac import SNAC
 
+from snac_hf.integrity import DamagedInputError, read_json_object
 from snac_hf.layout import SNAC_CONFIGS, CodecLayout
 
 DEFAULT_MODEL = "hubertsiuzdak/snac_24khz"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 MARKER_FILE = "snac_hf.json"
 NESTING_KEYS = ("model", "state_dict", "model_state_dict", "generator", "snac", "module")
+#: Config keys a model folder must have: without them SNAC's defaults would build another model.
+REQUIRED_CONFIG_KEYS = ("sampling_rate", "encoder_rates", "vq_strides")
+REFETCH = "re-download the model folder, or rebuild it with scripts/make_offline_model.py"
 
 
 class CodecLoadError(RuntimeError):
@@ -71,11 +81,14 @@ def load_codec(model: str = DEFAULT_MODEL, checkpoint: str | None = None) -> Cod
     """Load SNAC from a folder, a Hub id, or a checkpoint on a known architecture (on CPU)."""
     if os.path.isdir(model):
         config, weights_path, marker = _read_folder(Path(model))
+        config_source = str(Path(model) / "config.json")
     elif checkpoint is not None and _known_config(model) is not None:
         config, weights_path, marker = _known_config(model), None, {}
+        config_source = f"the published config of {model}"
     else:
         config, weights_path, marker = _download(model)
-    snac = SNAC(**config)
+        config_source = f"config.json of {model}"
+    snac = build_snac(config, config_source)
     if checkpoint is not None:
         state, marker = load_checkpoint_state(checkpoint), {"weights": "checkpoint"}
     else:
@@ -97,8 +110,35 @@ def _read_folder(folder: Path) -> tuple[dict, Path | None, dict]:
     if weights is None:
         raise CodecLoadError(f"{folder}: no weights ({' or '.join(WEIGHT_FILES)})")
     marker_path = folder / MARKER_FILE
-    marker = json.loads(marker_path.read_text()) if marker_path.is_file() else {}
-    return json.loads(config_path.read_text()), weights, marker
+    marker = read_model_json(marker_path) if marker_path.is_file() else {}
+    return read_model_json(config_path), weights, marker
+
+
+def read_model_json(path: str | os.PathLike) -> dict:
+    """A model folder's JSON object (config.json, snac_hf.json), or a CodecLoadError naming it."""
+    try:
+        return read_json_object(path, REFETCH)
+    except DamagedInputError as error:
+        raise CodecLoadError(str(error)) from None
+
+
+def build_snac(config: dict, source: str) -> SNAC:
+    """`SNAC(**config)` after checking the keys; any failure is a CodecLoadError naming `source`."""
+    accepted = set(inspect.signature(SNAC.__init__).parameters) - {"self"}
+    unknown = sorted(set(config) - accepted)
+    missing = [key for key in REQUIRED_CONFIG_KEYS if key not in config]
+    if unknown or missing:
+        raise CodecLoadError(
+            f"{source}: not a SNAC config ({f'unknown keys {unknown}' if unknown else f'missing {missing}'}; "
+            f"SNAC takes {sorted(accepted)}); {REFETCH}"
+        )
+    try:
+        CodecLayout.from_snac_config(config)
+        return SNAC(**config)
+    except Exception as error:  # whatever SNAC's constructor raises on bad values: one line
+        raise CodecLoadError(
+            f"{source}: SNAC cannot be built from it ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _download(repo_id: str) -> tuple[dict, Path, dict]:
@@ -115,7 +155,7 @@ def _download(repo_id: str) -> tuple[dict, Path, dict]:
             "`python scripts/make_offline_model.py --out DIR`, or a downloaded snapshot "
             f"(`huggingface-cli download {repo_id} --local-dir DIR` on a machine with access)."
         ) from error
-    return json.loads(Path(config_path).read_text()), Path(weights), {}
+    return read_model_json(config_path), Path(weights), {}
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -124,7 +164,12 @@ def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as error:  # SafetensorError, OSError: a damaged or truncated file
+            raise CodecLoadError(
+                f"cannot read weights {path} ({type(error).__name__}: {error}); {REFETCH}"
+            ) from None
     return _torch_load(path)
 
 
@@ -176,7 +221,19 @@ def _load_state(snac: SNAC, state: dict[str, torch.Tensor], source: str) -> None
             f"(e.g. {unexpected[:3]}), {len(reshaped)} of another shape (e.g. {reshaped[:3]}). "
             "Is --model the architecture the checkpoint was trained from?"
         )
+    check_finite(state, source)
     snac.load_state_dict(state)
+
+
+def check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse weights with NaN or infinite values (a damaged or diverged checkpoint), naming one."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CodecLoadError(
+                f"{source}: weight {key!r} holds {bad} NaN or infinite values (of {tensor.numel()}): the "
+                "weights are damaged or diverged; use another checkpoint"
+            )
 
 
 def _strip_prefix(state: dict, expected: set[str]) -> dict:

@@ -20,19 +20,29 @@ Steps, each exact:
    and written as 32-bit float WAV at the codec's rate (`snac_hf.wav`, standard library only,
    lossless; the untrained decoder of the offline models produces noise that may exceed [-1, 1]).
 
+`decode_rows` (the script) checks every row before it writes anything: ids (distinct ids always
+get distinct files, see `output_names`), durations (positive, finite, and those of the codes) and
+codes; it never overwrites a file that exists before the run unless asked (`overwrite=True`).
+
 The offline models (`snac_hf.codebook_fit`) have untrained decoders: audio decoded with them is
 noise, whatever the tokens. Only the pretrained SNAC decoder makes speech.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import numbers
 import os
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from snac_hf.bpe.codes import validate_codes
 from snac_hf.bpe.tokenizer import AudioTokenizer
 from snac_hf.codec import Codec
 from snac_hf.layout import CodecLayout
@@ -120,9 +130,95 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
 
 
 def safe_file_name(file_id: str) -> str:
-    """A flat file name for a token-set id such as `speakers/a/001.flac`."""
+    """A flat file name for a token-set id such as `speakers/a/001.flac` (`speakers_a_001`)."""
     stem = os.path.splitext(file_id)[0]
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._") or "audio"
+
+
+def output_names(ids: Sequence[str]) -> list[str]:
+    """One `.wav` file name per row id: distinct for distinct ids, and the same for any row order.
+
+    An id becomes `safe_file_name(id) + ".wav"`. Ids whose names would collide - equal ignoring
+    case, so that case-insensitive file systems are safe too: `a.wav` and `a.flac`, `sub/b.wav` and
+    `sub_b.wav` - each get `-` and the first 8 hex digits of sha256(id) appended
+    (`a-<hash>.wav`), all of them, not "all but the first". The same id twice is a ValueError, and
+    so (it needs a hash collision or a crafted id) is a collision that remains.
+    """
+    first_row: dict[str, int] = {}
+    for i, file_id in enumerate(ids):
+        if file_id in first_row:
+            raise ValueError(
+                f"rows {first_row[file_id]} and {i} have the same id {file_id!r}: ids must differ"
+            )
+        first_row[file_id] = i
+    stems = [safe_file_name(file_id) for file_id in ids]
+    taken = Counter(stem.casefold() for stem in stems)
+    names = [
+        f"{stem}-{hashlib.sha256(file_id.encode()).hexdigest()[:8]}.wav"
+        if taken[stem.casefold()] > 1
+        else f"{stem}.wav"
+        for stem, file_id in zip(stems, ids, strict=True)
+    ]
+    clashes = [name for name, count in Counter(n.casefold() for n in names).items() if count > 1]
+    if clashes:
+        raise ValueError(f"ids give the same output file {clashes[0]!r}; rename the ids")
+    return names
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """One row, checked and turned into codes: where it goes and how long it is."""
+
+    name: str
+    codes: list[np.ndarray]
+    n_samples: int | None
+
+
+def row_samples(row: dict, rate: int, what: str) -> int | None:
+    """`round(duration * rate)`, or None without a duration; a duration that is not a positive
+    finite number is a ValueError naming the row."""
+    duration = row.get("duration")
+    if duration is None:
+        return None
+    if isinstance(duration, bool) or not isinstance(duration, numbers.Real) or not math.isfinite(duration):
+        raise ValueError(f"{what}: duration {duration!r} is not a finite number of seconds")
+    if duration <= 0:
+        raise ValueError(f"{what}: duration {duration} s is not positive: give the audio's length in seconds")
+    return round(float(duration) * rate)
+
+
+def row_codes(row: dict, codec: Codec, tokenizer: AudioTokenizer | None, what: str) -> list[np.ndarray]:
+    """A row's codes per scale: its `input_ids` decoded, or its `tokens_scale_k` checked as BPE
+    training checks codes (`bpe.codes.validate_codes`: range and scale lengths)."""
+    if "input_ids" in row:
+        if tokenizer is None:
+            raise ValueError("rows hold input_ids: pass the tokenizer that made them (--tokenizer)")
+        check_same_layout(tokenizer.layout, codec.layout)
+        return tokenizer.decode_batch([row["input_ids"]], names=[what])[0]
+    columns = [f"tokens_scale_{k}" for k in range(codec.layout.n_scales)]
+    if not all(column in row for column in columns):
+        raise ValueError(f"{what}: neither input_ids nor the columns {', '.join(columns)}")
+    return validate_codes([np.asarray(row[column]) for column in columns], codec.layout, what)
+
+
+def plan_decode(rows: Sequence[dict], codec: Codec, tokenizer: AudioTokenizer | None) -> list[DecodeJob]:
+    """Every row checked and turned into codes before any audio is written: ids, durations (which
+    must be those of the codes: `layout.n_codes(n_samples)` codes per scale), codes."""
+    layout = codec.layout
+    ids = [str(row.get("id") or f"row_{i}") for i, row in enumerate(rows)]
+    jobs = []
+    for row, file_id, name in zip(rows, ids, output_names(ids), strict=True):
+        what = f"row {file_id!r}"
+        n_samples = row_samples(row, layout.sampling_rate, what)
+        codes = row_codes(row, codec, tokenizer, what)
+        lengths = tuple(len(c) for c in codes)
+        if n_samples is not None and layout.n_codes(n_samples) != lengths:
+            raise ValueError(
+                f"{what}: duration {row['duration']} s is {n_samples} samples, whose codes per scale are "
+                f"{layout.n_codes(n_samples)}, but the row has {lengths}: a duration of other audio?"
+            )
+        jobs.append(DecodeJob(name, codes, n_samples))
+    return jobs
 
 
 def decode_rows(
@@ -130,25 +226,24 @@ def decode_rows(
     codec: Codec,
     out_dir: str | os.PathLike,
     tokenizer: AudioTokenizer | None = None,
+    overwrite: bool = False,
 ) -> list[Path]:
-    """Decode token-set rows to `out_dir/<id>.wav`.
+    """Decode token-set rows to `out_dir/<name>.wav` (names: `output_names` of the ids).
 
     A row holds `input_ids` (decoded with `tokenizer`) or `tokens_scale_k` columns (decoded as they
     are); `duration`, when present, trims the audio to `round(duration * rate)` samples; `id`
-    names the file (else `row_<i>`).
+    names the file (else `row_<i>`). Every row is checked first (`plan_decode`), and an output
+    file that exists already is a `FileExistsError` before anything is written, unless `overwrite`.
     """
-    paths = []
-    rate = codec.layout.sampling_rate
-    n_scales = codec.layout.n_scales
-    for i, row in enumerate(rows):
-        n_samples = round(float(row["duration"]) * rate) if row.get("duration") is not None else None
-        if "input_ids" in row:
-            if tokenizer is None:
-                raise ValueError("rows hold input_ids: pass the tokenizer that made them (--tokenizer)")
-            audio = decode_ids(tokenizer, codec, row["input_ids"], n_samples)
-        else:
-            codes = [np.asarray(row[f"tokens_scale_{k}"]) for k in range(n_scales)]
-            audio = codes_to_audio(codec, codes, n_samples)
-        name = safe_file_name(str(row.get("id") or f"row_{i}"))
-        paths.append(write_audio(Path(out_dir) / f"{name}.wav", audio, rate))
+    jobs = plan_decode(rows, codec, tokenizer)
+    paths = [Path(out_dir) / job.name for job in jobs]
+    existing = [path.name for path in paths if path.exists()]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise FileExistsError(
+            f"{out_dir}: {shown} exist already; nothing was written. Pass --overwrite (overwrite=True) "
+            "to replace them, or choose another --out_dir"
+        )
+    for job, path in zip(jobs, paths, strict=True):
+        write_audio(path, codes_to_audio(codec, job.codes, job.n_samples), codec.layout.sampling_rate)
     return paths

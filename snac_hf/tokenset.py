@@ -24,7 +24,6 @@ This module needs no torch: analysis and BPE read token sets with it alone.
 from __future__ import annotations
 
 import glob
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -54,7 +53,8 @@ def shape_column(scale: int) -> str:
     return f"shape_scale_{scale}"
 
 
-def token_features(n_scales: int) -> Features:
+def token_features(n_scales: int, kept: Features | None = None) -> Features:
+    """The token set's features: snac_hf's columns, then the columns kept from the input."""
     features = {
         "id": Value("string"),
         "file_path": Value("string"),
@@ -66,7 +66,7 @@ def token_features(n_scales: int) -> Features:
         features[count_column(k)] = Value("int32")
     for k in range(n_scales):
         features[shape_column(k)] = List(Value("int32"))
-    return Features(features)
+    return Features({**features, **(kept or {})})
 
 
 def n_scales_of(column_names: Iterable[str]) -> int:
@@ -88,8 +88,11 @@ def codes_array(codes: Sequence[int] | np.ndarray, codebook_size: int = 4096) ->
     return pa.array(values.astype(np.int16), type=pa.int16())
 
 
-def rows_to_table(rows: Sequence[dict], n_scales: int, codebook_size: int = 4096) -> pa.Table:
-    """Build a token table from rows `{"id", "file_path", "duration", "codes": [scale0, ...]}`.
+def rows_to_table(
+    rows: Sequence[dict], n_scales: int, codebook_size: int = 4096, kept: Features | None = None
+) -> pa.Table:
+    """Build a token table from rows `{"id", "file_path", "duration", "codes": [scale0, ...]}`
+    (plus one value per `kept` column, carried unchanged).
 
     The code lists are assembled from one flat buffer per scale (no Python list per token).
     """
@@ -108,11 +111,14 @@ def rows_to_table(rows: Sequence[dict], n_scales: int, codebook_size: int = 4096
         columns[count_column(k)] = pa.array(lengths[k], pa.int32())
     for k in range(n_scales):
         columns[shape_column(k)] = pa.array([[1, n] for n in lengths[k]], pa.list_(pa.int32()))
-    schema = token_features(n_scales).arrow_schema
+    features = token_features(n_scales, kept)
+    schema = features.arrow_schema
+    for name in kept or {}:
+        columns[name] = pa.array([r[name] for r in rows], schema.field(name).type)
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
+def write_parquet(table: pa.Table, path: str | os.PathLike, kept: Features | None = None) -> None:
     """Write atomically (temporary file, then rename), zstd, with the HF features in the schema.
 
     Empty tables are refused: `load_dataset` fails on a Parquet file with no rows.
@@ -122,7 +128,7 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_scales = n_scales_of(table.column_names)
-    table = table.replace_schema_metadata(token_features(n_scales).arrow_schema.metadata)
+    table = table.replace_schema_metadata(token_features(n_scales, kept).arrow_schema.metadata)
     tmp = path.with_name(f".{path.name}.partial")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
@@ -138,36 +144,58 @@ def parquet_files(folder: str | os.PathLike) -> list[str]:
 
 
 def read_metadata(folder: str | os.PathLike) -> dict | None:
+    """A token set's metadata.json (None if there is none); a damaged one is a one-line error."""
+    from snac_hf.integrity import read_json_object  # integrity reads token sets through this module
+
     path = Path(folder) / METADATA_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    return read_json_object(
+        path, "restore it, or run the scripts/tokenize.py command that wrote the set again"
+    )
 
 
 def layout_of(folder: str | os.PathLike) -> CodecLayout | None:
-    """The codec layout recorded in a token set's metadata.json (None if there is none)."""
+    """The codec layout recorded in a token set's metadata.json (None if there is none).
+
+    The layout must be usable (positive sizes and strides) and agree with itself: the derived
+    figures metadata.json also records (`n_scales`, `pad_multiple`, `codes_per_second`) and the
+    SNAC config beside it (`codec.config`), when present, must be those of its `vq_strides`,
+    `hop_length`, `sampling_rate`; otherwise a ValueError names metadata.json and the contradiction.
+    """
     meta = read_metadata(folder)
     if not meta or "codec" not in meta:
         return None
-    return CodecLayout.from_dict(meta["codec"]["layout"])
+    path = Path(folder) / METADATA_FILE
+    try:
+        recorded = meta["codec"]["layout"]
+        layout = CodecLayout.from_dict(recorded)
+        config = meta["codec"].get("config")
+        from_config = CodecLayout.from_snac_config(config) if isinstance(config, dict) and config else None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{path}: no usable codec layout ({type(error).__name__}: {error})") from None
+    problem = layout_problem(layout, recorded, from_config)
+    if problem:
+        raise ValueError(f"{path}: contradictory codec layout: {problem}; restore the file")
+    return layout
 
 
 def open_token_set(source: str, split: str = SPLIT) -> Dataset:
     """A token set as a `datasets.Dataset`.
 
     `source` is a token-set folder (its `data/*.parquet`), a Parquet file or glob, or any
-    name `load_dataset` accepts (a Hub repository id).
+    name `load_dataset` accepts (a Hub repository id). A folder is first checked whole against its
+    metadata.json and unit records, Parquet files each by their footer (`snac_hf.integrity`).
     """
+    from snac_hf.integrity import check_parquet_files, check_token_set  # integrity imports this module
+
     if os.path.isdir(source):
-        files = parquet_files(source)
-        if not files:
-            raise FileNotFoundError(f"{source}: no token shards in {DATA_DIR}/ (is this a token set?)")
-        ds = load_dataset("parquet", data_files={split: files}, split=split)
+        ds = load_parquet_files(source, [footer.path for footer in check_token_set(source)], split)
     elif source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:
             raise FileNotFoundError(f"{source}: no Parquet file matches")
-        ds = load_dataset("parquet", data_files={split: files}, split=split)
+        ds = load_parquet_files(source, [footer.path for footer in check_parquet_files(files)], split)
     else:
         ds = load_dataset(source, split=split)
     n_scales_of(ds.column_names)  # a clear error if this is not a token set
@@ -194,3 +222,35 @@ def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False) 
             "push it with `huggingface-cli upload --repo-type dataset REPO FOLDER`."
         ) from error
     return str(getattr(info, "commit_url", info))
+
+
+def load_parquet_files(source: str, files: list[str], split: str = SPLIT) -> Dataset:
+    """`load_dataset("parquet")` of checked files; a shard that fails to read is named in one line."""
+    from datasets.exceptions import DatasetGenerationError
+
+    try:
+        return load_dataset("parquet", data_files={split: files}, split=split)
+    except DatasetGenerationError as error:
+        cause = error.__cause__ or error
+        raise ValueError(
+            f"{source}: a Parquet shard could not be read ({type(cause).__name__}: {cause}); restore it"
+        ) from None
+
+
+def layout_problem(layout: CodecLayout, recorded: dict, from_config: CodecLayout | None) -> str | None:
+    """What is wrong with a layout read from metadata.json, or None.
+
+    Sizes and strides must be positive; the derived figures `recorded` also holds (`n_scales`,
+    `pad_multiple`, `codes_per_second`, as `CodecLayout.to_dict` writes them) must be this layout's;
+    `from_config` (the layout of the SNAC config beside it) must be the same layout.
+    """
+    sizes = (layout.sampling_rate, layout.hop_length, layout.codebook_size, *layout.vq_strides)
+    if not layout.vq_strides or min(sizes) < 1:
+        return f"sizes and strides must be positive, got {recorded}"
+    derived = layout.to_dict()
+    for key in ("n_scales", "pad_multiple", "codes_per_second"):
+        if key in recorded and recorded[key] != derived[key]:
+            return f"{key} is {recorded[key]}, but vq_strides {list(layout.vq_strides)} give {derived[key]}"
+    if from_config is not None and from_config != layout:
+        return f"codec.layout {layout} differs from the layout of codec.config {from_config}"
+    return None

@@ -29,14 +29,15 @@ LAYOUT_24K = layout_for("snac_24khz")
 
 
 def random_rows(seed: int, files: int, max_frames: int = 60, codebook: int = 4096) -> list[list[np.ndarray]]:
-    """Files of Zipf-like codes with repeats; scale lengths 1:2:4 plus a random partial tail."""
+    """Files of Zipf-like codes with repeats; scale lengths those of some audio: whole frames plus a
+    random partial frame (m finest codes, ceil(m / 4) and ceil(m / 2) coarser ones)."""
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(files):
-        frames = int(rng.integers(0, max_frames))
+        finest = int(rng.integers(0, max_frames)) * 4 + int(rng.integers(0, 4))
         row = []
         for per_frame in (1, 2, 4):
-            codes = rng.zipf(1.3, frames * per_frame + int(rng.integers(0, per_frame + 1))) % codebook
+            codes = rng.zipf(1.3, -(-finest * per_frame // 4)) % codebook
             repeat = np.flatnonzero(rng.random(codes.size) < 0.2)
             codes[repeat[repeat > 0]] = codes[repeat[repeat > 0] - 1]
             row.append(codes)
@@ -103,12 +104,14 @@ def test_matches_the_plain_python_reference(random_set, single_pass):
     assert_matches_reference(single_pass, analyze_rows(read_rows(random_set), (1, 2, 4)))
 
 
+def file_codes(finest: int) -> st.SearchStrategy:
+    """One file's codes (4 possible codes) with `finest` codes at the finest scale of strides 4, 2, 1."""
+    lengths = (-(-finest // 4), -(-finest // 2), finest)
+    return st.tuples(*(st.lists(st.integers(0, 3), min_size=n, max_size=n) for n in lengths)).map(list)
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    st.lists(
-        st.lists(st.lists(st.integers(0, 3), max_size=24), min_size=3, max_size=3), min_size=1, max_size=6
-    )
-)
+@given(st.lists(st.integers(0, 24).flatmap(file_codes), min_size=1, max_size=6))
 def test_matches_the_reference_on_any_small_set(tmp_path_factory, rows):
     layout = CodecLayout(24000, 512, (4, 2, 1), codebook_size=4)  # 4 codes: many repeats and collisions
     folder = write_set(tmp_path_factory.mktemp("any"), rows, layout=layout)
@@ -366,3 +369,82 @@ def test_report_on_the_tokenized_speech_fixtures(speech_token_set, tmp_path):
     report = (folder / "analysis.md").read_text()
     assert "All n-gram figures are exact." in report and "Overall:" in report
     assert "snac_hf:analysis:start" in (folder / "README.md").read_text()
+
+
+# --- saved partials: provenance and checks ----------------------------------------------------------
+
+
+def test_partials_that_overlap_are_refused_naming_both(random_set, tmp_path):
+    from snac_hf.analysis.cli import main
+
+    shard = parquet_files(random_set)[0]
+    one, whole = str(tmp_path / "one.npz"), str(tmp_path / "whole.npz")
+    assert main(["--tokens", shard, "--save_partial", one, "--quiet"]) == 0
+    assert main(["--tokens", random_set, "--save_partial", whole, "--quiet", "--no_plots"]) == 0
+    result = run_script(
+        "scripts/analyze.py", "--merge_partials", one, one, "--report_dir", str(tmp_path / "r")
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    rows = pq.read_metadata(shard).num_rows
+    assert (
+        f"error: {one} and {one} both counted data/train-00000-of-00003.parquet ({rows} rows)"
+        in result.stderr
+    )
+    with pytest.raises(ValueError, match=f"{one} and {whole} both counted data/train-00000-of-00003.parquet"):
+        merge_partials([one, whole])
+    with pytest.raises(ValueError, match="both counted"):  # in memory too
+        count_source(shard).merge(count_source(random_set))
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_same_shard_twice_in_one_source_is_refused(random_set, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(parquet_files(random_set)[1], tmp_path / name / "shard.parquet")
+    with pytest.raises(
+        ValueError, match="a/shard.parquet and .*b/shard.parquet are the same shard|same shard"
+    ):
+        count_source(str(tmp_path / "*" / "shard.parquet"))
+
+
+def tampered(path, tmp_path, name: str, change) -> str:
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    change(arrays)
+    out = str(tmp_path / f"{name}.npz")
+    np.savez(out, **arrays)
+    return out
+
+
+def test_partials_with_impossible_counts_are_refused(random_set, tmp_path):
+    good = str(tmp_path / "good.npz")
+    save_partial(count_source(random_set), good)
+    meta = json.loads(str(np.load(good)["meta"]))
+
+    def negative(a):
+        a["scale0/code_counts"] = a["scale0/code_counts"].copy()
+        a["scale0/code_counts"][7] = -40
+
+    def inflated(a):
+        a["scale1/code_counts"] = a["scale1/code_counts"] + 1
+
+    def files(a):
+        a["totals"] = a["totals"] * [2, 1]
+
+    def old_format(a):
+        a["meta"] = np.array(json.dumps({k: v for k, v in meta.items() if k not in ("format", "shards")}))
+
+    cases = {
+        "negative": (negative, r"negative counts in 'scale0/code_counts' \(min -40\)"),
+        "inflated": (inflated, "scale 1: the code counts .* disagree with the n-gram and run counts"),
+        "files": (files, "counts 80 files, but the shards it names hold 40 rows"),
+        "old_format": (old_format, "format None.*older partials do not say which shards"),
+        "nan_seconds": (lambda a: a.update(seconds=np.array(np.nan)), "non-finite values in 'seconds'"),
+    }
+    for name, (change, message) in cases.items():
+        with pytest.raises(ValueError, match=message):
+            merge_partials([tampered(good, tmp_path, name, change)])
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="junk.npz: not a partial written by save_partial"):
+        merge_partials([str(tmp_path / "junk.npz")])
+    assert merge_partials([good]).stats.files == 40

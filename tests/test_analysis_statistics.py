@@ -35,8 +35,10 @@ def token_set(folder, rows: list[list[list[int]]], codebook_size: int = 16, stri
 
 
 def scale0(tmp_path, *sequences: list[int]) -> dict:
-    """Analysis of scale 0 of a set whose files have the given scale-0 codes (finer scales empty)."""
-    return analyze(token_set(tmp_path, [[list(s), [], []] for s in sequences]))["scales"][0]
+    """Analysis of scale 0 of a set whose files have the given scale-0 codes (finer scales: code 15,
+    as many as whole frames need)."""
+    rows = [[list(s), [15] * (2 * len(s)), [15] * (4 * len(s))] for s in sequences]
+    return analyze(token_set(tmp_path, rows))["scales"][0]
 
 
 def test_frequency_figures_of_a_known_distribution(tmp_path):
@@ -103,7 +105,8 @@ def test_ngram_diversity_per_n(tmp_path):
 
 def test_top10_coverage_counts_only_the_ten_most_frequent(tmp_path):
     # code 0 eleven times, codes 1..19 once: the top 10 codes cover 11 + 9 of 30
-    s = analyze(token_set(tmp_path, [[[0] * 11 + list(range(1, 20)), [], []]], codebook_size=32))["scales"][0]
+    row = [[0] * 11 + list(range(1, 20)), [31] * 60, [31] * 120]
+    s = analyze(token_set(tmp_path, [row], codebook_size=32))["scales"][0]
     assert s["ngrams"][0]["top10_coverage"] == pytest.approx(20 / 30)
     assert s["top_k_coverage"]["10"] == pytest.approx(20 / 30)
 
@@ -140,12 +143,14 @@ def test_four_scale_frames_have_fifteen_codes(tmp_path):
 
 
 def test_empty_and_single_code_files(tmp_path):
-    analysis = analyze(token_set(tmp_path, [[[3], [], []], [[], [], []], [[3], [1], []]]))
+    analysis = analyze(token_set(tmp_path / "a", [[[3], [1], [2]], [[], [], []], [[3], [1], [5]]]))
     s = analysis["scales"][0]
     assert (s["tokens"], s["bigrams"]["total"], s["repetition"]["repeats"]) == (2, 0, 0)
-    assert analysis["scales"][2]["tokens"] == 0 and analysis["scales"][2]["gini"] is None
-    assert analysis["cross_scale"]["frames"] == 0
+    assert analysis["cross_scale"]["frames"] == 0  # one code per scale is a partial frame
+    assert analysis["cross_scale"]["tail_codes_excluded"] == [2, 2, 2]
     assert analysis["files"] == 3
+    empty = analyze(token_set(tmp_path / "b", [[[], [], []]]))
+    assert empty["scales"][2]["tokens"] == 0 and empty["scales"][2]["gini"] is None
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -156,13 +161,19 @@ def test_folder_without_shards_is_refused(tmp_path):
         analyze(str(tmp_path))
 
 
-def test_codes_outside_the_codebook_name_the_file_and_column(tmp_path):
-    records = [{"id": "a", "file_path": "a", "duration": 1.0, "codes": [[1, 20], [], []]}]
+@pytest.mark.parametrize("statistics", [True, False])
+def test_codes_outside_the_codebook_name_the_file_and_column(tmp_path, statistics):
+    # with footer statistics the set is refused before reading; without, when the batch is counted
+    records = [{"id": "a", "file_path": "a", "duration": 1.0, "codes": [[1, 20], [0] * 4, [0] * 8]}]
     path = tmp_path / shard_name(0, 1)
-    write_parquet(rows_to_table(records, 3, codebook_size=32), path)
+    path.parent.mkdir()
+    pq.write_table(rows_to_table(records, 3, codebook_size=32), path, write_statistics=statistics)
     layout = CodecLayout(24000, 512, (4, 2, 1), codebook_size=16)
     (tmp_path / "metadata.json").write_text(json.dumps({"codec": {"layout": layout.to_dict()}}))
-    with pytest.raises(ValueError, match=r"train-00000-of-00001\.parquet.*'tokens_scale_0'.*outside 0\.\.15"):
+    with pytest.raises(
+        ValueError,
+        match=r"train-00000-of-00001\.parquet.*'?tokens_scale_0'?.*outside (the codebook )?0\.\.15",
+    ):
         analyze(str(tmp_path))
 
 

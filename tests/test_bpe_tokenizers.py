@@ -344,3 +344,57 @@ def test_train_from_a_dataset_object(tmp_path):
     )
     tokenizer = load_tokenizer(train_tokenizer(dataset, "cross_scale", 20, output_dir=tmp_path / "d"))
     assert tokenizer.layout == layout and tokenizer.num_merges == 20
+
+
+def edited_copy(source, folder, change) -> str:
+    """A copy of the tokenizer folder `source` whose tokenizer.json went through `change`."""
+    import shutil
+
+    shutil.copytree(source, folder)
+    data = json.loads((folder / "tokenizer.json").read_text())
+    change(data)
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    return str(folder)
+
+
+def swap_ids(data: dict, a: str, b: str) -> None:
+    vocab = data["model"]["vocab"]
+    vocab[a], vocab[b] = vocab[b], vocab[a]
+
+
+def test_a_tampered_tokenizer_folder_is_refused(trained, tmp_path):
+    tokenizer: AudioTokenizer = trained[("snac_24khz", "rl", None)]
+    tokenizer.save_pretrained(tmp_path / "good")
+    assert load_tokenizer(tmp_path / "good").vocab_size == tokenizer.vocab_size
+    run_2, run_3 = (chr(tokenizer.alphabet.run_symbol(r)) for r in (2, 3))
+    last_merge = tokenizer.vocab_size - 1
+    edits = {
+        "swapped base symbols": (
+            lambda d: swap_ids(d, chr(CODE_BASE + 1), chr(CODE_BASE + 2)),
+            r"id 7 is U\+F0002, but the documented layout puts the base symbol U\+F0001 there",
+        ),
+        "swapped run symbols": (lambda d: swap_ids(d, run_2, run_3), r"puts the base symbol U\+F3000 there"),
+        "normalizer": (lambda d: d.update(normalizer={"type": "NFKC"}), 'its normalizer is {"type": "NFKC"}'),
+        "pre-tokenizer": (lambda d: d.update(pre_tokenizer={"type": "Whitespace"}), "its pre_tokenizer is"),
+        "decoder": (lambda d: d.update(decoder=None), "its decoder is null, expected"),
+        "byte fallback": (lambda d: d["model"].update(byte_fallback=True), "its model is"),
+        "reordered merges": (
+            lambda d: d["model"]["merges"].insert(0, d["model"]["merges"].pop()),
+            f"but the documented layout puts the merge .* there|id {last_merge} is",
+        ),
+        "added token": (
+            lambda d: d["added_tokens"].append({**d["added_tokens"][0], "id": 6, "content": chr(CODE_BASE)}),
+            "added tokens",
+        ),
+    }
+    for name, (change, message) in edits.items():
+        folder = edited_copy(tmp_path / "good", tmp_path / name.replace(" ", "_"), change)
+        with pytest.raises(
+            ValueError, match=f"{folder}: tokenizer.json does not match its codec_meta: .*{message}"
+        ):
+            load_tokenizer(folder)
+    (tmp_path / "good" / "tokenizer_config.json").write_text("{")
+    with pytest.raises(ValueError, match=r"tokenizer_config\.json: not valid JSON .*train it again"):
+        load_tokenizer(tmp_path / "good")
+    with pytest.raises(FileNotFoundError, match="no tokenizer.json"):
+        load_tokenizer(tmp_path / "missing")

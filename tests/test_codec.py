@@ -113,3 +113,59 @@ def test_checkpoint_with_old_weight_norm_keys(tmp_path):
     torch.save({"generator": old_style}, tmp_path / "old.pt")
     codec = load_codec("snac_24khz", checkpoint=str(tmp_path / "old.pt"))
     assert _same_weights(codec.model, trained)
+
+
+def test_unusable_model_configs_are_one_line_errors_naming_the_file(tmp_path):
+    import json
+
+    folder = build_random_model(tmp_path / "m")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    cases = {
+        "[1, 2]": "config.json: expected a JSON object, found a list",
+        json.dumps({**config, "bogus": 1}): r"config.json: not a SNAC config \(unknown keys \['bogus'\]",
+        json.dumps({k: v for k, v in config.items() if k != "vq_strides"}): r"missing \['vq_strides'\]",
+        json.dumps({**config, "vq_strides": "abc"}): "config.json: SNAC cannot be built from it",
+        '{"sampling_rate": 24000,': r"config.json: not valid JSON \(.* line 1 column \d+\); re-download",
+    }
+    for text, message in cases.items():
+        config_path.write_text(text)
+        with pytest.raises(CodecLoadError, match=message):
+            load_codec(str(folder))
+    config_path.write_text(json.dumps(config))
+    (folder / "snac_hf.json").write_text("{notice")
+    with pytest.raises(CodecLoadError, match="snac_hf.json: not valid JSON"):
+        load_codec(str(folder))
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    from conftest import run_script
+
+    folder = build_random_model(tmp_path / "m")
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    key = next(k for k in state if k.startswith("quantizer."))
+    state[key] = state[key].clone()
+    state[key].view(-1)[:3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    torch.save(state, folder / "pytorch_model.bin")
+    with pytest.raises(
+        CodecLoadError, match=f"pytorch_model.bin: weight '{key}' holds 3 NaN or infinite values"
+    ):
+        load_codec(str(folder))
+    torch.save({"model": state}, tmp_path / "nan.pt")
+    with pytest.raises(CodecLoadError, match="nan.pt: weight .* holds 3 NaN or infinite values"):
+        load_codec("hubertsiuzdak/snac_24khz", checkpoint=str(tmp_path / "nan.pt"))
+    (tmp_path / "ids.json").write_text("[1, 2, 3]")
+    result = run_script(
+        "scripts/decode.py",
+        "--ids",
+        str(tmp_path / "ids.json"),
+        "--model",
+        str(folder),
+        "--out_dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if "error:" in line] == [
+        result.stderr.strip().splitlines()[-1]
+    ]
+    assert "NaN or infinite" in result.stderr

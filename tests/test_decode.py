@@ -114,3 +114,91 @@ def test_bad_ids_are_usage_errors(tmp_path, fitted_model, tokenizers):
         "--model", str(fitted_model), "--out_dir", str(tmp_path / "wavs"),
     )  # fmt: skip
     assert result.returncode == 2 and "unknown token id 999999" in result.stderr
+
+
+def test_distinct_ids_get_distinct_file_names_in_any_order():
+    from snac_hf.decode import output_names
+
+    ids = ["a.wav", "a.flac", "sub/b.wav", "sub_b.wav", "Case.wav", "case.wav", "plain/c.wav"]
+    names = output_names(ids)
+    assert len({n.casefold() for n in names}) == len(ids)
+    assert names[-1] == "plain_c.wav"  # no collision: the flat name alone
+    assert all(n.startswith(("a-", "sub_b-", "Case-", "case-")) for n in names[:-1])
+    assert dict(zip(ids[::-1], output_names(ids[::-1]))) == dict(zip(ids, names))
+    with pytest.raises(ValueError, match="rows 0 and 2 have the same id 'x'"):
+        output_names(["x", "y", "x"])
+
+
+def test_decode_script_never_overwrites_and_checks_durations(tokenizers, rows, fitted_model, tmp_path):
+    from snac_hf.wav import read_float_wav
+
+    tok = tokenizers["plain"]
+    tok.save_pretrained(tmp_path / "tok")
+    codes = [np.asarray(rows[0][f"tokens_scale_{k}"][: 8 * 2**k]) for k in range(3)]  # 8 whole frames
+    ids = tok.encode(codes)
+    seconds = 8 * 2048 / 24000
+
+    def decode(items, *extra):
+        (tmp_path / "ids.json").write_text(json.dumps(items))
+        return run_script(
+            "scripts/decode.py", "--tokenizer", str(tmp_path / "tok"), "--ids", str(tmp_path / "ids.json"),
+            "--model", str(fitted_model), "--out_dir", str(tmp_path / "wavs"), *extra,
+        )  # fmt: skip
+
+    names = ["a.wav", "a.flac", "sub/b.wav", "sub_b.wav"]
+    items = [{"id": name, "input_ids": ids, "duration": seconds} for name in names]
+    result = decode(items)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 4 file(s)" in result.stdout
+    written = sorted(p.name for p in (tmp_path / "wavs").iterdir())
+    assert len(written) == 4 and all(
+        len(read_float_wav(tmp_path / "wavs" / n)[0]) == 8 * 2048 for n in written
+    )
+
+    again = decode(items)  # the files exist now: refused, nothing replaced
+    assert again.returncode == 2 and "exist already; nothing was written. Pass --overwrite" in again.stderr
+    assert decode(items, "--overwrite").returncode == 0
+
+    (tmp_path / "bad.json").write_text(json.dumps([{"id": "x", "input_ids": ids, "duration": -1.0}]))
+    result = run_script(
+        "scripts/decode.py", "--tokenizer", str(tmp_path / "tok"), "--ids", str(tmp_path / "bad.json"),
+        "--model", str(fitted_model), "--out_dir", str(tmp_path / "bad"),
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "error: row 'x': duration -1.0 s is not positive" in result.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, rows, codec, tmp_path):
+    from snac_hf.decode import decode_rows
+
+    tok = tokenizers["plain"]
+    ids = tok.encode([np.asarray(rows[0][f"tokens_scale_{k}"][: 8 * 2**k]) for k in range(3)])
+    bad = {
+        -1.0: "duration -1.0 s is not positive",
+        0: "duration 0 s is not positive",
+        float("nan"): "duration nan is not a finite number of seconds",
+        float("inf"): "duration inf is not a finite number of seconds",
+        "long": "duration 'long' is not a finite number of seconds",
+        0.5: r"duration 0.5 s is 12000 samples, whose codes per scale are \(6, 12, 24\), but the row has \(8",
+    }
+    for duration, message in bad.items():
+        with pytest.raises(ValueError, match=f"row 'x': {message}"):
+            decode_rows([{"id": "x", "input_ids": ids, "duration": duration}], codec, tmp_path / "out", tok)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "broken.json").write_text("[[1, 2,")
+    result = run_script(
+        "scripts/decode.py", "--ids", str(tmp_path / "broken.json"), "--out_dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert result.returncode == 2 and f"{tmp_path / 'broken.json'}: not valid JSON" in result.stderr
+
+
+def test_rows_without_codes_and_codes_outside_the_codebook_are_clear_errors(codec, tmp_path):
+    from snac_hf.decode import decode_rows
+
+    with pytest.raises(ValueError, match="row 'r': neither input_ids nor the columns tokens_scale_0"):
+        decode_rows([{"id": "r", "duration": 1.0}], codec, tmp_path)
+    row = {"id": "r", "tokens_scale_0": [5000], "tokens_scale_1": [0, 0], "tokens_scale_2": [0] * 4}
+    with pytest.raises(ValueError, match="row 'r': scale 0 position 0 holds code 5000, outside 0..4095"):
+        decode_rows([row], codec, tmp_path)
+    assert not list(tmp_path.iterdir())

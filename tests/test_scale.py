@@ -289,3 +289,18 @@ def test_save_to_disk_source_streamed(tmp_path, parquet_dataset, fitted_model):
     result = tokenize(*dataset_args(saved, fitted_model, "--streaming"), "--output_dir", str(streamed))
     assert result.returncode == 0, result.stderr
     assert rows(whole) == rows(streamed) and len(rows(whole)) == 3
+
+
+def test_accelerate_without_multi_gpu_warns_that_one_process_runs(tmp_path, short_speech_dir, fitted_model):
+    """`accelerate launch --num_processes 2` without --multi_gpu starts one process: say so."""
+    launcher = (sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2")
+    launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    out = tmp_path / "tokens"
+    args = ["--input_dir", str(short_speech_dir), "--model", str(fitted_model), "--max_files", "1"]
+    result = run_script(
+        "scripts/tokenize.py", "--no_analysis", "--no_progress", *args, "--output_dir", str(out),
+        launcher=launcher,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "asked for --num_processes 2 but started 1 process" in result.stderr
+    assert "--multi_gpu" in result.stderr

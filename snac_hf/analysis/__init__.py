@@ -11,18 +11,15 @@ script's BPE rules, and `markdown`, `console` and `plots` present them.
 """
 
 from snac_hf.analysis.api import (
-    Counted,
     analyze,
     analyze_folder,
     count_source,
-    load_partial,
-    merge_partials,
-    save_partial,
     summarize_counted,
     write_card_section,
     write_reports,
 )
 from snac_hf.analysis.partial import AnalysisConfig, TokenStats, count_batch
+from snac_hf.analysis.saved_partial import Counted, load_partial, merge_partials, save_partial
 
 __all__ = [
     "AnalysisConfig",

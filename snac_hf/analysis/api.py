@@ -1,8 +1,8 @@
 """The analysis entry points: `analyze` (figures only) and `analyze_folder` (figures + reports).
 
 Partials from several machines: each runs `count_source(...)` on its share and `save_partial`,
-then one `merge_partials` + `summarize_partial` produces the report (the CLI's `--save_partial`
-and `--merge_partials`).
+then one `merge_partials` + `summarize_counted` produces the report (the CLI's `--save_partial`
+and `--merge_partials`; saving, checking and merging partials is `saved_partial.py`).
 """
 
 from __future__ import annotations
@@ -10,42 +10,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 
-import numpy as np
 from datasets import Dataset
 
 from snac_hf.analysis.compute import compute_stats
 from snac_hf.analysis.console import console_report
 from snac_hf.analysis.markdown import card_section, report
-from snac_hf.analysis.partial import AnalysisConfig, TokenStats
+from snac_hf.analysis.partial import AnalysisConfig
+from snac_hf.analysis.saved_partial import Counted, repeated_shard
 from snac_hf.analysis.sources import resolve
 from snac_hf.analysis.summary import summarize
+from snac_hf.bpe.codes import check_layout
 from snac_hf.layout import CodecLayout
+from snac_hf.ownership import record_written
 from snac_hf.sections import write_section
 
 JSON_FILE, REPORT_FILE, CARD_FILE, CARD_SECTION = "analysis.json", "analysis.md", "README.md", "analysis"
-
-
-@dataclass
-class Counted:
-    """Merged partial statistics with what the report needs to know about their source."""
-
-    stats: TokenStats
-    source: str
-    layout: CodecLayout
-    layout_note: str | None
-    seconds: float = 0.0
-
-    def merge(self, other: Counted) -> Counted:
-        if other.layout != self.layout:
-            raise ValueError(
-                f"cannot merge partials of different codec layouts: {self.layout} vs {other.layout}"
-            )
-        self.stats.merge(other.stats)
-        self.source = f"{self.source} + {other.source}"
-        self.seconds += other.seconds
-        return self
 
 
 def count_source(
@@ -58,9 +38,17 @@ def count_source(
     heavy_budget: int = AnalysisConfig.heavy_budget,
     progress: bool = False,
 ) -> Counted:
-    """Count a source (see `sources.resolve`) into merged partial statistics."""
+    """Count a source (see `sources.resolve`) into merged partial statistics.
+
+    The layout is checked as for BPE training (`bpe.codes.check_layout`), and so is every file's
+    number of codes per scale (`TokenStats.count`); a shard given twice (same footer digest) is an error.
+    """
     start = time.perf_counter()
     resolved = resolve(source, layout=layout, num_shards=num_proc)
+    check_layout(resolved.layout)
+    shards = [unit.identity() for unit in resolved.units]
+    if repeated := repeated_shard(shards):
+        raise ValueError(f"{repeated[0]['path']} and {repeated[1]['path']} are the same shard: give it once")
     config = AnalysisConfig(
         codebook_size=resolved.layout.codebook_size,
         codes_per_frame=resolved.layout.codes_per_frame,
@@ -69,9 +57,8 @@ def count_source(
         heavy_budget=heavy_budget,
     )
     stats = compute_stats(resolved.units, config, num_proc=num_proc, progress=progress)
-    return Counted(
-        stats, resolved.description, resolved.layout, resolved.layout_note, time.perf_counter() - start
-    )
+    seconds = time.perf_counter() - start
+    return Counted(stats, resolved.description, resolved.layout, resolved.layout_note, seconds, shards)
 
 
 def summarize_counted(counted: Counted, num_proc: int = 1) -> dict:
@@ -102,9 +89,11 @@ def write_reports(analysis: dict, directory: str, *, plots: bool = True) -> list
     os.makedirs(directory, exist_ok=True)
     plot_names = []
     if plots:
-        from snac_hf.analysis.plots import write_plots  # matplotlib only when plotting
+        from snac_hf.analysis.plots import PLOTTERS, write_plots  # matplotlib only when plotting
 
+        record_written(directory, list(PLOTTERS))  # ours in a token set: --overwrite may remove them
         plot_names = write_plots(analysis, directory)
+    record_written(directory, [JSON_FILE, REPORT_FILE])
     paths = [os.path.join(directory, name) for name in (JSON_FILE, REPORT_FILE, *plot_names)]
     with open(paths[0], "w") as f:
         json.dump(analysis, f, indent=1, ensure_ascii=False)
@@ -120,6 +109,7 @@ def write_card_section(analysis: dict, folder: str, report_dir: str | None = Non
     to analysis.md when the reports sit next to the card."""
     same_place = report_dir is None or os.path.abspath(report_dir) == os.path.abspath(folder)
     link = REPORT_FILE if same_place else None
+    record_written(folder, [CARD_FILE])
     write_section(os.path.join(folder, CARD_FILE), CARD_SECTION, card_section(analysis, link))
 
 
@@ -140,33 +130,3 @@ def analyze_folder(
     if console:
         print(console_report(analysis))
     return analysis
-
-
-def save_partial(counted: Counted, path: str) -> None:
-    """Write merged-or-not partial statistics to a .npz that `load_partial` reads on any machine."""
-    meta = {"source": counted.source, "layout": counted.layout.to_dict(), "layout_note": counted.layout_note}
-    arrays = counted.stats.to_arrays()
-    with open(path, "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), seconds=np.array(counted.seconds), **arrays)
-
-
-def load_partial(path: str) -> Counted:
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-        seconds = float(arrays.pop("seconds"))
-        stats = TokenStats.from_arrays(arrays)
-    except KeyError as error:
-        raise ValueError(f"{path}: not a partial written by save_partial (missing {error})") from None
-    layout = CodecLayout.from_dict(meta["layout"])
-    return Counted(stats, meta["source"], layout, meta["layout_note"], seconds)
-
-
-def merge_partials(paths: list[str]) -> Counted:
-    if not paths:
-        raise ValueError("no partials to merge")
-    counted = load_partial(paths[0])
-    for path in paths[1:]:
-        counted.merge(load_partial(path))
-    return counted

@@ -14,16 +14,10 @@ import argparse
 import os
 import sys
 
-from snac_hf.analysis.api import (
-    count_source,
-    merge_partials,
-    save_partial,
-    summarize_counted,
-    write_card_section,
-    write_reports,
-)
+from snac_hf.analysis.api import count_source, summarize_counted, write_card_section, write_reports
 from snac_hf.analysis.console import console_report
 from snac_hf.analysis.partial import AnalysisConfig
+from snac_hf.analysis.saved_partial import merge_partials, save_partial
 
 
 def _positive(text: str) -> int:
@@ -84,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         parser().error(
             "--report_dir is needed unless the source is a token-set folder (or use --save_partial)"
         )
+    try:
+        return run(args, report_dir)
+    except (ValueError, OSError) as error:  # damaged or contradictory input: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, report_dir: str | None) -> int:
+    """Count (or merge), save the partial, write the reports: what `main` does with valid arguments."""
     if args.merge_partials:
         counted = merge_partials(args.merge_partials)
     else:

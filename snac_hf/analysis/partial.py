@@ -19,15 +19,19 @@ keep one partial each in memory instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from snac_hf.analysis.arrow_codes import ArrowBatch, batch_ids, scale_codes
 from snac_hf.analysis.frames import FrameCounts
 from snac_hf.analysis.ngrams import NgramCounts
 from snac_hf.analysis.pair_counts import PairCounts
 from snac_hf.analysis.runs import RunCounts
+from snac_hf.bpe.codes import check_length_rows
+from snac_hf.layout import CodecLayout
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,15 @@ class AnalysisConfig:
     @property
     def n_scales(self) -> int:
         return len(self.codes_per_frame)
+
+    @property
+    def stride_layout(self) -> CodecLayout:
+        """A layout with the strides relative to the finest scale (`codes_per_frame[-1] //
+        codes_per_frame[k]`; SNAC's own strides, whose finest is 1). Which scale lengths some audio
+        produces depends on these ratios alone (`bpe.codes`), so files are checked against it."""
+        finest = self.codes_per_frame[-1]
+        strides = tuple(finest // c for c in self.codes_per_frame)
+        return CodecLayout(1, 1, strides, codebook_size=self.codebook_size)
 
 
 class ScaleStats:
@@ -102,11 +115,17 @@ class TokenStats:
         )
 
     def count(self, batch: ArrowBatch, where: str) -> None:
-        """Add one Arrow batch of token rows; `where` names the input in error messages."""
+        """Add one Arrow batch of token rows; `where` names the input in error messages.
+
+        Refused, naming the file: codes outside the codebook, and scale lengths that no audio length
+        produces (the check of BPE training, `bpe.codes.check_length_rows`).
+        """
         scales = [
             scale_codes(batch, k, self.config.codebook_size, where) for k in range(self.config.n_scales)
         ]
         ids = batch_ids(batch)
+        lengths = np.stack([scale.lengths for scale in scales], axis=1)
+        check_length_rows(self.config.stride_layout, lengths, RowNames(where, ids, batch.num_rows))
         self.files += batch.num_rows
         if "duration" in batch.schema.names:
             self.duration += float(np.nansum(batch.column("duration").to_numpy(zero_copy_only=False)))
@@ -148,6 +167,21 @@ class TokenStats:
         stats.scales = [ScaleStats.from_arrays(arrays, f"scale{k}") for k in range(config.n_scales)]
         stats.frames = FrameCounts.from_arrays(arrays, "frames")
         return stats
+
+
+class RowNames(Sequence[str]):
+    """`where: file 'ID'` (or `where: row i`) for row i of a batch, built only when asked for."""
+
+    def __init__(self, where: str, ids: pa.Array | None, rows: int = 0):
+        self.where, self.ids, self.rows = where, ids, rows if ids is None else len(ids)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  (no slices needed)
+        if self.ids is None:
+            return f"{self.where}: row {i}"
+        return f"{self.where}: file {self.ids[i].as_py()!r}"
 
 
 def count_batch(batch: ArrowBatch, config: AnalysisConfig, where: str = "batch") -> TokenStats:

@@ -5,6 +5,9 @@ Dataset), each of which yields Arrow batches of about `BATCH_TOKENS` codes and r
 columns the analysis needs. Parquet is read directly with pyarrow: `load_dataset` on a local
 folder would first copy it into the cache. The codec layout comes from the set's metadata.json
 when there is one; otherwise it is assumed from the number of scales, and the report says so.
+A folder is checked whole first (`snac_hf.integrity.check_token_set`: shards against metadata.json
+and the unit records, from the footers); Parquet files given by name or glob are checked one by
+one (readable, with rows), since a share of a set is what `--save_partial` runs on.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Dataset
 
 from snac_hf.analysis.arrow_codes import ArrowBatch
+from snac_hf.integrity import DamagedInputError, ShardFooter, check_parquet_files, check_token_set
 from snac_hf.layout import CodecLayout, layout_for
 from snac_hf.tokenset import (
     DATA_DIR,
@@ -27,7 +32,6 @@ from snac_hf.tokenset import (
     layout_of,
     n_scales_of,
     open_token_set,
-    parquet_files,
     tokens_column,
 )
 
@@ -54,10 +58,15 @@ class ParquetUnit:
     n_scales: int
     tokens: int  # codes in the file (0 if unknown)
     rows: int
+    digest: str  # `integrity.footer_digest`: the same shard has the same digest on every machine
 
     @property
     def label(self) -> str:
         return self.path
+
+    def identity(self) -> dict:
+        """What a saved partial records about this unit (`api.Counted.shards`)."""
+        return {"path": _short_path(self.path), "rows": self.rows, "digest": self.digest}
 
     @property
     def weight(self) -> int:
@@ -65,10 +74,13 @@ class ParquetUnit:
         return self.tokens or self.rows
 
     def batches(self) -> Iterator[ArrowBatch]:
-        parquet = pq.ParquetFile(self.path)
-        names = parquet.schema_arrow.names
-        rows = _rows_per_batch(self.tokens / self.rows if self.rows else None)
-        yield from parquet.iter_batches(batch_size=rows, columns=wanted_columns(names, self.n_scales))
+        try:
+            parquet = pq.ParquetFile(self.path)
+            names = parquet.schema_arrow.names
+            rows = _rows_per_batch(self.tokens / self.rows if self.rows else None)
+            yield from parquet.iter_batches(batch_size=rows, columns=wanted_columns(names, self.n_scales))
+        except (OSError, pa.ArrowException) as error:  # a data page damaged behind an intact footer
+            raise DamagedInputError(f"{self.path}: unreadable ({type(error).__name__}: {error})") from None
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,12 @@ class DatasetUnit:
     @property
     def label(self) -> str:
         return f"dataset shard {self.index} of {self.count}"
+
+    def identity(self) -> dict:
+        """What a saved partial records about this unit: the Dataset's fingerprint and the rows."""
+        rows = len(self.dataset.shard(self.count, self.index, contiguous=True))
+        digest = f"datasets:{self.dataset._fingerprint}:{self.index}/{self.count}"
+        return {"path": self.label, "rows": rows, "digest": digest}
 
     @property
     def weight(self) -> int:
@@ -128,43 +146,37 @@ def assumed_layout(n_scales: int) -> tuple[CodecLayout, str]:
     return layout, f"no metadata.json: assumed strides {strides}, 4096 codes, hop 512 at 24 kHz"
 
 
-def _parquet_unit(path: str, layout_scales: int | None) -> ParquetUnit:
-    parquet = pq.ParquetFile(path)
-    names = parquet.schema_arrow.names
-    try:
-        n_scales = n_scales_of(names)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+def _parquet_unit(footer: ShardFooter, layout_scales: int | None) -> ParquetUnit:
+    path, n_scales = footer.path, footer.n_scales
     if layout_scales is not None and n_scales != layout_scales:
         raise ValueError(
             f"{path}: {n_scales} token columns, but the layout in {METADATA_FILE} has {layout_scales} scales"
         )
     counts = [count_column(k) for k in range(n_scales)]
-    rows = parquet.metadata.num_rows
     tokens = 0
-    if set(counts) <= set(names) and rows:
-        table = parquet.read(columns=counts)
-        tokens = int(sum(table.column(name).to_numpy().sum() for name in counts))
-    return ParquetUnit(path, n_scales, tokens, rows)
+    try:
+        parquet = pq.ParquetFile(path)
+        if set(counts) <= set(parquet.schema_arrow.names):
+            table = parquet.read(columns=counts)
+            tokens = int(sum(table.column(name).to_numpy().sum() for name in counts))
+    except (OSError, pa.ArrowException) as error:
+        raise DamagedInputError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
+    return ParquetUnit(path, n_scales, tokens, footer.rows, footer.digest)
 
 
-def _parquet_source(description: str, files: list[str], layout: CodecLayout | None) -> Source:
+def _parquet_source(description: str, footers: list[ShardFooter], layout: CodecLayout | None) -> Source:
     note = None
-    units = [_parquet_unit(path, layout.n_scales if layout else None) for path in files]
-    if len({u.n_scales for u in units}) > 1:
-        raise ValueError(f"{description}: files disagree on the number of scales")
+    units = [_parquet_unit(footer, layout.n_scales if layout else None) for footer in footers]
     if layout is None:
         layout, note = assumed_layout(units[0].n_scales)
     return Source(description, units, layout, note)
 
 
-def _metadata_layout(folder: str) -> CodecLayout | None:
-    try:
-        return layout_of(folder)
-    except (KeyError, ValueError, TypeError) as error:
-        raise ValueError(
-            f"{os.path.join(folder, METADATA_FILE)}: no usable codec layout ({error!r})"
-        ) from None
+def _short_path(path: str) -> str:
+    """`data/NAME.parquet` for a token set's shard, else the file name: the same on every machine."""
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    name = os.path.basename(path)
+    return f"{DATA_DIR}/{name}" if parent == DATA_DIR else name
 
 
 def resolve(source: str | Dataset, *, layout: CodecLayout | None = None, num_shards: int = 1) -> Source:
@@ -173,18 +185,17 @@ def resolve(source: str | Dataset, *, layout: CodecLayout | None = None, num_sha
     if isinstance(source, Dataset):
         return _dataset_source("dataset", source, layout, num_shards)
     if os.path.isdir(source):
-        files = parquet_files(source)
-        if not files:
-            raise FileNotFoundError(f"{source}: no token shards in {DATA_DIR}/ (is this a token set?)")
-        return _parquet_source(source, files, layout or _metadata_layout(source))
+        footers = check_token_set(source)  # whole, as metadata.json and the unit records say
+        return _parquet_source(source, footers, layout or layout_of(source))
     if source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:
             raise FileNotFoundError(f"{source}: no Parquet file matches")
+        footers = check_parquet_files(files)  # some shards of a set: each must be readable
         folder = os.path.dirname(os.path.dirname(os.path.abspath(files[0])))
         if layout is None and os.path.basename(os.path.dirname(os.path.abspath(files[0]))) == DATA_DIR:
-            layout = _metadata_layout(folder)
-        return _parquet_source(source, files, layout)
+            layout = layout_of(folder)
+        return _parquet_source(source, footers, layout)
     return _dataset_source(source, open_token_set(source), layout, num_shards)
 
 

@@ -10,20 +10,32 @@ Modules: `alphabet` (symbols), `codes` (input checks), `variant` (the common bas
 per variant (`plain`, `thresholded`, `rl`, `cross_scale`, `hierarchical`, `rl_cross_scale`),
 `corpus` (reading token sets), `training`, `tokenizer` (the saved-tokenizer API), `compare`.
 No torch anywhere: a downloaded token set is merged without it.
+
+The names below are imported on first use (PEP 562), so `snac_hf.bpe.codes` (the input checks the
+analysis shares) loads without `tokenizers` and `transformers`.
 """
 
-from snac_hf.bpe.alphabet import SPECIAL_TOKENS, SymbolAlphabet
-from snac_hf.bpe.tokenizer import AudioTokenizer, add_input_ids, load_tokenizer
-from snac_hf.bpe.training import train_tokenizer
-from snac_hf.bpe.variants import VARIANTS, make_variant
+from importlib import import_module
 
-__all__ = [
-    "SPECIAL_TOKENS",
-    "VARIANTS",
-    "AudioTokenizer",
-    "SymbolAlphabet",
-    "add_input_ids",
-    "load_tokenizer",
-    "make_variant",
-    "train_tokenizer",
-]
+_HOMES = {
+    "SPECIAL_TOKENS": "snac_hf.bpe.alphabet",
+    "SymbolAlphabet": "snac_hf.bpe.alphabet",
+    "AudioTokenizer": "snac_hf.bpe.tokenizer",
+    "add_input_ids": "snac_hf.bpe.tokenizer",
+    "load_tokenizer": "snac_hf.bpe.tokenizer",
+    "train_tokenizer": "snac_hf.bpe.training",
+    "VARIANTS": "snac_hf.bpe.variants",
+    "make_variant": "snac_hf.bpe.variants",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'snac_hf.bpe' has no attribute {name!r}")
+    return getattr(import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

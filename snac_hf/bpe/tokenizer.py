@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
-from tokenizers import Tokenizer, decoders, processors
+from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from snac_hf.bpe.alphabet import (
@@ -38,12 +38,17 @@ from snac_hf.bpe.alphabet import (
 )
 from snac_hf.bpe.codes import CodesPerScale, check_length_rows, check_lengths
 from snac_hf.bpe.corpus import batch_codes
+from snac_hf.bpe.id_layout import check_backend, finish_backend
 from snac_hf.bpe.variant import Variant
 from snac_hf.bpe.variants import make_variant
+from snac_hf.integrity import read_json_object
 from snac_hf.layout import CodecLayout
 
 #: Version of the `codec_meta` layout in tokenizer_config.json.
 META_FORMAT = "snac_hf.bpe/1"
+#: The JSON files of a saved tokenizer folder.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+DAMAGED = "; the folder was edited or damaged: use the folder train_bpe.py wrote, or train it again"
 
 
 def build_hf_tokenizer(backend: Tokenizer, variant: Variant, meta: dict) -> PreTrainedTokenizerFast:
@@ -59,15 +64,7 @@ def build_hf_tokenizer(backend: Tokenizer, variant: Variant, meta: dict) -> PreT
         raise ValueError(
             f"{len(missing)} base symbols are missing from the vocabulary (first U+{ord(missing[0]):X})"
         )
-    backend.decoder = decoders.Fuse()  # without a decoder, decode() joins tokens with spaces
-    backend.post_processor = processors.TemplateProcessing(
-        single=f"{BOS_TOKEN} {AUDIO_START_TOKEN} $A {AUDIO_END_TOKEN} {EOS_TOKEN}",
-        pair=f"{BOS_TOKEN} {AUDIO_START_TOKEN} $A {AUDIO_END_TOKEN} {AUDIO_START_TOKEN} $B {AUDIO_END_TOKEN} "
-        f"{EOS_TOKEN}",
-        special_tokens=[
-            (t, special_ids[t]) for t in (BOS_TOKEN, EOS_TOKEN, AUDIO_START_TOKEN, AUDIO_END_TOKEN)
-        ],
-    )
+    finish_backend(backend, special_ids)
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token=BOS_TOKEN,
@@ -82,27 +79,41 @@ def build_hf_tokenizer(backend: Tokenizer, variant: Variant, meta: dict) -> PreT
 
 
 class AudioTokenizer:
-    """Codes per scale <-> token ids, exactly, for one trained tokenizer folder."""
+    """Codes per scale <-> token ids, exactly, for one trained tokenizer folder.
 
-    def __init__(self, hf_tokenizer: PreTrainedTokenizerBase):
+    Construction verifies the tokenizer (`id_layout.check_backend`): the documented id layout and
+    the lossless set-up of the variant `codec_meta` names; any difference is a ValueError that
+    starts with `name` (the folder, when loaded by `load_tokenizer`).
+    """
+
+    def __init__(self, hf_tokenizer: PreTrainedTokenizerBase, name: str = "tokenizer"):
         meta = hf_tokenizer.init_kwargs.get("codec_meta")
         if not isinstance(meta, Mapping) or meta.get("format") != META_FORMAT:
             raise ValueError(
-                "not a snac_hf audio tokenizer: tokenizer_config.json has no codec_meta of format "
+                f"{name}: not a snac_hf audio tokenizer: tokenizer_config.json has no codec_meta of format "
                 f"{META_FORMAT!r}"
             )
         self.hf_tokenizer = hf_tokenizer
         self.meta = dict(meta)
-        self.layout = CodecLayout.from_dict(meta["layout"])
-        self.variant: str = meta["variant"]
-        self.serializer = make_variant(self.variant, self.layout, **meta.get("options", {}))
-        saved_alphabet = SymbolAlphabet.from_dict(meta["alphabet"])
+        try:
+            self.layout = CodecLayout.from_dict(meta["layout"])
+            self.variant: str = meta["variant"]
+            self.serializer = make_variant(self.variant, self.layout, **meta.get("options", {}))
+            saved_alphabet = SymbolAlphabet.from_dict(meta["alphabet"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"{name}: unusable codec_meta in tokenizer_config.json ({error!r}){DAMAGED}"
+            ) from None
         if saved_alphabet != self.serializer.alphabet:
             raise ValueError(
-                f"codec_meta alphabet {saved_alphabet} does not match variant {self.serializer!r}"
+                f"{name}: codec_meta alphabet {saved_alphabet} does not match variant {self.serializer!r}"
+                f"{DAMAGED}"
             )
         self.alphabet = saved_alphabet
         self._backend: Tokenizer = hf_tokenizer.backend_tokenizer
+        problem = check_backend(self._backend, self.serializer)
+        if problem:
+            raise ValueError(f"{name}: tokenizer.json does not match its codec_meta: {problem}{DAMAGED}")
         self._build_tables()
 
     def _build_tables(self) -> None:
@@ -254,11 +265,23 @@ class AudioTokenizer:
 
 
 def load_tokenizer(source: str | os.PathLike | PreTrainedTokenizerBase) -> AudioTokenizer:
-    """An `AudioTokenizer` from a folder written by `train_tokenizer` (or its loaded HF tokenizer)."""
+    """An `AudioTokenizer` from a folder written by `train_tokenizer` (or its loaded HF tokenizer).
+
+    The folder's JSON files are read first, so a damaged one is named (`integrity.read_json`);
+    then the tokenizer is verified (see `AudioTokenizer`).
+    """
     if isinstance(source, PreTrainedTokenizerBase):
         return AudioTokenizer(source)
+    folder = str(source)
+    if not os.path.isfile(os.path.join(folder, "tokenizer.json")):
+        raise FileNotFoundError(
+            f"{folder}: not a tokenizer folder (no tokenizer.json); pass the --output_dir of train_bpe.py"
+        )
+    for name in TOKENIZER_FILES:
+        if os.path.isfile(os.path.join(folder, name)):
+            read_json_object(os.path.join(folder, name), DAMAGED.removeprefix("; "))
     # The same files AutoTokenizer reads; importing AutoTokenizer would import torch when installed.
-    return AudioTokenizer(PreTrainedTokenizerFast.from_pretrained(str(source)))
+    return AudioTokenizer(PreTrainedTokenizerFast.from_pretrained(folder), name=folder)
 
 
 @lru_cache(maxsize=4)

@@ -7,13 +7,14 @@
 `{"id": ..., "input_ids": [...], "duration": seconds}` (one or a list). `--dataset` is a token-set
 folder or a `load_dataset` source; rows with `input_ids` are decoded with `--tokenizer`, rows with
 only `tokens_scale_k` columns are decoded as they are. Audio is trimmed to `duration` when known.
-See `snac_hf.decode` for what is exact. Exit status 2 for unusable arguments.
+Each row's file is named after its id (`snac_hf.decode.output_names`: distinct ids, distinct files);
+existing files are not replaced without --overwrite. See `snac_hf.decode` for what is exact.
+Exit status 2 for unusable arguments or inputs, with one line saying which and what to do.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from snac_hf.codec import DEFAULT_MODEL, CodecLoadError
@@ -30,14 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="SNAC Hub id or local model folder")
     parser.add_argument("--checkpoint", help="fine-tuned .pt state dict on top of --model's architecture")
     parser.add_argument("--out_dir", required=True, help="folder for the .wav files")
-    parser.add_argument("--max_files", type=int, help="decode only the first N rows")
+    parser.add_argument("--overwrite", action="store_true", help="replace .wav files that exist in --out_dir")
+    parser.add_argument("--max_files", type=_positive, help="decode only the first N rows")
     parser.add_argument("--split", default="train", help="split of --dataset (default: train)")
     return parser
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def rows_from_json(path: str) -> list[dict]:
-    with open(path) as f:
-        data = json.load(f)
+    from snac_hf.integrity import read_json
+
+    data = read_json(
+        path, "write it as a JSON list of ids, of id lists, or of {id, input_ids, duration} objects"
+    )
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not data:
@@ -87,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = rows[: args.max_files]
         tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
         codec = load_codec(args.model, args.checkpoint)
-        paths = decode_rows(rows, codec, args.out_dir, tokenizer)
+        paths = decode_rows(rows, codec, args.out_dir, tokenizer, overwrite=args.overwrite)
     except (CodecLoadError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,211 @@
+"""Damaged token-set folders are refused by every reader, naming the damage, from the footers alone;
+intact ones and plain Parquet folders without metadata.json are read as before."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_script
+
+from snac_hf.analysis import analyze
+from snac_hf.integrity import DamagedInputError, check_token_set, read_json
+from snac_hf.layout import CodecLayout, layout_for
+from snac_hf.tokenset import open_token_set, parquet_files, rows_to_table, shard_name, write_parquet
+
+SHARD_1 = "data/train-00001-of-00003.parquet"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory, short_speech_dir, fitted_model):
+    """Five real recordings tokenized by the real pipeline, two files per unit: shards of 2, 2, 1 rows."""
+    from snac_hf.codec import load_codec
+    from snac_hf.folder import folder_dataset
+    from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
+
+    out = tmp_path_factory.mktemp("integrity") / "tokens"
+    settings = TokenizeSettings(files_per_shard=2)
+    tokenize_dataset(folder_dataset(str(short_speech_dir)), load_codec(str(fitted_model)), str(out), settings)
+    return out
+
+
+@pytest.fixture
+def tokens(pristine, tmp_path):
+    """A copy of the token set to damage."""
+    return shutil.copytree(pristine, tmp_path / "tokens")
+
+
+def one_line_error(result) -> str:
+    """The CLI's error: exit status 2, one `error:` line, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_an_intact_set_is_read_from_its_footers(pristine):
+    footers = check_token_set(pristine)
+    meta = json.loads((pristine / "metadata.json").read_text())
+    assert [f.rows for f in footers] == [2, 2, 1] and (meta["files_processed"], meta["num_shards"]) == (5, 3)
+    assert len({f.digest for f in footers}) == 3
+    assert len(open_token_set(str(pristine))) == 5
+
+
+READERS = {  # each command with TOKENS and OUT to fill in
+    "analyze": "scripts/analyze.py --output_dir TOKENS --quiet --no_plots",
+    "train_bpe": "scripts/train_bpe.py --tokens TOKENS --num_merges 10 --output_dir OUT",
+    "compare_bpe": "scripts/compare_bpe.py --tokens TOKENS --num_merges 10 --output_dir OUT",
+    "evaluate_lm": "scripts/evaluate_lm.py --tokens TOKENS --steps 1 --output_dir OUT",
+    "decode": "scripts/decode.py --dataset TOKENS --model unused --out_dir OUT",
+    "tokenize --analyze_only": "scripts/tokenize.py --analyze_only --output_dir TOKENS",
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_every_reader_refuses_a_set_that_lost_a_shard(tokens, tmp_path, reader):
+    (tokens / SHARD_1).unlink()
+    command = READERS[reader].replace("TOKENS", str(tokens)).replace("OUT", str(tmp_path / "out"))
+    line = one_line_error(run_script(*command.split()))
+    assert f"{SHARD_1} is missing (.snac_hf/units/00001.json says it holds 2 rows)" in line
+    assert "metadata.json says 3 shards, data/ holds 2" in line
+    assert "run the same scripts/tokenize.py command again" in line
+
+
+def test_an_extra_shard_is_named(tokens):
+    shutil.copy(tokens / SHARD_1, tokens / "data" / "train-00007-of-00009.parquet")
+    with pytest.raises(DamagedInputError, match="train-00007-of-00009.parquet belongs to no unit record"):
+        analyze(str(tokens))
+    with pytest.raises(DamagedInputError, match="metadata.json says 5 files, the shards hold 7 rows"):
+        open_token_set(str(tokens))
+
+
+def test_truncated_and_empty_shards_are_one_line_errors(tokens, tmp_path):
+    data = (tokens / SHARD_1).read_bytes()
+    (tokens / SHARD_1).write_bytes(data[: len(data) // 2])
+    table = pq.read_table(tokens / "data" / "train-00002-of-00003.parquet")
+    pq.write_table(table.slice(0, 0), tokens / "data" / "train-00002-of-00003.parquet")
+    line = one_line_error(run_script("scripts/analyze.py", "--output_dir", str(tokens), "--quiet"))
+    assert f"{tokens / SHARD_1}: unreadable Parquet file" in line
+    assert "train-00002-of-00003.parquet: holds no rows" in line
+    # the same files given by glob (no completeness check, but each file must be usable)
+    glob = str(tokens / "data" / "*.parquet")
+    line = one_line_error(
+        run_script("scripts/analyze.py", "--tokens", glob, "--report_dir", str(tmp_path / "r"))
+    )
+    assert "unreadable Parquet file" in line and "holds no rows" in line
+
+
+def test_a_shard_with_other_rows_than_its_record(tokens):
+    table = pq.read_table(tokens / SHARD_1)
+    write_parquet(table.slice(0, 1), tokens / SHARD_1)
+    with pytest.raises(DamagedInputError, match=f"{SHARD_1} holds 1 rows, its record 00001.json says 2"):
+        check_token_set(tokens)
+
+
+def test_without_unit_records_metadata_counts_decide(tokens):
+    shutil.rmtree(tokens / ".snac_hf")  # as pushed to the Hub: no resume state
+    check_token_set(tokens)
+    (tokens / SHARD_1).unlink()
+    with pytest.raises(
+        DamagedInputError, match="says 3 shards, data/ holds 2; metadata.json says 5 files, the shards hold 3"
+    ):
+        open_token_set(str(tokens))
+    with pytest.raises(DamagedInputError, match="copy or download the token set again"):
+        analyze(str(tokens))
+
+
+def test_plain_parquet_without_metadata_is_accepted(tokens):
+    shutil.rmtree(tokens / ".snac_hf")
+    (tokens / "metadata.json").unlink()
+    (tokens / SHARD_1).unlink()  # nothing says what should be there
+    assert len(open_token_set(str(tokens))) == 3
+    assert analyze(str(tokens))["files"] == 3
+
+
+def test_damaged_json_files_are_named(tokens):
+    record = tokens / ".snac_hf" / "units" / "00002.json"
+    record.write_text(record.read_text()[:-5])
+    with pytest.raises(
+        DamagedInputError, match=r"00002\.json: not valid JSON .*delete that file and run the same"
+    ):
+        check_token_set(tokens)
+    (tokens / "metadata.json").write_text('{"files_processed": 5,')
+    line = one_line_error(
+        run_script(
+            "scripts/train_bpe.py", "--tokens", str(tokens), "--output_dir", str(tokens.parent / "tok")
+        )
+    )
+    assert f"{tokens / 'metadata.json'}: not valid JSON" in line
+    (tokens / "metadata.json").write_text("[1, 2]")
+    with pytest.raises(DamagedInputError, match="metadata.json: expected a JSON object, found a list"):
+        analyze(str(tokens))
+    (tokens / "x.json").write_bytes(b"\xff\xfe{")
+    with pytest.raises(
+        DamagedInputError, match=r"x\.json: not a UTF-8 text file \(invalid start byte\); fix it"
+    ):
+        read_json(tokens / "x.json", "fix it")
+
+
+def test_metadata_that_contradicts_itself_or_the_shards(tokens):
+    meta = json.loads((tokens / "metadata.json").read_text())
+    contradictions = {
+        "n_scales": lambda m: m["codec"]["layout"].update(n_scales=4),
+        "config": lambda m: m["codec"]["config"].update(vq_strides=[8, 4, 1]),
+        "four scales": lambda m: m["codec"].update(layout=layout_for("snac_32khz").to_dict(), config=None),
+        "codebook": lambda m: m["codec"].update(
+            layout={**m["codec"]["layout"], "codebook_size": 16}, config=None
+        ),
+    }
+    messages = {
+        "n_scales": r"contradictory codec layout: n_scales is 4, but vq_strides \[4, 2, 1\] give 3",
+        "config": "differs from the layout of codec.config",
+        "four scales": "has 3 token columns, the layout in metadata.json 4 scales",
+        "codebook": r"holds codes \d+\.\.\d+ in tokens_scale_0, outside the codebook 0\.\.15",
+    }
+    for name, change in contradictions.items():
+        edited = json.loads(json.dumps(meta))
+        change(edited)
+        (tokens / "metadata.json").write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match=messages[name]):
+            open_token_set(str(tokens))
+        with pytest.raises(ValueError, match=messages[name]):
+            analyze(str(tokens))
+
+
+def test_analyze_validates_the_layout_as_train_bpe_does(tmp_path):
+    from snac_hf.bpe import train_tokenizer
+
+    layout = layout_for("snac_24khz")
+    rows = [{"id": "bad", "file_path": "bad", "duration": 1.0, "codes": [[1, 2], [3], [4, 5, 6, 7]]}]
+    write_parquet(rows_to_table(rows, 3), tmp_path / "set" / shard_name(0, 1))
+    (tmp_path / "set" / "metadata.json").write_text(json.dumps({"codec": {"layout": layout.to_dict()}}))
+    message = r"file 'bad': misaligned scale lengths \(2, 1, 4\): no audio gives these"
+    with pytest.raises(ValueError, match=message):
+        train_tokenizer(tmp_path / "set", "plain", 5, output_dir=tmp_path / "tok")
+    with pytest.raises(ValueError, match=message):
+        analyze(str(tmp_path / "set"))
+    # strides that are not coarse-to-fine divisors: refused by both before any code is read
+    odd = CodecLayout(24000, 512, (4, 3, 1)).to_dict()
+    (tmp_path / "set" / "metadata.json").write_text(json.dumps({"codec": {"layout": odd}}))
+    for run in (
+        lambda: analyze(str(tmp_path / "set")),
+        lambda: train_tokenizer(tmp_path / "set", "plain", 5),
+    ):
+        with pytest.raises(ValueError, match=r"vq_strides \(4, 3, 1\): expected strictly decreasing strides"):
+            run()
+
+
+def test_only_footers_are_read(pristine, monkeypatch):
+    """The check reads no data page: it still passes when reading a table is impossible."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was read")
+
+    monkeypatch.setattr(pq.ParquetFile, "read", refuse)
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", refuse)
+    monkeypatch.setattr(pq, "read_table", refuse)
+    assert sum(f.rows for f in check_token_set(pristine)) == 5
+    assert len(parquet_files(pristine)) == 3
