@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from snac_hf.ownership import (
+    LEGACY_NAMES,
     MANIFEST,
     MANIFEST_FILE,
     RUN_FILE,
@@ -27,22 +28,13 @@ from snac_hf.ownership import (
     partial_of,
 )
 from snac_hf.skipped import SKIPPED_FILE
-from snac_hf.tokenset import DATA_DIR, ERRORS_FILE, METADATA_FILE
+from snac_hf.tokenset import DATA_DIR
 
 __all__ = ["RUN_FILE", "STATE_DIR", "check_output", "check_output_location", "reset_output"]
 
-#: Top-level files of a token set (tokenize's, then the analysis'); a writer adding one adds it here.
-TOKEN_SET_FILES = (
-    METADATA_FILE,
-    ERRORS_FILE,
-    SKIPPED_FILE,
-    "README.md",
-    "analysis.json",
-    "analysis.md",
-    "rank_frequency.png",
-    "run_lengths.png",
-    "ngram_diversity.png",
-)
+#: Top-level files of a token set: those older versions wrote, and skipped.jsonl; a writer adding
+#: one adds it here.
+TOKEN_SET_FILES = (*sorted(LEGACY_NAMES), SKIPPED_FILE)
 
 
 class OutputExistsError(RuntimeError):
