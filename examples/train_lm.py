@@ -34,6 +34,17 @@ def pack(batch: dict, block_size: int) -> dict:
     return {"input_ids": [flat[i : i + block_size] for i in range(0, usable, block_size)]}
 
 
+def loss_summary(steps: int, mean_loss: float, log_history: list[dict]) -> str:
+    """What training reached: `Trainer`'s `training_loss` is the mean over *all* steps, so the loss
+    at the end is the last logged one (the mean over the steps since the log before it)."""
+    logged = [(entry["step"], entry["loss"]) for entry in log_history if "loss" in entry]
+    text = f"trained {steps} steps; mean train loss over all steps {mean_loss:.3f}"
+    if logged:
+        previous = logged[-2][0] if len(logged) > 1 else 0
+        text += f"; last logged train loss {logged[-1][1]:.3f} (mean of steps {previous + 1}-{logged[-1][0]})"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", required=True, help="token-set folder or load_dataset source")
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         data_collator=DataCollatorForLanguageModeling(tokenizer=tokenizer, mlm=False),
     )
     result = trainer.train()
-    print(f"trained {result.global_step} steps, final train loss {result.training_loss:.3f}")
+    print(loss_summary(result.global_step, result.training_loss, trainer.state.log_history))
     trainer.save_model(os.path.join(args.output_dir, "model"))
     tokenizer.save_pretrained(os.path.join(args.output_dir, "model"))
     return 0

@@ -41,7 +41,7 @@ MARKER_FILE = "snac_hf.json"
 NESTING_KEYS = ("model", "state_dict", "model_state_dict", "generator", "snac", "module")
 #: Config keys a model folder must have: without them SNAC's defaults would build another model.
 REQUIRED_CONFIG_KEYS = ("sampling_rate", "encoder_rates", "vq_strides")
-REFETCH = "re-download the model folder, or rebuild it with scripts/make_offline_model.py"
+REFETCH = "re-download the model folder, or rebuild it with `snac-hf offline-model`"
 
 
 class CodecLoadError(RuntimeError):
@@ -142,20 +142,44 @@ def build_snac(config: dict, source: str) -> SNAC:
 
 
 def _download(repo_id: str) -> tuple[dict, Path, dict]:
+    """config.json and weights of a Hub model; the Hub is asked once first (`snac_hf.hub`), and when
+    it cannot be reached only huggingface_hub's local cache is read: an error in seconds, not ~23 s."""
     from huggingface_hub import hf_hub_download
 
+    from snac_hf.hub import unreachable_reason
+
+    reason = unreachable_reason(repo_id, "model", "config.json")
     try:
-        config_path = hf_hub_download(repo_id, "config.json")
-        weights = hf_hub_download(repo_id, "pytorch_model.bin")
+        config_path = hf_hub_download(repo_id, "config.json", local_files_only=reason is not None)
+        weights = hf_hub_download(repo_id, "pytorch_model.bin", local_files_only=reason is not None)
     except Exception as error:  # offline, unknown repo, gated: all end the same way for the user
-        raise CodecLoadError(
-            f"could not fetch SNAC model {repo_id!r} from the Hugging Face Hub ({type(error).__name__}). "
-            "Offline? Pass a local model folder instead: --model DIR with config.json and "
-            "pytorch_model.bin (or model.safetensors), e.g. one made by "
-            "`python scripts/make_offline_model.py --out DIR`, or a downloaded snapshot "
-            f"(`huggingface-cli download {repo_id} --local-dir DIR` on a machine with access)."
-        ) from error
+        if reason is not None:
+            reason += "; not in the local Hub cache either"
+        raise CodecLoadError(fetch_failed(repo_id, reason or type(error).__name__)) from error
     return read_model_json(config_path), Path(weights), {}
+
+
+def fetch_failed(repo_id: str, reason: str) -> str:
+    """What to do when Hub model `repo_id` cannot be fetched: a local folder, and where to get one."""
+    return (
+        f"could not fetch SNAC model {repo_id!r} from the Hugging Face Hub ({reason}). "
+        "Pass a local model folder instead: --model DIR with config.json and "
+        f"pytorch_model.bin (or model.safetensors): {offline_model_hint()}, or a snapshot downloaded where "
+        f"the Hub is reachable (`hf download {repo_id} --local-dir DIR`)."
+    )
+
+
+def offline_model_hint() -> str:
+    """Where the offline stand-in model is (when set-up built it), or how to build it."""
+    from snac_hf.codebook_fit import cached_model_dir
+
+    folder = cached_model_dir()
+    if (folder / "config.json").is_file():
+        return (
+            f"the offline stand-in model set-up built is --model {folder} (`snac-hf offline-model` prints "
+            "its path; its tokens are not pretrained SNAC's)"
+        )
+    return "`snac-hf offline-model` builds an offline stand-in model (minutes, once) and prints its folder"
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -205,7 +205,7 @@ def plan_decode(rows: Sequence[dict], codec: Codec, tokenizer: AudioTokenizer | 
     """Every row checked and turned into codes before any audio is written: ids, durations (which
     must be those of the codes: `layout.n_codes(n_samples)` codes per scale), codes."""
     layout = codec.layout
-    ids = [str(row.get("id") or f"row_{i}") for i, row in enumerate(rows)]
+    ids = row_ids(rows)
     jobs = []
     for row, file_id, name in zip(rows, ids, output_names(ids), strict=True):
         what = f"row {file_id!r}"
@@ -219,6 +219,28 @@ def plan_decode(rows: Sequence[dict], codec: Codec, tokenizer: AudioTokenizer | 
             )
         jobs.append(DecodeJob(name, codes, n_samples))
     return jobs
+
+
+def row_ids(rows: Sequence[dict]) -> list[str]:
+    """Each row's id as a string: its `id`, else `row_<i>`."""
+    return [str(row.get("id") or f"row_{i}") for i, row in enumerate(rows)]
+
+
+def check_outputs(rows: Sequence[dict], out_dir: str | os.PathLike, overwrite: bool = False) -> list[Path]:
+    """The `.wav` path of each row in `out_dir` (`output_names`), checked without a codec: a
+    `NotADirectoryError` when `out_dir` is a file, a `FileExistsError` (nothing written) when any of
+    the files exists already, unless `overwrite`."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise NotADirectoryError(f"--out_dir {out_dir} is a file; give the path of a folder")
+    paths = [Path(out_dir) / name for name in output_names(row_ids(rows))]
+    existing = [path.name for path in paths if path.exists()]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise FileExistsError(
+            f"{out_dir}: {shown} exist already; nothing was written. Pass --overwrite (overwrite=True) "
+            "to replace them, or choose another --out_dir"
+        )
+    return paths
 
 
 def decode_rows(
@@ -236,14 +258,7 @@ def decode_rows(
     file that exists already is a `FileExistsError` before anything is written, unless `overwrite`.
     """
     jobs = plan_decode(rows, codec, tokenizer)
-    paths = [Path(out_dir) / job.name for job in jobs]
-    existing = [path.name for path in paths if path.exists()]
-    if existing and not overwrite:
-        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise FileExistsError(
-            f"{out_dir}: {shown} exist already; nothing was written. Pass --overwrite (overwrite=True) "
-            "to replace them, or choose another --out_dir"
-        )
+    paths = check_outputs(rows, out_dir, overwrite)
     for job, path in zip(jobs, paths, strict=True):
         write_audio(path, codes_to_audio(codec, job.codes, job.n_samples), codec.layout.sampling_rate)
     return paths

@@ -61,7 +61,7 @@ class TokenizeSettings:
     batch_size: int = 16
     files_per_shard: int = 256
     exact: bool = False
-    #: decode processes per job process; None: `decoding.default_workers` (1 on CPU)
+    #: decode processes per job process; None: `decoding.default_workers` (0 on CPU: a thread)
     num_workers: int | None = None
     #: units encoded together (their segments bucketed as one); None: 4 on CUDA, 1 on CPU
     window_units: int | None = None

@@ -102,8 +102,8 @@ def test_a_killed_decode_worker_loses_no_file():
     assert all((a == b).all() for a, b in zip(results, reference))
 
 
-@pytest.mark.parametrize("exact", [False, True])
-def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, exact):
+@pytest.mark.parametrize(("exact", "workers"), [(False, ("0", "1", "2")), (True, ("0", "2"))])
+def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, exact, workers):
     """Codes, rows, shard names and error rows are identical for 0, 1 and 2 decode workers."""
     audio = tmp_path / "audio"
     shutil.copytree(short_speech_dir, audio)
@@ -111,9 +111,9 @@ def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, ex
     base = ["--input_dir", str(audio), "--model", str(fitted_model), "--files_per_shard", "2"]
     base += ["--exact"] if exact else []
     outputs = []
-    for workers in ("0", "1", "2"):
-        out = tmp_path / f"w{workers}"
-        result = tokenize(*base, "--num_workers", workers, "--output_dir", str(out))
+    for count in workers:
+        out = tmp_path / f"w{count}"
+        result = tokenize(*base, "--num_workers", count, "--output_dir", str(out))
         assert result.returncode == 0, result.stderr
         assert "5 files encoded, 1 failed" in result.stdout
         outputs.append(out)

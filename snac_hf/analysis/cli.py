@@ -1,8 +1,9 @@
-"""`python scripts/analyze.py`: token statistics and the BPE-potential report.
+"""`snac-hf analyze` (`scripts/analyze.py`): token statistics and the BPE-potential report.
 
-    python scripts/analyze.py --output_dir DIR                 # a token set; reports go into DIR
-    python scripts/analyze.py --tokens 'DIR/data/*.parquet' --report_dir OUT
-    python scripts/analyze.py --tokens user/dataset --report_dir OUT --num_proc 4
+    snac-hf analyze --output_dir DIR                 # a token set; reports go into DIR
+    snac-hf analyze --tokens 'DIR/data/*.parquet' --report_dir OUT
+    snac-hf analyze --tokens SAVED --report_dir OUT  # a save_to_disk folder
+    snac-hf analyze --tokens user/dataset --report_dir OUT --num_proc 4
 
 Across machines: each runs `--tokens SHARE --save_partial part_i.npz`; then
 `--merge_partials part_*.npz --report_dir OUT` writes the report of the whole.
@@ -11,6 +12,7 @@ Across machines: each runs `--tokens SHARE --save_partial part_i.npz`; then
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 
@@ -18,6 +20,9 @@ from snac_hf.analysis.api import count_source, summarize_counted, write_card_sec
 from snac_hf.analysis.console import console_report
 from snac_hf.analysis.partial import AnalysisConfig
 from snac_hf.analysis.saved_partial import merge_partials, save_partial
+from snac_hf.cli.errors import run_command
+from snac_hf.cli.parser import CommandParser
+from snac_hf.hub import is_repo_id
 
 
 def _positive(text: str) -> int:
@@ -27,8 +32,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(prog: str = "scripts/analyze.py") -> argparse.ArgumentParser:
+    p = CommandParser(prog, description=__doc__)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--output_dir", help="a token-set folder (as written by tokenize); reports are written into it"
@@ -41,25 +46,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--save_partial", metavar="NPZ", help="also save the partial counts, to merge with others later"
     )
-    p.add_argument("--num_proc", type=_positive, default=1, help="worker threads, default 1")
+    p.add_argument("--num_proc", type=_positive, default=1, help="worker threads")
     p.add_argument("--no_plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no console report or progress bar")
-    p.add_argument(
-        "--max_n", type=_positive, default=7, help="longest n-gram for the diversity table (default 7)"
-    )
+    p.add_argument("--max_n", type=_positive, default=7, help="longest n-gram for the diversity table")
     p.add_argument(
         "--ngram_exact_budget",
         type=int,
         default=AnalysisConfig.distinct_budget,
-        help="distinct n-grams counted exactly per scale and n; beyond: KMV estimate (default %(default)s)",
+        help="distinct n-grams counted exactly per scale and n; beyond: KMV estimate",
     )
     p.add_argument(
         "--heavy_hitter_budget",
         type=int,
         default=AnalysisConfig.heavy_budget,
-        help="Misra-Gries counters per scale and n for top-10 coverage (default %(default)s)",
+        help="Misra-Gries counters per scale and n for top-10 coverage",
     )
     return p
+
+
+def _missing_path(source: str) -> bool:
+    """Whether `source` can only be a local path (not a glob, not a Hub name) and does not exist."""
+    return not (os.path.exists(source) or glob.has_magic(source) or is_repo_id(source))
 
 
 def _report_dir(args: argparse.Namespace) -> str | None:
@@ -71,18 +79,17 @@ def _report_dir(args: argparse.Namespace) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "scripts/analyze.py") -> int:
+    p = parser(prog)
+    args = p.parse_args(argv)
+    if args.output_dir and not os.path.isdir(args.output_dir):
+        p.error(f"--output_dir {args.output_dir}: no such token-set folder")
+    if args.tokens and _missing_path(args.tokens):
+        p.error(f"--tokens {args.tokens}: no such file or folder")
     report_dir = _report_dir(args)
     if report_dir is None and not args.save_partial:
-        parser().error(
-            "--report_dir is needed unless the source is a token-set folder (or use --save_partial)"
-        )
-    try:
-        return run(args, report_dir)
-    except (ValueError, OSError) as error:  # damaged or contradictory input: one line, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        p.error("--report_dir is needed unless the source is a token-set folder (or use --save_partial)")
+    return run_command(lambda: run(args, report_dir))  # a missing, damaged or unreachable input: one line
 
 
 def run(args: argparse.Namespace, report_dir: str | None) -> int:
@@ -110,3 +117,7 @@ def run(args: argparse.Namespace, report_dir: str | None) -> int:
         print(console_report(analysis))
     print(f"reports written to {report_dir}", file=sys.stderr)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.analysis.cli"))

@@ -1,9 +1,15 @@
-"""The human report (analysis.md) and the short summary for the dataset card."""
+"""The human report (analysis.md) and the short summary for the dataset card.
+
+Both state the heuristic BPE verdict (`recommend.py`) and, once `scripts/compare_bpe.py` has
+stored it in the analysis as `bpe_measured`, the compression BPE actually achieved. Both are
+published with the token set, so the source is shown without its local path (`card.public_name`).
+"""
 
 from __future__ import annotations
 
 from snac_hf.analysis import figures as fmt
-from snac_hf.analysis.recommend import recommendation_lines
+from snac_hf.analysis.recommend import overall_text, recommendation_lines
+from snac_hf.card import public_name
 
 PLOTS = {
     "rank_frequency.png": "Rank-frequency (log-log) per scale",
@@ -54,7 +60,7 @@ def _header(analysis: dict) -> list[str]:
     lines = [
         "# Token analysis",
         "",
-        f"- Source: `{analysis['source']}`",
+        f"- Source: `{public_name(analysis['source'])}`",
         f"- Files: {totals}, tokens {fmt.count(analysis['tokens'])}",
         f"- Codec layout: {codec}, codebook {layout['codebook_size']}",
     ]
@@ -218,19 +224,39 @@ def _method(analysis: dict) -> list[str]:
     ]
 
 
+NOT_MEASURED = "not measured yet (`scripts/compare_bpe.py` measures it)"
+COMPRESSION_WORDS = {
+    "yes": "compresses (at least 1.05 codes per token)",
+    "barely": "barely compresses (1 to 1.05 codes per token: under 5% fewer tokens than codes)",
+    "no": "does not compress (at most 1 code per token)",
+}
+
+
+def measured_text(measured: dict) -> str:
+    """The best held-out compression `scripts/compare_bpe.py` measured (`bpe_measured`), one clause."""
+    files, seconds = measured["held_out_files"], measured.get("held_out_seconds")
+    where = f"{files} held-out file{'s' if files != 1 else ''}"
+    where += f", {seconds:.1f} s" if seconds is not None else ""
+    best = f"{measured['codes_per_token']:.3f} codes per token at best ({measured['variant']}, "
+    best += f"{measured['num_merges']} merges asked, {measured['merges_learned']} learned; {where})"
+    return f"{best}: BPE {COMPRESSION_WORDS[measured['compression']]}"
+
+
+def _recommendation(analysis: dict) -> list[str]:
+    lines = ["## BPE recommendation", "", "```", *recommendation_lines(analysis["recommendation"]), "```"]
+    if analysis.get("bpe_measured"):
+        lines += ["", f"**Measured** (scripts/compare_bpe.py): {measured_text(analysis['bpe_measured'])}."]
+    else:
+        lines += ["", f"Measured compression: {NOT_MEASURED}."]
+    return lines
+
+
 def report(analysis: dict, plots: list[str]) -> str:
     """The full analysis.md; `plots` are the PNG file names written next to it."""
     codes_per_frame = tuple(analysis["cross_scale"]["codes_per_frame"])
     lines = _header(analysis)
     lines += ["", "## Summary", "", summary_table(analysis)]
-    lines += [
-        "",
-        "## BPE recommendation",
-        "",
-        "```",
-        *recommendation_lines(analysis["recommendation"]),
-        "```",
-    ]
+    lines += ["", *_recommendation(analysis)]
     for section in (_frequency, _bigrams, _repetition, _ngrams, _cross_scale):
         lines += ["", *section(analysis)]
     if plots:
@@ -241,16 +267,24 @@ def report(analysis: dict, plots: list[str]) -> str:
 
 
 def card_section(analysis: dict, report_link: str | None = "analysis.md") -> str:
-    """The short summary written into the dataset card's `analysis` section."""
+    """The short summary written into the dataset card's `analysis` section: the per-scale table,
+    the heuristic verdict, the measured compression (or that it is not measured yet), and, when the
+    reports sit next to the card (`report_link`), a link to them and the plots `analysis["plots"]`
+    names (set by `plots.write_plots`)."""
     cross = analysis["cross_scale"]
     frames = f"{fmt.count(cross['frames'])} frames, {fmt.distinct(cross, 'distinct_frames')} distinct"
+    measured = analysis.get("bpe_measured")
     lines = [
         "## Token statistics",
         "",
         summary_table(analysis),
         "",
-        f"Overall BPE verdict: **{analysis['recommendation']['verdict']}**. Cross-scale: {frames}.",
+        f"BPE verdict from these statistics: **{overall_text(analysis['recommendation'])}**.",
+        f"Measured BPE compression: {measured_text(measured) if measured else NOT_MEASURED}.",
+        f"Cross-scale: {frames}.",
     ]
     if report_link:
         lines.append(f"Full report: [{report_link}]({report_link}); every figure in `analysis.json`.")
+        plots = [name for name in analysis.get("plots", []) if name in PLOTS]
+        lines += ["", *(f"![{PLOTS[name]}]({name})" for name in plots)] if plots else []
     return "\n".join(lines)

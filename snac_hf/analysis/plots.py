@@ -11,6 +11,7 @@ import os
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 
 def _save(figure: Figure, path: str) -> None:
@@ -35,16 +36,26 @@ def rank_frequency(analysis: dict, path: str) -> None:
 
 
 def run_lengths(analysis: dict, path: str) -> None:
+    _save(run_length_figure(analysis), path)
+
+
+def run_length_figure(analysis: dict) -> Figure:
+    """Runs per run length (log-log); with at most 12 distinct lengths each one is a labelled tick."""
     figure = Figure(figsize=(6.5, 4.5))
     axes = figure.add_subplot()
+    lengths: set[int] = set()
     for scale in analysis["scales"]:
         histogram = np.asarray(scale["repetition"]["run_length_histogram"], np.float64).reshape(-1, 2)
         if histogram.size:
             axes.loglog(histogram[:, 0], histogram[:, 1], "o-", markersize=3, label=f"scale {scale['scale']}")
+            lengths.update(int(n) for n in histogram[:, 0])
+    if 0 < len(lengths) <= 12:
+        axes.set_xticks(sorted(lengths), [str(n) for n in sorted(lengths)])
+        axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set(xlabel="run length (codes)", ylabel="runs", title="Run-length distribution per scale")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
-    _save(figure, path)
+    return figure
 
 
 def ngram_diversity(analysis: dict, path: str) -> None:
@@ -72,7 +83,9 @@ PLOTTERS = {
 
 
 def write_plots(analysis: dict, directory: str) -> list[str]:
-    """Write every plot into `directory`; returns the file names written."""
+    """Write every plot into `directory`, record their file names in `analysis["plots"]` (so
+    analysis.json and the dataset card know which figures exist), and return those names."""
     for name, plot in PLOTTERS.items():
         plot(analysis, os.path.join(directory, name))
+    analysis["plots"] = list(PLOTTERS)
     return list(PLOTTERS)

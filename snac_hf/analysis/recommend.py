@@ -7,9 +7,15 @@ Rules (thresholds are the original's; the repetition threshold is ours, the orig
 * bigram diversity: < 10 % of the V^2 possible bigrams means strong patterns (good), else poor;
 * repetition rate: > 10 % of codes repeating the previous one is high (good), else low (poor).
 
-Each check scores good = 1, moderate = 0.5, poor = 0. A scale scoring >= 3 of 4 is a good BPE
-candidate, <= 1.5 a poor one, anything between mixed; the overall verdict applies the same cut
-to the mean score of the scales. The lines are printed in the original form::
+Each check scores good = 1, moderate = 0.5, poor = 0. **Only informative checks count**: a scale
+with fewer bigrams B than possible transitions U^2 (U = codes that occur) has sparsity >= 1 - B/U^2
+and bigram diversity <= B/V^2 whatever its codes (`sample_size_caveats`), so there those two
+checks are shown but not counted; Gini and repetition always count. A scale whose score reaches
+3/4 of its counted checks is a good BPE candidate, one at or below 3/8 of them a poor one, anything
+between mixed. The overall verdict applies the same cut to the mean, over scales, of score /
+counted checks. The verdict is a heuristic: `scripts/compare_bpe.py` measures the compression
+(the reports show the measurement next to the verdict once it exists). The lines are printed in
+the original form::
 
     ✓ High frequency skew (gini=0.850)
     → BPE merging could be very effective
@@ -79,6 +85,7 @@ def judge(criterion: str, value: float) -> dict:
 
 
 def verdict(score: float, checks: int = 4) -> str:
+    """Good from 3/4 of the `checks` counted, poor at or below 3/8 of them, else mixed."""
     if score >= 0.75 * checks:
         return "good BPE candidate"
     if score <= 0.375 * checks:
@@ -86,21 +93,56 @@ def verdict(score: float, checks: int = 4) -> str:
     return "mixed: BPE may help somewhat"
 
 
+#: The criteria a small sample cannot inform (see `informative`).
+SAMPLE_SIZE_BOUND = ("sparsity", "bigram_diversity")
+
+
+def too_few_bigrams(scale: dict) -> bool:
+    """True when the scale has fewer bigrams than possible transitions U^2 (and U > 0)."""
+    possible = scale["transitions"]["possible"]
+    return bool(possible) and scale["bigrams"]["total"] < possible
+
+
+def informative(criterion: str, scale: dict) -> bool:
+    """Whether `criterion` counts in the score: sparsity and bigram diversity only with at least as
+    many bigrams as possible transitions; Gini and repetition always."""
+    return criterion not in SAMPLE_SIZE_BOUND or not too_few_bigrams(scale)
+
+
 def recommend_scale(scale: dict) -> dict:
-    """Checks and verdict for one scale entry of the analysis."""
+    """Checks and verdict for one scale entry of the analysis.
+
+    Every check is listed with `counted` (see `informative`); `score` sums the counted checks and
+    `counted` says how many there are, so the verdict is `verdict(score, counted)`."""
     if not scale["tokens"]:
-        return {"scale": scale["scale"], "checks": [], "score": None, "verdict": "no tokens", "caveats": []}
+        return {
+            "scale": scale["scale"],
+            "checks": [],
+            "score": None,
+            "counted": 0,
+            "verdict": "no tokens",
+            "caveats": [],
+        }
     values = {
         "gini": scale["gini"],
         "sparsity": scale["transitions"]["sparsity"],
         "bigram_diversity": scale["bigrams"]["diversity"],
         "repetition_rate": scale["repetition"]["repetition_rate"],
     }
-    checks = [judge(criterion, value) for criterion, value in values.items()]
-    score = sum(SCORE[c["status"]] for c in checks)
-    result = {"scale": scale["scale"], "checks": checks, "score": score, "verdict": verdict(score)}
-    result["caveats"] = sample_size_caveats(scale)
-    return result
+    checks = [
+        {**judge(criterion, value), "counted": informative(criterion, scale)}
+        for criterion, value in values.items()
+    ]
+    counted = [c for c in checks if c["counted"]]
+    score = sum(SCORE[c["status"]] for c in counted)
+    return {
+        "scale": scale["scale"],
+        "checks": checks,
+        "score": score,
+        "counted": len(counted),
+        "verdict": verdict(score, len(counted)),
+        "caveats": sample_size_caveats(scale),
+    }
 
 
 def sample_size_caveats(scale: dict) -> list[str]:
@@ -108,34 +150,64 @@ def sample_size_caveats(scale: dict) -> list[str]:
 
     With B bigrams among U occurring codes, at most B of the U^2 transitions can occur, so the
     sparsity is at least 1 - B / U^2 and the bigram diversity at most B / V^2 whatever the
-    structure: a small set always looks sparse."""
-    bigrams, possible = scale["bigrams"]["total"], scale["transitions"]["possible"]
-    if not possible or bigrams >= possible:
+    structure: a small set always looks sparse. Those two checks are then not counted."""
+    if not too_few_bigrams(scale):
         return []
+    bigrams, possible = scale["bigrams"]["total"], scale["transitions"]["possible"]
     floor, ceiling = 1 - bigrams / possible, bigrams / scale["bigrams"]["possible"]
     return [
         f"! Only {bigrams:,} bigrams for {possible:,} possible transitions: at this size the sparsity "
-        f"cannot be below {floor:.3f} nor the bigram diversity above {100 * ceiling:.2f}%, so they say little"
+        f"cannot be below {floor:.3f} nor the bigram diversity above {100 * ceiling:.2f}%, so they say "
+        "little and are not counted in the score"
     ]
 
 
 def recommend(scales: list[dict]) -> dict:
+    """Per-scale recommendations and the overall verdict.
+
+    `mean_fraction` is the mean over scales with tokens of score / counted checks; the overall
+    verdict is `verdict(mean_fraction, 1)`. `counted` lists each scale's number of counted checks."""
     per_scale = [recommend_scale(s) for s in scales]
-    scores = [r["score"] for r in per_scale if r["score"] is not None]
-    mean = sum(scores) / len(scores) if scores else None
-    return {"per_scale": per_scale, "mean_score": mean, "verdict": verdict(mean) if scores else "no tokens"}
+    scored = [r for r in per_scale if r["score"] is not None]
+    if not scored:
+        return {"per_scale": per_scale, "mean_fraction": None, "counted": [], "verdict": "no tokens"}
+    mean = sum(r["score"] / r["counted"] for r in scored) / len(scored)
+    return {
+        "per_scale": per_scale,
+        "mean_fraction": mean,
+        "counted": [r["counted"] for r in scored],
+        "verdict": verdict(mean, 1),
+    }
+
+
+def _score_text(score: float, counted: int) -> str:
+    return f"score {score:.2f} of {counted} counted check{'s' if counted != 1 else ''}"
+
+
+def overall_text(recommendation: dict) -> str:
+    """'VERDICT (heuristic: mean score S of N counted checks)'; N per scale when they differ."""
+    fraction, counted = recommendation.get("mean_fraction"), recommendation.get("counted") or []
+    if fraction is None:
+        return recommendation["verdict"]
+    if len(set(counted)) == 1:
+        shown = f"heuristic: mean {_score_text(fraction * counted[0], counted[0])}"
+    else:
+        shown = f"heuristic: mean {100 * fraction:.0f}% of the points of the counted checks"
+    return f"{recommendation['verdict']} ({shown})"
 
 
 def recommendation_lines(recommendation: dict) -> list[str]:
-    """The recommendation as console/report lines, in the original script's form."""
+    """The recommendation as console/report lines, in the original script's form; a check that is
+    not counted is marked so."""
     lines = []
     for scale in recommendation["per_scale"]:
-        lines.append(f"Scale {scale['scale']}: {scale['verdict']}")
+        score = f" ({_score_text(scale['score'], scale['counted'])})" if scale["score"] is not None else ""
+        lines.append(f"Scale {scale['scale']}: {scale['verdict']}{score}")
         for check in scale["checks"]:
-            lines.extend([*check["lines"], ""])
+            first, *rest = check["lines"]
+            first += "" if check.get("counted", True) else "  [not counted: too few bigrams]"
+            lines.extend([first, *rest, ""])
         for caveat in scale.get("caveats", []):
             lines.extend([caveat, ""])
-    score = recommendation["mean_score"]
-    shown = f" (mean score {score:.2f} of 4)" if score is not None else ""
-    lines.append(f"Overall: {recommendation['verdict']}{shown}")
+    lines.append(f"Overall: {overall_text(recommendation)}")
     return lines

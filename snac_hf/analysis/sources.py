@@ -29,6 +29,7 @@ from snac_hf.tokenset import (
     DATA_DIR,
     METADATA_FILE,
     count_column,
+    is_saved_to_disk,
     layout_of,
     n_scales_of,
     open_token_set,
@@ -180,11 +181,12 @@ def _short_path(path: str) -> str:
 
 
 def resolve(source: str | Dataset, *, layout: CodecLayout | None = None, num_shards: int = 1) -> Source:
-    """Resolve a folder, a Parquet file or glob, a `load_dataset` name, or a Dataset; `layout`
-    overrides the recorded or assumed one; `num_shards` splits a Dataset into that many units."""
+    """Resolve a token-set folder, a Parquet file or glob, a `save_to_disk` folder or a `load_dataset`
+    name (both read as a Dataset by `open_token_set`), or a Dataset; `layout` overrides the recorded or
+    assumed one; `num_shards` splits a Dataset into that many units."""
     if isinstance(source, Dataset):
         return _dataset_source("dataset", source, layout, num_shards)
-    if os.path.isdir(source):
+    if os.path.isdir(source) and not is_saved_to_disk(source):
         footers = check_token_set(source)  # whole, as metadata.json and the unit records say
         return _parquet_source(source, footers, layout or layout_of(source))
     if source.endswith(".parquet") or glob.has_magic(source):

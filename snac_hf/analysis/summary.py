@@ -1,7 +1,10 @@
 """From merged counts to the analysis dict: every figure, under stable keys (analysis.json).
 
 Top-level keys: schema_version, source, layout, layout_note, config, files, duration_seconds,
-tokens, scales (one entry per scale), cross_scale, overall, recommendation. Rates are fractions
+tokens, scales (one entry per scale), cross_scale, overall, recommendation; added later by other
+steps: plots (the PNG names, `plots.write_plots`), bpe_measured (the best measured compression,
+`bpe.compare`). Schema 2: the recommendation counts only informative checks
+(`recommend.py`: per-scale `counted`, overall `mean_fraction`). Rates are fractions
 (0..1); the reports show them as percentages. Figures that are estimates carry their error
 (`distinct_exact`, `distinct_relative_standard_error`, `top10_coverage_max_error`).
 """
@@ -18,7 +21,7 @@ from snac_hf.analysis.recommend import recommend
 from snac_hf.analysis.transitions import bigram_summary
 from snac_hf.layout import CodecLayout
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def scale_summary(k: int, stats: ScaleStats, codes_per_second: float) -> dict:

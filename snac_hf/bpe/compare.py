@@ -1,6 +1,6 @@
 """Train every BPE variant at the same merge budgets and measure them on held-out files.
 
-    python scripts/compare_bpe.py --tokens TOKEN_SET --num_merges 0 1000 4000 16000 --holdout 0.1 \\
+    python scripts/compare_bpe.py --tokens TOKEN_SET --num_merges 0 1000 4000 16000 --holdout 0.2 \\
         --output_dir bpe_comparison/
 
 The token set is split by file id (a salted hash, so the split is the same everywhere); every
@@ -17,14 +17,16 @@ report says so) and evaluated on the held-out part:
 A variant "compresses" when it needs at least 5% fewer tokens than codes (codes/token >= 1.05);
 between 1 and 1.05 the table says "barely", at 1 (or below) "no". The folder gets
 `comparison.md`, `comparison.json`, `comparison.png` and the tokenizers (`tokenizers/VARIANT-MERGES`).
-When the token set is a folder with an `analysis.md` (written by the analysis step), its
-`bpe_measured` section gets one line: the compression BPE actually achieved, next to the
-heuristic verdict of `analysis.json`.
+When the token set is a folder with an `analysis.md` (written by the analysis step), the measured
+compression goes next to the heuristic verdict (`record_measured`): analysis.md's `bpe_measured`
+section gets one line, and when `analysis.json` is the current analysis schema it gets
+`bpe_measured` and the verdict lines of analysis.md and of the dataset card are rewritten to state
+the measurement. A new analysis run rewrites those two (without the measurement; the
+`bpe_measured` section stays) until compare_bpe runs again.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -36,7 +38,11 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset
 
+from snac_hf.analysis.markdown import card_section
+from snac_hf.analysis.markdown import report as analysis_report
+from snac_hf.analysis.summary import SCHEMA_VERSION
 from snac_hf.bpe.corpus import (
+    DEFAULT_HOLDOUT,
     DEFAULT_MAX_TRAIN_CHARS,
     file_code_counts,
     iter_batches,
@@ -93,7 +99,7 @@ def compare(
     output_dir: str | os.PathLike,
     variants: Sequence[str] | None = None,
     num_merges: Sequence[int] = DEFAULT_BUDGETS,
-    holdout: float = 0.1,
+    holdout: float = DEFAULT_HOLDOUT,
     *,
     min_frequency: int | None = None,
     max_train_chars: int | None = DEFAULT_MAX_TRAIN_CHARS,
@@ -197,11 +203,45 @@ def compare(
     }
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / "comparison.md").write_text(markdown_report(report, corpus_summary.describe()))
-    plot_comparison(results, output_dir / "comparison.png")
+    plot_comparison(report, output_dir / "comparison.png")
     if folder is not None and (folder / "analysis.md").is_file():
-        write_section(folder / "analysis.md", MEASURED_SECTION, measured_line(report, folder))
+        record_measured(report, folder)
         logger.info("added the measured compression to %s", folder / "analysis.md")
     return report
+
+
+def measured_summary(report: dict) -> dict | None:
+    """The `bpe_measured` entry of analysis.json: the best held-out result (None without one)."""
+    best = best_result(report)
+    if best is None:
+        return None
+    keys = ("variant", "num_merges", "merges_learned", "codes_per_token", "compression")
+    return {
+        **{key: best[key] for key in keys},
+        "held_out_files": report["split"]["held_out_files"],
+        "held_out_seconds": report["split"]["held_out_seconds"],
+        "compresses_from": COMPRESSES_FROM,
+    }
+
+
+def record_measured(report: dict, folder: Path) -> None:
+    """Put the measured compression next to the heuristic verdict of the token set in `folder`.
+
+    analysis.md's `bpe_measured` section is set to `measured_line`. When analysis.json holds the
+    current analysis schema, its `bpe_measured` is set to `measured_summary`, and the `analysis`
+    sections of analysis.md and of the card (README.md, when present) are rewritten from it."""
+    write_section(folder / "analysis.md", MEASURED_SECTION, measured_line(report, folder))
+    try:
+        analysis = json.loads((folder / "analysis.json").read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(analysis, dict) or analysis.get("schema_version") != SCHEMA_VERSION:
+        return
+    analysis["bpe_measured"] = measured_summary(report)
+    (folder / "analysis.json").write_text(json.dumps(analysis, indent=1, ensure_ascii=False) + "\n")
+    write_section(folder / "analysis.md", "analysis", analysis_report(analysis, analysis.get("plots", [])))
+    if (folder / "README.md").is_file():
+        write_section(folder / "README.md", "analysis", card_section(analysis))
 
 
 def compression_verdict(codes_per_token: float | None) -> str:
@@ -258,7 +298,8 @@ def markdown_report(report: dict, corpus_description: str) -> str:
         "",
         "codes/token = held-out codes / held-out tokens without special tokens; merges (learned) can be "
         "fewer than asked when `min_frequency` stops training; encode codes/s includes validation and "
-        "serialization.",
+        "serialization and is one timing per row: on a small held-out set it varies from run to run "
+        "(compare rows of equal tokenizers), so it is not plotted.",
         "",
     ]
     return "\n".join(lines)
@@ -323,79 +364,206 @@ def heuristic_verdict(folder: Path) -> str | None:
     return find(data)
 
 
+def _files(n: int) -> str:
+    return f"{n} held-out file{'s' if n != 1 else ''}"
+
+
 def measured_line(report: dict, folder: Path) -> str:
     verdict = heuristic_verdict(folder)
     verdict_text = (
         f"heuristic verdict: {verdict}" if verdict else "no heuristic verdict found in analysis.json"
     )
     return (
-        f"**Measured** (scripts/compare_bpe.py, {report['split']['held_out_files']} held-out files): "
+        f"**Measured** (scripts/compare_bpe.py, {_files(report['split']['held_out_files'])}): "
         f"{summary_sentence(report)} The original {verdict_text}."
     )
 
 
-def plot_comparison(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for variant in dict.fromkeys(r["variant"] for r in results):
-        rows = sorted((r for r in results if r["variant"] == variant), key=lambda r: r["num_merges"])
-        merges = [r["num_merges"] for r in rows]
-        left.plot(merges, [r["codes_per_token"] or 0 for r in rows], marker="o", label=variant)
-        right.plot(
-            merges, [(r["encode_codes_per_second"] or 0) / 1e6 for r in rows], marker="o", label=variant
-        )
-    for axis in (left, right):
-        axis.set_xscale("symlog", linthresh=1000)
-        axis.set_xlabel("merges")
-        axis.grid(alpha=0.3)
-    left.axhline(1.0, color="gray", linestyle="--", linewidth=1)
-    left.set_ylabel("held-out codes per token")
-    right.set_ylabel("encode speed (M codes/s)")
-    left.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINE_STYLES = ("-", "--", ":", "-.")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Train every BPE variant at the same budgets; compare on held-out files."
+def _by_variant(results: list[dict]) -> dict[str, list[dict]]:
+    """The results of each variant (in report order), sorted by merges asked."""
+    variants = dict.fromkeys(r["variant"] for r in results)
+    return {
+        v: sorted((r for r in results if r["variant"] == v), key=lambda r: r["num_merges"]) for v in variants
+    }
+
+
+def equal_series(series: dict[str, list[dict]]) -> dict[str, str]:
+    """variant -> the first earlier variant with the same codes/token at every budget (if any)."""
+    values = {v: [(r["num_merges"], r["codes_per_token"]) for r in rows] for v, rows in series.items()}
+    names, same = list(values), {}
+    for i, variant in enumerate(names):
+        match = next((other for other in names[:i] if values[other] == values[variant]), None)
+        if match is not None:
+            same[variant] = match
+    return same
+
+
+def plot_comparison(report: dict, path: Path) -> None:
+    """Write `comparison_figure(report)` to `path` (comparison.png)."""
+    comparison_figure(report).savefig(path, dpi=120)
+
+
+def comparison_figure(report: dict):
+    """The matplotlib Figure of comparison.png: held-out codes per token (left) and merges learned
+    (right) per merges asked.
+
+    Budgets sit at equal spacing, labelled with their values. Every variant has its own marker and
+    line style and a small sideways offset, so variants with equal values stay visible side by
+    side; a variant whose codes/token equal an earlier one's at every budget says so in the legend
+    ("= plain"). The left panel marks 1 code per token (no compression) and COMPRESSES_FROM. Encode
+    speed is not plotted: one timing per point on a small held-out set is noise."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    series = _by_variant(report["results"])
+    budgets = sorted({r["num_merges"] for r in report["results"]})
+    same, width = equal_series(series), 0.8 / max(1, len(series))
+    step = min(0.05, 0.3 / max(1, len(series)))  # the sideways offset of the lines, in budget slots
+    figure = Figure(figsize=(12, 5.4))
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
+    for i, (variant, rows) in enumerate(series.items()):
+        slots = [budgets.index(r["num_merges"]) for r in rows]
+        centre = i - (len(series) - 1) / 2
+        label = variant + (f" (= {same[variant]})" if variant in same else "")
+        style = {"marker": MARKERS[i % len(MARKERS)], "linestyle": LINE_STYLES[i % len(LINE_STYLES)]}
+        style["color"] = f"C{i % 10}"
+        xs = [slot + centre * step for slot in slots]
+        left.plot(xs, [r["codes_per_token"] or float("nan") for r in rows], label=label, **style)
+        learned = [r["merges_learned"] for r in rows]
+        hatch = ("", "//", "..", "xx", "\\\\", "--")[i % 6]
+        xs = [slot + centre * width for slot in slots]
+        bars = right.bar(xs, learned, width, label=variant, hatch=hatch, color=style["color"], alpha=0.8)
+        right.bar_label(bars, fontsize=6, padding=1)
+    _style_compression_axis(left, report, budgets)
+    right.set(
+        xlabel="merges asked", ylabel="merges learned", title="Merges learned (training may stop early)"
+    )
+    right.set_xticks(range(len(budgets)), [f"{b:,}" for b in budgets])
+    right.grid(axis="y", alpha=0.3)
+    split = report["split"]
+    figure.suptitle(
+        f"BPE variants on {_files(split['held_out_files'])} ({split['held_out_codes']:,} codes"
+        + (f", {split['held_out_seconds']:.1f} s" if split["held_out_seconds"] else "")
+        + ")"
+    )
+    handles, labels = left.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    return figure
+
+
+def _style_compression_axis(axes, report: dict, budgets: list[int]) -> None:
+    """Labelled budgets, the 1.0 and COMPRESSES_FROM lines, a range that always shows both."""
+    values = [r["codes_per_token"] for r in report["results"] if r["codes_per_token"]]
+    axes.axhline(1.0, color="gray", linestyle="--", linewidth=1, label="1 code per token: no compression")
+    axes.axhline(
+        COMPRESSES_FROM,
+        color="green",
+        linestyle=":",
+        linewidth=1,
+        label=f"{COMPRESSES_FROM}: compresses from here",
+    )
+    low, high = min([1.0, *values]), max([COMPRESSES_FROM, *values])
+    margin = 0.1 * (high - low)
+    axes.set_ylim(low - margin, high + margin)
+    axes.set_xticks(range(len(budgets)), [f"{b:,}" for b in budgets])
+    axes.set(xlabel="merges asked", ylabel="held-out codes per token", title="Compression (higher is better)")
+    axes.grid(alpha=0.3)
+
+
+def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") -> int:
+    """`snac-hf compare-bpe`: check the destination (`check_comparison_destination`), compare, print
+    comparison.md, and say which files of the token set (analysis.md ...) got the measured compression."""
+    from snac_hf.bpe.destination import check_comparison_destination
+    from snac_hf.bpe.training import codec_name
+    from snac_hf.bpe.variant import DEFAULT_MAX_RUN
+    from snac_hf.cli.errors import run_command
+    from snac_hf.cli.parser import CommandParser
+
+    parser = CommandParser(
+        prog, description="Train every BPE variant at the same budgets; compare them on held-out files."
     )
     parser.add_argument(
-        "--tokens", required=True, help="token-set folder, Parquet file/glob, or load_dataset name"
+        "--tokens",
+        required=True,
+        help="token-set folder, save_to_disk folder, Parquet file/glob, or Hub dataset name",
     )
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--num_merges", nargs="+", type=int, default=list(DEFAULT_BUDGETS))
-    parser.add_argument("--holdout", type=float, default=0.1, help="fraction of files held out (by id hash)")
-    parser.add_argument("--output_dir", required=True)
     parser.add_argument(
-        "--min_frequency", type=int, default=None, help="threshold of the thresholded variant (100)"
+        "--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), help="variants to compare"
     )
-    parser.add_argument("--max_train_chars", type=int, default=DEFAULT_MAX_TRAIN_CHARS, help="0 = no limit")
-    parser.add_argument("--max_run", type=int, default=None, help="run-length variants: longest run symbol")
-    parser.add_argument("--span_frames", action="store_true", default=None, help="frame-based variants")
-    parser.add_argument("--codec", default=None, help="codec when the token set has no metadata.json")
+    parser.add_argument(
+        "--num_merges", nargs="+", type=int, default=list(DEFAULT_BUDGETS), help="merge budgets, each variant"
+    )
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=DEFAULT_HOLDOUT,
+        help="fraction of files held out, by id hash (the same files as evaluate-lm's)",
+    )
+    parser.add_argument("--output_dir", required=True, help="comparison.md/.json/.png and tokenizers/")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace tokenizers with other settings in --output_dir/tokenizers, or write into a token set",
+    )
+    parser.add_argument(
+        "--min_frequency", type=int, default=None, help="threshold of the thresholded variant (default: 100)"
+    )
+    parser.add_argument(
+        "--max_train_chars", type=int, default=DEFAULT_MAX_TRAIN_CHARS, help="codes to train on; 0 = no limit"
+    )
+    parser.add_argument(
+        "--max_run",
+        type=int,
+        default=None,
+        help=f"run-length variants: longest run symbol (default: {DEFAULT_MAX_RUN})",
+    )
+    parser.add_argument(
+        "--span_frames", action="store_true", default=None, help="frame-based variants: merges cross frames"
+    )
+    parser.add_argument(
+        "--codec", type=codec_name, default=None, help="codec when the token set has no metadata.json"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+    options = {"min_frequency": args.min_frequency, "max_run": args.max_run, "span_frames": args.span_frames}
+    folder = Path(args.tokens) if os.path.isdir(args.tokens) else None
+    watched = [folder / name for name in ("analysis.md", "analysis.json", "README.md")] if folder else []
+
+    def run() -> int:
+        check_comparison_destination(
+            args.output_dir,
+            args.tokens,
+            args.variants,
+            args.num_merges,
+            **options,
+            layout=args.codec,
+            overwrite=args.overwrite,
+        )
+        before = {path: path.stat().st_mtime_ns for path in watched if path.is_file()}
         compare(
             args.tokens,
             args.output_dir,
             variants=args.variants,
             num_merges=args.num_merges,
             holdout=args.holdout,
-            min_frequency=args.min_frequency,
             max_train_chars=args.max_train_chars or None,
-            max_run=args.max_run,
-            span_frames=args.span_frames,
             layout=args.codec,
+            **options,
         )
-    except (ValueError, FileNotFoundError, KeyError) as error:
-        print(f"compare_bpe: error: {error}", file=sys.stderr)
-        return 2
-    print((Path(args.output_dir) / "comparison.md").read_text())
-    return 0
+        print((Path(args.output_dir) / "comparison.md").read_text())
+        changed = [str(p) for p in watched if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+        if changed:
+            print(f"updated {', '.join(changed)}: the measured compression, next to the heuristic verdict")
+        return 0
+
+    return run_command(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.bpe.compare"))

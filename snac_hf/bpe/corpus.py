@@ -29,6 +29,9 @@ from snac_hf.tokenset import count_column, layout_of, n_scales_of, open_token_se
 
 #: Default training budget: 20 M characters, about 3 GB of trainer memory (~68 h of 24 kHz audio).
 DEFAULT_MAX_TRAIN_CHARS = 20_000_000
+#: Share of files `compare-bpe` and `evaluate-lm` hold out by default: with the same salt, the same
+#: files in both commands (and the share `lm.settings.EvaluationSettings` holds out).
+DEFAULT_HOLDOUT = 0.2
 
 
 def open_source(source: str | os.PathLike | Dataset) -> tuple[Dataset, Path | None]:

@@ -1,6 +1,10 @@
 """Train a BPE variant on a token set and save it as a Hugging Face tokenizer folder.
 
-    python scripts/train_bpe.py --tokens TOKEN_SET --variant rl --num_merges 8000 --output_dir tok/
+    snac-hf train-bpe --tokens TOKEN_SET --variant rl --num_merges 8000 --output_dir tok/
+    python scripts/train_bpe.py ...   # the same
+
+The command refuses, before training, to write into a token-set folder or over a tokenizer with
+other settings (`snac_hf.bpe.destination`) unless --overwrite; the same settings again are fine.
 
 The token set (a folder written by `scripts/tokenize.py`, a `datasets.Dataset`, or a name that
 `load_dataset` accepts) is streamed in Arrow batches; each file is validated, serialized by the
@@ -23,10 +27,13 @@ from datasets import Dataset
 
 from snac_hf.bpe.alphabet import SPECIAL_TOKENS
 from snac_hf.bpe.corpus import DEFAULT_MAX_TRAIN_CHARS, iter_batches, open_source, resolve_layout, subsample
+from snac_hf.bpe.destination import check_destination, tokenizer_settings
 from snac_hf.bpe.tokenizer import META_FORMAT, build_hf_tokenizer
 from snac_hf.bpe.variant import DEFAULT_MAX_RUN
 from snac_hf.bpe.variants import VARIANTS, make_variant
-from snac_hf.layout import CodecLayout
+from snac_hf.cli.errors import run_command
+from snac_hf.cli.parser import CommandParser
+from snac_hf.layout import CodecLayout, layout_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +54,16 @@ def train_tokenizer(
     span_frames: bool | None = None,
     stage1_merges: int | None = None,
     batch_size: int = 256,
+    overwrite: bool = True,
 ) -> Path:
     """Train `variant` with up to `num_merges` merges on `source`; save it to `output_dir`.
 
     `min_frequency` defaults to the variant's (100 for `thresholded`, else 2); `max_run` (run-length
     variants, default 16), `span_frames` (frame-based variants, default False) and `stage1_merges`
     (hierarchical, default num_merges // 2) are errors for variants they do not apply to.
-    `max_train_chars=None` trains on everything. Returns `output_dir`.
+    `max_train_chars=None` trains on everything. `overwrite=False` (the command's default) refuses,
+    before training, a token-set folder or a tokenizer with other settings in `output_dir`
+    (`snac_hf.bpe.destination`). Returns `output_dir`.
     """
     dataset, folder = open_source(source)
     layout = resolve_layout(dataset, folder, layout)
@@ -63,6 +73,8 @@ def train_tokenizer(
         if "stage1_merges" not in serializer.train_options:
             raise ValueError(f"stage1_merges applies to the hierarchical variant only, not {variant!r}")
         train_options["stage1_merges"] = stage1_merges
+    wanted = tokenizer_settings(serializer, layout, num_merges, min_frequency, stage1_merges)
+    check_destination(output_dir, wanted, overwrite)
     n_scales = layout.n_scales
 
     started = time.perf_counter()
@@ -85,6 +97,7 @@ def train_tokenizer(
     learned = backend.get_vocab_size() - len(SPECIAL_TOKENS) - serializer.alphabet.size
     training = {
         "num_merges_requested": num_merges,
+        "stage1_merges_requested": stage1_merges,
         "merges_learned": learned,
         "min_frequency": serializer.check_min_frequency(min_frequency),
         "corpus": summary.to_dict() if num_merges > 0 else None,
@@ -120,19 +133,39 @@ def train_tokenizer(
     return output_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Train a BPE variant over SNAC code symbols; save it as a Hugging Face tokenizer folder."
+def codec_name(text: str) -> str:
+    """`--codec`'s value when it names a published SNAC model (`snac_24khz` ...), else a usage error."""
+    try:
+        layout_for(text)
+    except KeyError as error:
+        raise argparse.ArgumentTypeError(error.args[0]) from None
+    return text
+
+
+def build_parser(prog: str = "scripts/train_bpe.py") -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog,
+        description="Train a BPE variant over SNAC code symbols; save it as a Hugging Face tokenizer folder.",
     )
     parser.add_argument(
-        "--tokens", required=True, help="token-set folder, Parquet file/glob, or load_dataset name"
+        "--tokens",
+        required=True,
+        help="token-set folder, save_to_disk folder, Parquet file/glob, or Hub dataset name",
     )
-    parser.add_argument("--variant", choices=list(VARIANTS), default="plain")
-    parser.add_argument("--num_merges", type=int, default=8000)
+    parser.add_argument("--variant", choices=list(VARIANTS), default="plain", help="BPE variant (README.md)")
+    parser.add_argument("--num_merges", type=int, default=8000, help="merges to learn")
     parser.add_argument(
-        "--min_frequency", type=int, default=None, help="default: 100 for thresholded, else 2"
+        "--min_frequency",
+        type=int,
+        default=None,
+        help="fewest occurrences of a pair to merge (default: 100 for thresholded, else 2)",
     )
-    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--output_dir", required=True, help="the tokenizer folder to write")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a tokenizer with other settings in --output_dir, or write into a token-set folder",
+    )
     parser.add_argument(
         "--max_train_chars",
         type=int,
@@ -140,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         help="train on at most this many codes (~145 bytes of RAM each); 0 = no limit",
     )
     parser.add_argument(
-        "--max_run", type=int, default=None, help=f"rl variants: longest run symbol ({DEFAULT_MAX_RUN})"
+        "--max_run",
+        type=int,
+        default=None,
+        help=f"rl variants: longest run symbol (default: {DEFAULT_MAX_RUN})",
     )
     parser.add_argument(
         "--span_frames",
@@ -148,26 +184,43 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="frame-based variants: let merges cross frames",
     )
-    parser.add_argument("--stage1_merges", type=int, default=None, help="hierarchical: merges of stage 1")
     parser.add_argument(
-        "--codec", default=None, help="codec when the token set has no metadata.json (snac_24khz ...)"
+        "--stage1_merges",
+        type=int,
+        default=None,
+        help="hierarchical: merges of stage 1 (default: half of --num_merges)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--codec",
+        type=codec_name,
+        default=None,
+        help="codec when the token set has no metadata.json and cannot be inferred (snac_24khz ...)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "scripts/train_bpe.py") -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        train_tokenizer(
-            args.tokens,
-            variant=args.variant,
-            num_merges=args.num_merges,
-            min_frequency=args.min_frequency,
-            output_dir=args.output_dir,
-            max_train_chars=args.max_train_chars or None,
-            layout=args.codec,
-            max_run=args.max_run,
-            span_frames=args.span_frames,
-            stage1_merges=args.stage1_merges,
-        )
-    except (ValueError, FileNotFoundError, KeyError) as error:
-        print(f"train_bpe: error: {error}", file=sys.stderr)
-        return 2
+    return run_command(lambda: _train(args))
+
+
+def _train(args: argparse.Namespace) -> int:
+    train_tokenizer(
+        args.tokens,
+        variant=args.variant,
+        num_merges=args.num_merges,
+        min_frequency=args.min_frequency,
+        output_dir=args.output_dir,
+        max_train_chars=args.max_train_chars or None,
+        layout=args.codec,
+        max_run=args.max_run,
+        span_frames=args.span_frames,
+        stage1_merges=args.stage1_merges,
+        overwrite=args.overwrite,
+    )
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.bpe.training"))

@@ -1,27 +1,32 @@
-"""`scripts/decode.py`: token ids (or a token set) -> audio files at the codec's rate.
+"""`snac-hf decode` (`scripts/decode.py`): token ids (or a token set) -> audio files at the codec's rate.
 
-    python scripts/decode.py --tokenizer TOK_DIR --ids IDS.json --model MODEL --out_dir wavs/
-    python scripts/decode.py --tokenizer TOK_DIR --dataset DIR --model MODEL --out_dir wavs/ --max_files 4
+    snac-hf decode --tokenizer TOK_DIR --ids IDS.json --model MODEL --out_dir wavs/
+    snac-hf decode --tokenizer TOK_DIR --dataset DIR --model MODEL --out_dir wavs/ --max_files 4
 
 `--ids` is a JSON file: a list of ids (one sequence), a list of such lists, or objects
 `{"id": ..., "input_ids": [...], "duration": seconds}` (one or a list). `--dataset` is a token-set
-folder or a `load_dataset` source; rows with `input_ids` are decoded with `--tokenizer`, rows with
+folder, a `save_to_disk` folder or a `load_dataset` source; rows with `input_ids` are decoded with
+`--tokenizer`, rows with
 only `tokens_scale_k` columns are decoded as they are. Audio is trimmed to `duration` when known.
 Each row's file is named after its id (`snac_hf.decode.output_names`: distinct ids, distinct files);
-existing files are not replaced without --overwrite. See `snac_hf.decode` for what is exact.
-Exit status 2 for unusable arguments or inputs, with one line saying which and what to do.
+existing files are not replaced without --overwrite. The ids, the tokenizer and the output files are
+checked before the model loads. See `snac_hf.decode` for what is exact. Exit status 2 for unusable
+arguments or inputs, with one line saying which and what to do (`snac_hf.cli.errors`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from snac_hf.cli.errors import run_command
+from snac_hf.cli.parser import CommandParser
 from snac_hf.codec import DEFAULT_MODEL, CodecLoadError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scripts/decode.py", description="Decode SNAC token ids to audio.")
+def build_parser(prog: str = "scripts/decode.py") -> argparse.ArgumentParser:
+    parser = CommandParser(prog, description="Decode SNAC token ids to audio.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--ids", help="JSON file of token ids (see the module docstring)")
     source.add_argument(
@@ -33,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out_dir", required=True, help="folder for the .wav files")
     parser.add_argument("--overwrite", action="store_true", help="replace .wav files that exist in --out_dir")
     parser.add_argument("--max_files", type=_positive, help="decode only the first N rows")
-    parser.add_argument("--split", default="train", help="split of --dataset (default: train)")
+    parser.add_argument("--split", default="train", help="split of --dataset")
     return parser
 
 
@@ -47,6 +52,8 @@ def _positive(text: str) -> int:
 def rows_from_json(path: str) -> list[dict]:
     from snac_hf.integrity import read_json
 
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--ids {path}: no such file")
     data = read_json(
         path, "write it as a JSON list of ids, of id lists, or of {id, input_ids, duration} objects"
     )
@@ -68,41 +75,38 @@ def rows_from_json(path: str) -> list[dict]:
 
 
 def rows_from_dataset(source: str, split: str, max_files: int | None) -> list[dict]:
-    import os
-
-    from datasets import load_dataset
-
-    from snac_hf.tokenset import open_token_set
+    """The rows of a token-set folder (checked whole), or of any other source `open_dataset` reads."""
+    from snac_hf.tokenset import open_dataset, open_token_set
 
     if os.path.isdir(source) and os.path.isdir(os.path.join(source, "data")):
         dataset = open_token_set(source, split)
     else:
-        dataset = load_dataset(source, split=split)
+        dataset = open_dataset(source, split)
     if max_files is not None:
         dataset = dataset.select(range(min(max_files, len(dataset))))
     return list(dataset)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
+    args = build_parser(prog).parse_args(argv)
+    return run_command(lambda: decode(args), also=(CodecLoadError,))
+
+
+def decode(args: argparse.Namespace) -> int:
+    """Rows, tokenizer and output files are checked first; then the codec loads and writes the audio."""
     from snac_hf.bpe import load_tokenizer
     from snac_hf.codec import load_codec
-    from snac_hf.decode import decode_rows
+    from snac_hf.decode import check_outputs, decode_rows
 
-    try:
-        rows = (
-            rows_from_json(args.ids)
-            if args.ids
-            else rows_from_dataset(args.dataset, args.split, args.max_files)
-        )
-        if args.max_files is not None:
-            rows = rows[: args.max_files]
-        tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
-        codec = load_codec(args.model, args.checkpoint)
-        paths = decode_rows(rows, codec, args.out_dir, tokenizer, overwrite=args.overwrite)
-    except (CodecLoadError, FileNotFoundError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    rows = (
+        rows_from_json(args.ids) if args.ids else rows_from_dataset(args.dataset, args.split, args.max_files)
+    )
+    if args.max_files is not None:
+        rows = rows[: args.max_files]
+    tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
+    check_outputs(rows, args.out_dir, args.overwrite)  # before the model loads
+    codec = load_codec(args.model, args.checkpoint)
+    paths = decode_rows(rows, codec, args.out_dir, tokenizer, overwrite=args.overwrite)
     if codec.notice:
         print(f"note: {codec.notice}", file=sys.stderr)
     print(f"wrote {len(paths)} file(s) to {args.out_dir} at {codec.layout.sampling_rate} Hz")
@@ -110,4 +114,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m snac_hf.cli.decode"))

@@ -1,40 +1,73 @@
-"""`scripts/make_offline_model.py`: build a SNAC model folder without the Hub.
+"""`snac-hf offline-model` (`scripts/make_offline_model.py`): build a SNAC model folder without the Hub.
 
-python scripts/make_offline_model.py                 # fitted model into the cache; prints its path
-python scripts/make_offline_model.py --out DIR       # ... into DIR
-python scripts/make_offline_model.py --random --out DIR   # seeded-random weights (degenerate codes)
+snac-hf offline-model                       # fitted model into the cache (reused if there); prints its path
+snac-hf offline-model --out DIR             # ... into DIR
+snac-hf offline-model --random --out DIR    # seeded-random weights (degenerate codes)
+
+A fit needs real speech (--audio_dir, checked before anything is built). Exit status 2 for unusable
+arguments, in one line (`snac_hf.cli.errors`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 from pathlib import Path
 
-from snac_hf.codebook_fit import build_fitted_model, bundled_speech_files, ensure_offline_model
+from snac_hf.cli.errors import run_command
+from snac_hf.cli.parser import CommandParser
+from snac_hf.codebook_fit import (
+    build_fitted_model,
+    bundled_speech_files,
+    cached_model_dir,
+    ensure_offline_model,
+)
 from snac_hf.codec import DEFAULT_MODEL
 from snac_hf.offline_model import build_random_model
 
 REPO_SPEECH = Path(__file__).resolve().parents[2] / "tests" / "data" / "speech"
+DEFAULT_ITERATIONS = 25
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/make_offline_model.py", description=__doc__.split("\n")[0])
+def build_parser(prog: str = "scripts/make_offline_model.py") -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog, description="Build a SNAC model folder offline (see snac_hf/codebook_fit.py)."
+    )
     parser.add_argument("--out", help="model folder to write (default: the snac_hf cache, reused if present)")
     parser.add_argument("--random", action="store_true", help="seeded-random weights, no fitting")
-    parser.add_argument(
-        "--audio_dir", default=str(REPO_SPEECH), help="real speech to fit on (default: %(default)s)"
-    )
+    parser.add_argument("--audio_dir", default=str(REPO_SPEECH), help="real speech to fit on")
     parser.add_argument("--no_synthesis", action="store_true", help="do not add espeak-ng speech to the fit")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="architecture (default: %(default)s)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="architecture")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--iterations", type=int, default=25, help="k-means iterations (default: 25)")
+    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS, help="k-means iterations")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "scripts/make_offline_model.py") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.out is None and (
+        args.model != DEFAULT_MODEL or args.no_synthesis or args.iterations != DEFAULT_ITERATIONS
+    ):
+        parser.error("--model/--no_synthesis/--iterations need --out (the cache holds the default build)")
+    return run_command(lambda: build(args))
+
+
+def build(args: argparse.Namespace) -> int:
+    """Check --audio_dir and --out when they will be used, build (or find) the folder, print its path."""
     started = time.perf_counter()
     kind = "random" if args.random else "fitted"
+    cached = (cached_model_dir(kind, seed=args.seed) / "config.json").is_file()
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise NotADirectoryError(f"--out {args.out} is a file; give the path of a folder")
+    if not args.random and (args.out is not None or not cached) and not os.path.isdir(args.audio_dir):
+        raise FileNotFoundError(
+            f"--audio_dir {args.audio_dir}: no such folder (the real speech the codebooks are fit to; "
+            "tests/data/speech of a snac_hf checkout)"
+        )
     if args.out is None:
-        if args.model != DEFAULT_MODEL or args.no_synthesis or args.iterations != 25:
-            parser.error("--model/--no_synthesis/--iterations need --out (the cache holds the default build)")
         path = ensure_offline_model(kind, args.audio_dir, args.seed)
     elif args.random:
         path = build_random_model(args.out, args.model, args.seed)
@@ -45,3 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"{kind} SNAC model folder: {path} ({time.perf_counter() - started:.0f} s)")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.cli.make_offline_model"))

@@ -1,8 +1,11 @@
-"""`scripts/tokenize.py`: audio (a folder or a `load_dataset` source) -> a SNAC token set.
+"""`snac-hf tokenize` (`scripts/tokenize.py`): audio (a folder or a `load_dataset` source) -> token set.
 
     accelerate launch scripts/tokenize.py --input_dir WAVS --output_dir TOKENS [--model M] ...
-    python scripts/tokenize.py --dataset NAME --audio_column audio --split train --output_dir TOKENS
-    python scripts/tokenize.py --analyze_only --output_dir TOKENS
+    snac-hf tokenize --dataset NAME --audio_column audio --split train --output_dir TOKENS
+    snac-hf tokenize --analyze_only --output_dir TOKENS
+
+The input and the output folder are checked before the model loads, so a wrong path is an error
+in seconds; so is an unreachable Hub (`snac_hf.hub`).
 
 Exit status: 0 on success (some files may have failed: see errors.jsonl); 1 when no file could be
 encoded, or with --strict when any failed; 2 for bad arguments or an unusable model/output folder.
@@ -14,15 +17,13 @@ import argparse
 import sys
 import time
 
+from snac_hf.cli.errors import report, run_command
+from snac_hf.cli.parser import CommandParser
 from snac_hf.codec import DEFAULT_MODEL, CodecLoadError
 
-USAGE_ERRORS = (CodecLoadError, FileNotFoundError, ValueError)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scripts/tokenize.py", description="Encode audio into SNAC tokens as a Hugging Face dataset."
-    )
+def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
+    parser = CommandParser(prog, description="Encode audio into SNAC tokens as a Hugging Face dataset.")
     source = parser.add_argument_group("input (one of)")
     source.add_argument("--input_dir", help="folder of audio files (searched recursively)")
     source.add_argument("--dataset", help="any load_dataset source with an audio column")
@@ -79,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     encoding.add_argument(
         "--num_workers",
         type=int,
-        help="decode processes per job process (default: 1 on CPU; on a GPU the cores per local process "
-        "less one); 0 decodes in a thread of the job process",
+        help="decode processes per job process (default: on a GPU the cores per local process less one; "
+        "on CPU 0); 0 decodes in a thread of the job process",
     )
     encoding.add_argument(
         "--window_units",
@@ -121,17 +122,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--max_files must be positive")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, prog: str = "scripts/tokenize.py") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     check_args(parser, args)
-    try:
-        if args.analyze_only:
-            return analyze(args)
-        return tokenize(args)
-    except USAGE_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_command(lambda: analyze(args) if args.analyze_only else tokenize(args), also=(CodecLoadError,))
 
 
 def analyze(args: argparse.Namespace) -> int:
@@ -172,8 +167,7 @@ def tokenize(args: argparse.Namespace) -> int:
             source, codec, args.output_dir, settings, processes, args.overwrite, not args.no_progress
         )
     except OutputExistsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report(str(error))
     if meta is None:  # not the main process: the main one reports
         return 0
     print(summary_line(meta, args.output_dir, time.perf_counter() - started))
@@ -250,3 +244,7 @@ def summary_line(meta: dict, output_dir: str, seconds: float) -> str:
         )
     notice = meta["codec"].get("notice")
     return line + (f"\nNOTE: {notice}" if notice else "")
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.cli.tokenize"))

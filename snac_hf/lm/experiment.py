@@ -14,6 +14,9 @@ The window length in tokens of a tokenization is `max(8, round(window_seconds * 
 audio-second of its train split))`. The model, seed, learning-rate schedule and held-out files
 are the same for all. Models with the same tokenization, window and steps are trained once (the
 baseline is identical in both settings).
+
+The report also holds the uniform and unigram reference levels (`references.py`), computed from
+the codes of the same train / held-out split, and the token set's codec (its metadata.json).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from snac_hf.bpe.corpus import open_source, resolve_layout, split_by_id
 from snac_hf.lm.measure import generation_speed, held_out_nll
 from snac_hf.lm.model import build_model, parameter_counts
+from snac_hf.lm.references import reference_levels
 from snac_hf.lm.report import describe_data, plot_results, write_markdown
 from snac_hf.lm.sequences import Tokenization, make_tokenization
 from snac_hf.lm.settings import SETTINGS, EvaluationSettings
@@ -49,7 +53,9 @@ def evaluate_tokenizations(
 ) -> dict:
     """Train and measure every tokenization; write lm_eval.{json,md,png} to `output_dir`.
 
-    `num_merges` holds one value for all variants or one per variant.
+    `num_merges` holds one value for all variants or one per variant. The report's `data` names the
+    codec from `source`'s metadata.json (when it is a token-set folder); `references` holds the
+    uniform and unigram levels of the held-out split.
     """
     from accelerate import Accelerator
 
@@ -77,10 +83,11 @@ def evaluate_tokenizations(
     with accelerator.main_process_first():  # the main process trains and saves, the others load
         for i, (name, variant, m) in enumerate(plan):
             logger.info("tokenizer %s", name)
-            folder = output / "tokenizers" / f"{i}_{variant}_{m}"
+            tokenizer_dir = output / "tokenizers" / f"{i}_{variant}_{m}"
+            load_saved = not accelerator.is_main_process
             tokenizations.append(
                 make_tokenization(
-                    name, variant, m, train_set, held_out_set, layout, folder, not accelerator.is_main_process
+                    name, variant, m, train_set, held_out_set, layout, tokenizer_dir, load_saved
                 )
             )
     reference = (
@@ -99,9 +106,11 @@ def evaluate_tokenizations(
             if not reused:
                 trained[key] = measure_one(t, window, settings, accelerator)
             rows.append({"setting": setting, **trained[key], "same_model_as_other_setting": reused})
+    held_out_seconds = tokenizations[0].held_out.seconds
     report = {
         "data": describe_data(dataset, train_set, held_out_set, read_metadata(folder) if folder else None),
         "settings": {**settings.to_dict(), "window_seconds_equal_audio": window_seconds},
+        "references": reference_levels(train_set, held_out_set, layout, held_out_seconds),
         "results": rows,
     }
     if accelerator.is_main_process:
