@@ -202,3 +202,31 @@ def test_rows_without_codes_and_codes_outside_the_codebook_are_clear_errors(code
     with pytest.raises(ValueError, match="row 'r': scale 0 position 0 holds code 5000, outside 0..4095"):
         decode_rows([row], codec, tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_decode_script_reads_an_input_ids_set_in_the_data_layout(tokenizers, rows, fitted_model, tmp_path):
+    """A set of `input_ids` rows in the standard `data/` layout (as README's Decode section says)."""
+    from datasets import Dataset
+
+    from snac_hf.wav import read_float_wav
+
+    tok = tokenizers["plain"]
+    tok.save_pretrained(tmp_path / "tok")
+    ids = [
+        tok.encode([np.asarray(r[f"tokens_scale_{k}"]) for k in range(3)], add_special_tokens=True)
+        for r in rows
+    ]
+    (tmp_path / "ids" / "data").mkdir(parents=True)
+    Dataset.from_dict(
+        {"id": [r["id"] for r in rows], "input_ids": ids, "duration": [r["duration"] for r in rows]}
+    ).to_parquet(str(tmp_path / "ids" / "data" / "train-00000-of-00001.parquet"))
+    result = run_script(
+        "scripts/decode.py", "--tokenizer", str(tmp_path / "tok"), "--dataset", str(tmp_path / "ids"),
+        "--model", str(fitted_model), "--out_dir", str(tmp_path / "wavs"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    wavs = sorted((tmp_path / "wavs").glob("*.wav"))
+    assert len(wavs) == len(rows)
+    for wav in wavs:
+        audio, rate = read_float_wav(wav)
+        assert rate == 24000 and len(audio) > 0

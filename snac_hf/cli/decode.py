@@ -78,13 +78,26 @@ def rows_from_dataset(source: str, split: str, max_files: int | None) -> list[di
     """The rows of a token-set folder (checked whole), or of any other source `open_dataset` reads."""
     from snac_hf.tokenset import open_dataset, open_token_set
 
-    if os.path.isdir(source) and os.path.isdir(os.path.join(source, "data")):
+    if os.path.isdir(source) and os.path.isdir(os.path.join(source, "data")) and not holds_ids(source):
         dataset = open_token_set(source, split)
-    else:
+    else:  # an input_ids set in the data/ layout is no token set: read as load_dataset reads it
         dataset = open_dataset(source, split)
     if max_files is not None:
         dataset = dataset.select(range(min(max_files, len(dataset))))
     return list(dataset)
+
+
+def holds_ids(folder: str) -> bool:
+    """Whether a folder's `data/*.parquet` hold `input_ids` rather than `tokens_scale_k` (footer only)."""
+    import pyarrow.parquet as pq
+
+    from snac_hf.tokenset import parquet_files
+
+    files = parquet_files(folder)
+    if not files:
+        return False
+    names = set(pq.read_schema(files[0]).names)
+    return "input_ids" in names and "tokens_scale_0" not in names
 
 
 def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
