@@ -18,7 +18,6 @@ Every row becomes `{"id", "file_path", "audio", **kept}` with the audio *undecod
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,11 +25,11 @@ from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
-from datasets import Audio, Dataset, DatasetDict, Features, IterableDataset, load_dataset, load_from_disk
+from datasets import Audio, Dataset, Features, IterableDataset, load_dataset
 
 from snac_hf.columns import ColumnError, kept_features
 from snac_hf.hub import check_dataset_reachable, dataset_unreachable, is_repo_id
-from snac_hf.tokenset import is_saved_to_disk
+from snac_hf.tokenset import is_saved_to_disk, load_saved
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,7 @@ def _load(request: DatasetRequest, streaming: bool) -> Dataset | IterableDataset
         check_dataset_reachable(request.name)  # an unreachable Hub: an error now, not in ~23 s
     try:
         if is_saved_to_disk(request.name):
-            ds = load_from_disk(request.name)
-            if isinstance(ds, DatasetDict):
-                if request.split not in ds:
-                    raise ValueError(f"{request.label}: no split {request.split!r} (splits: {list(ds)})")
-                ds = ds[request.split]
+            ds = load_saved(request.name, request.split)
             return ds.to_iterable_dataset(num_shards=max(1, len(ds.cache_files))) if streaming else ds
         return load_dataset(request.name, request.config, split=request.split, streaming=streaming)
     except ConnectionError as error:  # offline mode, and not in the Hugging Face cache
@@ -217,7 +212,3 @@ class StreamSource:
         audio = row[request.audio_column]
         path = audio.get("path") if isinstance(audio, dict) else None
         return {"id": item_id, "file_path": path or item_id, "audio": audio, **{k: row[k] for k in self.kept}}
-
-
-def read_counts(path: Path) -> list[int] | None:
-    return json.loads(path.read_text()) if path.is_file() else None

@@ -250,8 +250,8 @@ def tokenize_dataset(
 
     units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait)
     ours = assign_units(units, processes.index, processes.count, source.n_source_shards)
-    todo = [u for u in ours if not unit_done(folder, u.index)]
-    done_before = {u.index for u in units if unit_done(folder, u.index)} if processes.is_main else set()
+    done_before = {u.index for u in units if unit_done(folder, u.index)}
+    todo = [u for u in ours if u.index not in done_before]
     if processes.is_main and resume:
         left = "; nothing left to encode" if len(done_before) == len(units) else ""
         print(f"resuming: {len(done_before)} of {len(units)} units done{left}", file=sys.stderr, flush=True)
@@ -259,19 +259,17 @@ def tokenize_dataset(
     processes.wait()
     if not processes.is_main:
         return None
-    meta = finish(folder, units, codec, settings, processes, source.kept, source.skipped)
-    return {**meta, "this_run": this_run(folder, units, done_before)}
+    meta, records = finish(folder, units, codec, settings, processes, source.kept, source.skipped)
+    return {**meta, "this_run": this_run(records, done_before)}
 
 
-def this_run(folder: Path, units: list[Unit], done_before: set[int]) -> dict:
+def this_run(records: list[dict], done_before: set[int]) -> dict:
     """Files and audio seconds encoded by this run (by all its processes): units done since it began."""
-    records = [
-        json.loads(record_path(folder, u.index).read_text()) for u in units if u.index not in done_before
-    ]
+    new = [r for r in records if r["unit"] not in done_before]
     return {
-        "units": len(records),
-        "files": sum(r["rows"] for r in records),
-        "audio_seconds": sum(r["duration"] for r in records),
+        "units": len(new),
+        "files": sum(r["rows"] for r in new),
+        "audio_seconds": sum(r["duration"] for r in new),
     }
 
 
@@ -331,8 +329,9 @@ def finish(
     processes: Processes,
     kept: Features,
     skipped: list[dict],
-) -> dict:
-    """Merge the unit records into metadata.json, errors.jsonl and the card (main process)."""
+) -> tuple[dict, list[dict]]:
+    """Merge the unit records into metadata.json, errors.jsonl and the card (main process);
+    returns the metadata and the records."""
     missing = [u.index for u in units if not unit_done(folder, u.index)]
     if missing:
         raise RuntimeError(
@@ -358,4 +357,4 @@ def finish(
     write_metadata(folder, meta)
     write_card(folder, meta)
     write_skipped(folder, skipped)
-    return meta
+    return meta, records
