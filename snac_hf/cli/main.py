@@ -28,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     "compare-bpe": Command("snac_hf.bpe.compare", "every BPE variant at the same budgets, on held-out files"),
     "decode": Command("snac_hf.cli.decode", "token ids (or a token set) -> audio files"),
     "evaluate-lm": Command("snac_hf.cli.evaluate_lm", "a small LM per tokenization: bits per audio-second"),
+    "evidence": Command("snac_hf.cli.evidence", "which BPE variant serves an audio LM: the whole experiment"),
     "offline-model": Command("snac_hf.cli.make_offline_model", "build (or find) the offline SNAC model"),
 }
 

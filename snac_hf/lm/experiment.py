@@ -34,7 +34,7 @@ from snac_hf.lm.references import reference_levels
 from snac_hf.lm.report import describe_data, plot_results, write_markdown
 from snac_hf.lm.sequences import Tokenization, make_tokenization
 from snac_hf.lm.settings import SETTINGS, EvaluationSettings
-from snac_hf.lm.train import Budget, train_model
+from snac_hf.lm.train import Budget, make_accelerator, train_model
 from snac_hf.tokenset import read_metadata
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,6 @@ def evaluate_tokenizations(
     codec from `source`'s metadata.json (when it is a token-set folder); `references` holds the
     uniform and unigram levels of the held-out split.
     """
-    from accelerate import Accelerator
-
     if len(num_merges) not in (1, len(variants)):
         raise ValueError(
             f"--num_merges takes one value or one per variant ({len(variants)}), got {num_merges}"
@@ -75,7 +73,7 @@ def evaluate_tokenizations(
         raise ValueError(
             f"holdout {settings.holdout} leaves {len(train_set)} train and {len(held_out_set)} held-out files"
         )
-    accelerator = Accelerator()
+    accelerator = make_accelerator()
     plan = [(f"{v} ({m} merges)", v, m) for v, m in zip(variants, merges, strict=True)]
     if settings.baseline:
         plan.insert(0, (f"raw codes ({settings.baseline} order, 0 merges)", settings.baseline, 0))

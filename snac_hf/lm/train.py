@@ -30,6 +30,17 @@ class Budget:
     warmup: int | None = None
 
 
+def make_accelerator():
+    """accelerate's `Accelerator` for this process, told `cpu=True` on a machine without CUDA.
+
+    Without it, processes that `accelerate launch --multi_gpu --num_processes N` starts on a
+    CPU-only machine never join one process group: each trains alone, believing itself the main
+    process (measured: accelerate 1.x reports NO distribution and writes every file N times)."""
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
 def learning_rate_at(step: int, budget: Budget) -> float:
     warmup = budget.warmup if budget.warmup is not None else max(1, budget.steps // 10)
     if step < warmup:
@@ -42,9 +53,7 @@ def train_model(
     model: torch.nn.Module, stream: np.ndarray, budget: Budget, seed: int = 0, accelerator=None
 ) -> dict:
     """Train in place; returns {"train_seconds", "final_loss" (mean of the last 10% of steps)}."""
-    from accelerate import Accelerator
-
-    accelerator = accelerator or Accelerator()
+    accelerator = accelerator or make_accelerator()
     if len(stream) <= budget.window:
         raise ValueError(
             f"training stream of {len(stream)} tokens is shorter than one window ({budget.window})"

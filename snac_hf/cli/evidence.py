@@ -1,0 +1,144 @@
+"""`snac-hf evidence` (`scripts/evidence.py`): which BPE variant serves an audio LM, on your tokens.
+
+    snac-hf evidence --tokens TOKENS --output_dir evidence/ --preset cpu-small
+    accelerate launch scripts/evidence.py --tokens TOKENS --output_dir evidence/ --preset gpu
+
+Splits the token set (by a salted hash of the file id, or `--split_by speaker`), trains every BPE
+variant at every merge budget and measures compression on the held-out files, trains the same
+small LM on the raw codes and on every variant (equal-audio and equal-step budgets, every seed),
+and writes evidence.md, evidence.json and evidence.png with a verdict that says only what the
+spread over seeds supports (`snac_hf.evidence`). Rerun the same command after an interruption:
+finished tokenizers and trainings are kept. A preset sets every size; flags override it. The
+token set and --output_dir are checked before torch is imported; a user's mistake is one line,
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import replace
+
+from snac_hf.bpe.variants import VARIANTS
+from snac_hf.cli.errors import run_command
+from snac_hf.cli.parser import CommandParser
+from snac_hf.evidence.settings import PRESETS, EvidenceSettings, preset
+from snac_hf.lm.settings import SETTINGS
+
+#: Flags that override a preset's LM budget and model, and the settings field each sets.
+LM_FLAGS = ("steps", "batch_size", "context", "learning_rate")
+MODEL_FLAGS = ("num_layers", "hidden_size", "num_heads")
+
+
+def build_parser(prog: str = "scripts/evidence.py") -> argparse.ArgumentParser:
+    parser = CommandParser(prog, description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1])
+    parser.add_argument(
+        "--tokens", required=True, help="token-set folder, save_to_disk folder, or Hub dataset"
+    )
+    parser.add_argument("--output_dir", required=True, help="evidence.md/.json/.png, tokenizers/, runs/")
+    parser.add_argument(
+        "--preset",
+        default="cpu-small",
+        choices=list(PRESETS),
+        help="sizes of the run (see snac_hf.evidence.settings)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an evidence run with other settings"
+    )
+    chosen = parser.add_argument_group("overrides of the preset")
+    chosen.add_argument(
+        "--variants", nargs="+", choices=list(VARIANTS), help="BPE variants (default: all six)"
+    )
+    chosen.add_argument("--budgets", nargs="+", type=int, help="merge budgets of the compression table")
+    chosen.add_argument("--lm_merges", type=int, help="merges of the tokenizations the LMs train on")
+    chosen.add_argument("--seeds", nargs="+", type=int, help="LM seeds (3 or more for a verdict)")
+    chosen.add_argument("--split_by", help="column whose values are held out together (e.g. speaker)")
+    chosen.add_argument("--holdout", type=float, help="fraction of split keys held out")
+    chosen.add_argument("--settings", nargs="+", choices=list(SETTINGS), help="LM budget settings")
+    for name in LM_FLAGS:
+        chosen.add_argument(f"--{name}", type=float if name == "learning_rate" else int)
+    for name in MODEL_FLAGS:
+        chosen.add_argument(f"--{name}", type=int)
+    parser.add_argument("--num_threads", type=int, default=0, help="torch CPU threads; 0 = torch's choice")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> EvidenceSettings:
+    """The preset with every given flag applied."""
+    base = preset(args.preset)
+    model = replace(
+        base.lm.model, **{f: getattr(args, f) for f in MODEL_FLAGS if getattr(args, f) is not None}
+    )
+    lm = replace(
+        base.lm, model=model, **{f: getattr(args, f) for f in LM_FLAGS if getattr(args, f) is not None}
+    )
+    if args.settings:
+        lm = replace(lm, settings=tuple(args.settings))
+    overrides = {
+        "variants": tuple(args.variants) if args.variants else None,
+        "budgets": tuple(args.budgets) if args.budgets else None,
+        "lm_merges": args.lm_merges,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+        "split_by": args.split_by,
+        "holdout": args.holdout,
+    }
+    return replace(base, lm=lm, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def check_inputs(args: argparse.Namespace, settings: EvidenceSettings) -> None:
+    """Values that cannot work, the token set, and --output_dir, before torch loads."""
+    from snac_hf.bpe.corpus import open_source
+    from snac_hf.tokenset import token_set_marker
+
+    if min(settings.budgets) < 1 or settings.lm_merges < 1:
+        raise ValueError(
+            "--budgets and --lm_merges must be at least 1 merge (the raw codes are always included)"
+        )
+    if len(set(settings.seeds)) != len(settings.seeds):
+        raise ValueError(f"--seeds {list(settings.seeds)} repeats a seed")
+    if settings.lm.steps < 1 or settings.lm.batch_size < 1 or settings.lm.context < 8:
+        raise ValueError("--steps and --batch_size must be at least 1 and --context at least 8")
+    open_source(args.tokens)
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise NotADirectoryError(f"--output_dir {args.output_dir} is a file; give the path of a folder")
+    marker = token_set_marker(args.output_dir) if os.path.isdir(args.output_dir) else None
+    if marker is not None:
+        raise ValueError(
+            f"--output_dir {args.output_dir} holds a token set or dataset ({marker}); give another folder"
+        )
+
+
+def main(argv: list[str] | None = None, prog: str = "scripts/evidence.py") -> int:
+    args = build_parser(prog).parse_args(argv)
+    return run_command(lambda: evidence(args))
+
+
+def evidence(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    check_inputs(args, settings)
+    import torch
+
+    from snac_hf.evidence.experiment import run_evidence
+    from snac_hf.evidence.report import MARKDOWN_FILE
+    from snac_hf.evidence.verdict import sentences
+
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    main_process = os.environ.get("RANK", "0") == "0"  # under `accelerate launch`, one console voice
+    logging.basicConfig(level=logging.INFO if main_process else logging.WARNING, format="%(message)s")
+    for noisy in ("snac_hf.bpe", "datasets", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    report = run_evidence(args.tokens, args.output_dir, settings, overwrite=args.overwrite)
+    if "verdict" in report:  # the main process
+        for setting, verdict in report["verdict"].items():
+            print(f"{setting}:")
+            for sentence in sentences(verdict):
+                print(f"  {sentence}")
+        print(f"wrote {os.path.join(args.output_dir, MARKDOWN_FILE)}, evidence.json, evidence.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.cli.evidence"))

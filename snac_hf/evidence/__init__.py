@@ -1,0 +1,15 @@
+"""Which BPE variant serves an audio LM? The whole experiment behind one command, `snac-hf evidence`.
+
+    from snac_hf.evidence.experiment import run_evidence
+    from snac_hf.evidence.settings import preset
+    report = run_evidence("tokens/", "evidence/", preset("cpu-small"))
+
+Steps (each module one idea): `settings` (the experiment's sizes and its presets; no torch),
+`splits` (train / held-out by a salted hash of the file id, or of a column such as the speaker),
+`compression` (every variant at every merge budget, measured on held-out files; no torch),
+`runs` (one record per finished LM training: what makes the experiment resumable),
+`verdict` (what the spread over seeds supports; no torch), `report` (evidence.md/.json and the
+plots) and `experiment` (everything in order). The LM itself is `snac_hf.lm`'s.
+
+Import from the modules: this package imports nothing, so `settings` loads without torch.
+"""

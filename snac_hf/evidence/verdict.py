@@ -1,0 +1,126 @@
+"""What the spread over seeds supports, and nothing more. No torch.
+
+Input: one LM result per (tokenization, setting, seed), in held-out bits per audio-second (lower is
+better; every tokenization is lossless, so the numbers are comparable), and the unigram level
+(`snac_hf.lm.references`).
+
+Rules, per budget setting:
+
+1. **Learning.** A model learned more than code frequencies when its bits/s is below
+   `(1 - AT_UNIGRAM_MARGIN)` x the unigram level (5% below). If any model of the setting did not,
+   the setting's comparison is reported but no difference in it is called supported.
+2. **Paired differences.** Seed s of tokenization A and seed s of B share the seed (model
+   initialisation, window sampling), so they are compared pairwise: d_s = bits(A, s) - bits(B, s).
+   A difference is **supported** when every d_s has the same sign and |mean d| > 2 x the standard
+   error of d (sample standard deviation / sqrt(n)), with n >= 2 seeds. Otherwise A and B are
+   **not distinguishable** at these seeds. With 3 seeds this is a weak test (a sign agreement of 3
+   happens by chance 1 time in 4); the report says so next to the verdict.
+3. Each variant is compared with the raw codes (better, worse, or not distinguishable) and with
+   the best variant by mean (tied with it, or worse).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from snac_hf.lm.references import AT_UNIGRAM_MARGIN
+
+RAW = "raw"
+
+
+def seed_stats(values: list[float]) -> dict:
+    """mean, sample standard deviation (0 for one value), min, max and n of `values`."""
+    array = np.asarray(values, np.float64)
+    return {
+        "mean": float(array.mean()),
+        "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+        "min": float(array.min()),
+        "max": float(array.max()),
+        "n": len(array),
+    }
+
+
+def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
+    """Statistics of a[s] - b[s] over the seeds both have, and whether it is supported (rule 2)."""
+    seeds = sorted(set(a) & set(b))
+    d = np.asarray([a[s] - b[s] for s in seeds], np.float64)
+    n = len(d)
+    mean = float(d.mean()) if n else math.nan
+    std = float(d.std(ddof=1)) if n > 1 else math.nan
+    same_sign = n > 0 and (bool((d < 0).all()) or bool((d > 0).all()))
+    supported = n >= 2 and same_sign and abs(mean) > 2 * std / math.sqrt(n)
+    return {
+        "seeds": seeds,
+        "differences": d.tolist(),
+        "mean": mean,
+        "std": std,
+        "supported": supported,
+    }
+
+
+def judge(results: list[dict], unigram_bits_per_second: float) -> dict:
+    """The verdict per setting. `results`: dicts with `tokenization`, `setting`, `seed`,
+    `bits_per_second`. Returns {setting: {...}}; see `sentences` for the words."""
+    by_setting: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in results:
+        by_setting[r["setting"]][r["tokenization"]][r["seed"]] = r["bits_per_second"]
+    limit = (1 - AT_UNIGRAM_MARGIN) * unigram_bits_per_second
+    verdicts = {}
+    for setting, table in by_setting.items():
+        stats = {name: seed_stats(list(values.values())) for name, values in table.items()}
+        not_learning = sorted(n for n, values in table.items() if max(values.values()) >= limit)
+        variants = [n for n in table if n != RAW]
+        best = min(variants, key=lambda n: stats[n]["mean"]) if variants else None
+        versus_raw = {n: paired_difference(table[n], table[RAW]) for n in variants if RAW in table}
+        versus_best = {n: paired_difference(table[n], table[best]) for n in variants if n != best}
+        verdicts[setting] = {
+            "stats": stats,
+            "not_learning": not_learning,
+            "comparable": not not_learning,
+            "best_variant": best,
+            "versus_raw": versus_raw,
+            "versus_best": versus_best,
+            "unigram_bits_per_second": unigram_bits_per_second,
+        }
+    return verdicts
+
+
+def sentences(verdict: dict) -> list[str]:
+    """The verdict of one setting in plain words: only what rule 2 supports."""
+    if not verdict["comparable"]:
+        return [
+            f"Not supported: {', '.join(verdict['not_learning'])} did not get 5% below the unigram level "
+            f"({verdict['unigram_bits_per_second']:.0f} bits/s) in every seed, so differences here say "
+            "little about how a tokenization serves a trained LM."
+        ]
+    seeds = min(st["n"] for st in verdict["stats"].values())
+    if seeds < 2:
+        return [f"{seeds} seed: no difference can be called supported (give 3 or more --seeds)."]
+    out = []
+    better = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] < 0]
+    worse = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] > 0]
+    unclear = [n for n, d in verdict["versus_raw"].items() if not d["supported"]]
+    raw_mean = verdict["stats"][RAW]["mean"] if RAW in verdict["stats"] else None
+
+    def pct(name: str) -> str:
+        d = verdict["versus_raw"][name]["mean"]
+        return f"{name} ({100 * d / raw_mean:+.1f}%)" if raw_mean else name
+
+    if better:
+        listed = ", ".join(map(pct, better))
+        out.append(f"Lower bits/s than the raw codes in every seed, beyond 2 standard errors: {listed}.")
+    if worse:
+        out.append(f"Higher bits/s than the raw codes (worse), supported: {', '.join(map(pct, worse))}.")
+    if unclear:
+        out.append(f"Not distinguishable from the raw codes at these seeds: {', '.join(map(pct, unclear))}.")
+    best = verdict["best_variant"]
+    if best:
+        tied = [n for n, d in verdict["versus_best"].items() if not d["supported"]]
+        if tied:
+            out.append(f"Best variant by mean: {best}; not distinguishable from it: {', '.join(tied)}.")
+        else:
+            out.append(f"Best variant by mean: {best}, ahead of every other variant in every seed.")
+    return out
