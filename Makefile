@@ -3,7 +3,7 @@
 PYTHON ?= python3
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench evidence
 
 setup:
 	PYTHON=$(PYTHON) bash scripts/setup.sh
@@ -19,3 +19,18 @@ lint:
 
 test: setup lint
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+
+# The evidence run of EVIDENCE.md (manual, not CI): hours of real speech from Debian packages
+# (bench/speech_corpus.py), tokenized with the offline model, then `snac-hf evidence` with the
+# cpu-small preset. Two processes on 2 cores (one thread each); 8 windows per process = the
+# preset's 16 per step. Rerunning resumes both steps.
+EVIDENCE_OUT ?= out/evidence
+LAUNCH2 = OMP_NUM_THREADS=1 $(PYTHON) -m accelerate.commands.launch --multi_gpu --num_processes 2 \
+	--num_machines 1 --mixed_precision no --dynamo_backend no --main_process_port 0
+evidence: setup
+	corpus="$$($(PYTHON) bench/speech_corpus.py | cut -f1)" && \
+	$(LAUNCH2) scripts/tokenize.py --input_dir "$$corpus" --output_dir $(EVIDENCE_OUT)/tokens \
+		--model "$$($(PYTHON) -c 'from snac_hf.codebook_fit import cached_model_dir; print(cached_model_dir())')" \
+		--keep_columns package language speaker license --no_analysis --no_progress
+	$(LAUNCH2) scripts/evidence.py --tokens $(EVIDENCE_OUT)/tokens --output_dir $(EVIDENCE_OUT)/report \
+		--preset cpu-small --batch_size 8

@@ -67,6 +67,11 @@ def test_scored_tokens_are_audio_tokens_and_end_marker():
         log_probs = torch.log_softmax(logits, -1).gather(-1, torch.tensor(sequence[1:, None]))[:, 0]
     expected = -float(log_probs[1:-1].double().sum())
     assert held_out_nll(model, [sequence], 64, pad_id=0)["nats"] == pytest.approx(expected, rel=1e-5)
+    # the parts scored by processes 0..2 of 3 add up to the whole (windows dealt round-robin)
+    whole = held_out_nll(model, [sequence, sequence[:9]], 4, pad_id=0)
+    parts = [held_out_nll(model, [sequence, sequence[:9]], 4, pad_id=0, part=(i, 3)) for i in range(3)]
+    assert [p["tokens"] for p in parts] == [11, 8, 8] and whole["tokens"] == 27
+    assert sum(p["nats"] for p in parts) == pytest.approx(whole["nats"], rel=1e-6)
 
 
 def test_num_merges_must_match_variants(synthetic_tokens, tmp_path):

@@ -1,7 +1,8 @@
 """Every BPE variant at every merge budget: trained on the train split, measured on held-out files.
 
-For each (variant, merges) the tokenizer is trained on the whole train split
-(`snac_hf.bpe.training.train_tokenizer`, the variant's default options) and saved to
+For each (variant, merges) the tokenizer is trained on the train split (`snac_hf.bpe.training.
+train_tokenizer` with the variant's default options, on at most `DEFAULT_MAX_TRAIN_CHARS` (20M)
+symbols: files chosen by a salted hash beyond that, about 60 h of 24 kHz audio) and saved to
 `tokenizers/<variant>-<merges>/`; `snac_hf.bpe.compare.evaluate` then encodes every held-out file,
 decodes it back (round trip exact or not) and counts codes and tokens. One JSON record per pair
 (`compression/<variant>-<merges>.json`) is written last, so a record means the tokenizer is
@@ -82,8 +83,7 @@ def _measure(
         variant=variant,
         num_merges=merges,
         output_dir=tokenizer_folder(output_dir, variant, merges),
-        max_train_chars=None,
-        layout=layout,
+        layout=layout,  # trained on at most train-bpe's default 20M symbols (subsampled by file)
     )
     train_seconds = time.perf_counter() - started
     tokenizer = load_tokenizer(folder)

@@ -10,7 +10,7 @@ Presets (`PRESETS`), each a starting point that flags override:
 - `tiny`: about a minute, for tests and a first look (the bundled speech): 2 seeds, 20 steps;
   its models stay at the unigram level, and its report says so.
 - `cpu-small`: a 2-core machine in about an hour on ~5 hours of audio; budgets up to 16k merges,
-  LMs at 4k merges, 3 seeds, 2-layer 128-wide LMs, 160 steps of 16 windows of 256 tokens.
+  LMs at 4k merges, 3 seeds, 2-layer 128-wide LMs, 120 steps of 16 windows of 256 tokens.
 - `gpu`: what a researcher runs on one GPU in a few hours: budgets up to 32k, LMs at 16k merges,
   3 seeds, 6-layer 384-wide LMs, 4,000 steps of 32 windows of 1,024 tokens.
 """
@@ -62,7 +62,7 @@ PRESETS: dict[str, EvidenceSettings] = {
         budgets=(50, 200), lm_merges=200, seeds=(0, 1), lm=_lm(1, 32, 2, 20, 4, 64, 3e-3)
     ),
     "cpu-small": EvidenceSettings(
-        budgets=(1000, 4000, 16000), lm_merges=4000, seeds=(0, 1, 2), lm=_lm(2, 128, 4, 160, 16, 256, 3e-3)
+        budgets=(1000, 4000, 16000), lm_merges=4000, seeds=(0, 1, 2), lm=_lm(2, 128, 4, 120, 16, 256, 3e-3)
     ),
     "gpu": EvidenceSettings(
         budgets=(1000, 4000, 16000, 32000),

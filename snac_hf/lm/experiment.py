@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
+
+import torch
 
 from snac_hf.bpe.corpus import open_source, resolve_layout, split_by_id
 from snac_hf.lm.measure import generation_speed, held_out_nll
@@ -127,7 +130,14 @@ def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, acce
     params = parameter_counts(model)
     trained = train_model(model, t.train.stream(), budget, settings.seed, accelerator)
     model = trained.pop("model")
-    nll = held_out_nll(model, t.held_out.sequences, window, t.tokenizer.pad_token_id)
+    nll = held_out_nll(
+        model, t.held_out.sequences, window, t.tokenizer.pad_token_id,
+        part=(accelerator.process_index, accelerator.num_processes),
+    )  # fmt: skip
+    if accelerator.num_processes > 1:  # every process scored its share of the windows: add them up
+        totals = torch.tensor([nll["nats"], nll["tokens"]], dtype=torch.float64, device=accelerator.device)
+        nats, tokens = accelerator.reduce(totals, "sum").tolist()
+        nll = {"nats": nats, "bits": nats / math.log(2), "tokens": int(round(tokens))}
     prompt = [t.tokenizer.bos_token_id, t.tokenizer.audio_start_token_id]
     new_tokens = max(1, min(settings.generation_tokens, window - len(prompt)))
     speed = generation_speed(model, prompt, new_tokens, t.held_out.tokens_per_second, settings.seed)

@@ -46,9 +46,13 @@ def held_out_nll(
     batch_size: int = 16,
     first_scored: int = 2,
     last_unscored: int = 1,
+    part: tuple[int, int] = (0, 1),
 ) -> dict:
     """{"nats", "bits", "tokens"}: NLL of positions `first_scored .. len - 1 - last_unscored` of
-    every sequence (by default everything after `<bos> <audio_start>` up to `<audio_end>`)."""
+    every sequence (by default everything after `<bos> <audio_start>` up to `<audio_end>`).
+
+    `part=(i, n)` scores only windows i, i + n, i + 2n, ... (process i of n; the n parts sum to
+    the whole, see `experiment.measure_one`)."""
     rows, masks = [], []
     for sequence in sequences:
         scored_from, scored_to = first_scored, len(sequence) - last_unscored  # [from, to)
@@ -59,6 +63,8 @@ def held_out_nll(
             mask = (positions >= max(scored_from, start + 1)) & (positions < min(scored_to, stop))
             rows.append(row)
             masks.append(mask)
+    index, count_parts = part
+    rows, masks = rows[index::count_parts], masks[index::count_parts]
     device = next(model.parameters()).device
     total, count = 0.0, 0
     with torch.inference_mode():
