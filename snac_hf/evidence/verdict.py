@@ -96,9 +96,8 @@ def sentences(verdict: dict) -> list[str]:
             f"({verdict['unigram_bits_per_second']:.0f} bits/s) in every seed, so differences here say "
             "little about how a tokenization serves a trained LM."
         ]
-    seeds = min(st["n"] for st in verdict["stats"].values())
-    if seeds < 2:
-        return [f"{seeds} seed: no difference can be called supported (give 3 or more --seeds)."]
+    if max(st["n"] for st in verdict["stats"].values()) < 2:
+        return ["1 seed: no difference can be called supported (give 3 or more --seeds)."]
     out = []
     better = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] < 0]
     worse = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] > 0]
