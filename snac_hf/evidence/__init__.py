@@ -8,8 +8,9 @@ Steps (each module one idea): `settings` (the experiment's sizes and its presets
 `splits` (train / held-out by a salted hash of the file id, or of a column such as the speaker),
 `compression` (every variant at every merge budget, measured on held-out files; no torch),
 `runs` (one record per finished LM training: what makes the experiment resumable),
-`verdict` (what the spread over seeds supports; no torch), `report` (evidence.md/.json and the
-plots) and `experiment` (everything in order). The LM itself is `snac_hf.lm`'s.
+`verdict` (what the spread over seeds supports; no torch), `costs` (tokens, training FLOPs and
+time per audio-hour, generation speed; no torch), `report` (evidence.md/.json and the plots)
+and `experiment` (everything in order). The LM itself is `snac_hf.lm`'s.
 
 Import from the modules: this package imports nothing, so `settings` loads without torch.
 """

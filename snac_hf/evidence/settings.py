@@ -9,8 +9,8 @@ Presets (`PRESETS`), each a starting point that flags override:
 
 - `tiny`: about a minute, for tests and a first look (the bundled speech): 2 seeds, 20 steps;
   its models stay at the unigram level, and its report says so.
-- `cpu-small`: a 2-core machine in about an hour on ~5 hours of audio; budgets up to 16k merges,
-  LMs at 4k merges, 3 seeds, 2-layer 128-wide LMs, 120 steps of 16 windows of 256 tokens.
+- `cpu-small`: a 2-core machine in ~1.5 h on 4.76 h of audio (measured, EVIDENCE.md); budgets up
+  to 16k merges, LMs at 4k merges, 3 seeds, 2-layer 128-wide LMs, 120 steps of 16 windows of 256 tokens.
 - `gpu`: what a researcher runs on one GPU in a few hours: budgets up to 32k, LMs at 16k merges,
   3 seeds, 6-layer 384-wide LMs, 4,000 steps of 32 windows of 1,024 tokens.
 """
