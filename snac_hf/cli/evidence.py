@@ -88,9 +88,9 @@ def settings_from(args: argparse.Namespace) -> EvidenceSettings:
 
 
 def check_inputs(args: argparse.Namespace, settings: EvidenceSettings) -> None:
-    """Values that cannot work, the token set, and --output_dir, before torch loads."""
-    from snac_hf.bpe.corpus import open_source
-    from snac_hf.tokenset import token_set_marker
+    """Values that cannot work, then the token set and --output_dir exactly as `evaluate-lm`
+    checks them (`snac_hf.cli.evaluate_lm.check_inputs`), before torch loads."""
+    from snac_hf.cli import evaluate_lm
 
     if min(settings.budgets) < 1 or settings.lm_merges < 1:
         raise ValueError(
@@ -100,14 +100,7 @@ def check_inputs(args: argparse.Namespace, settings: EvidenceSettings) -> None:
         raise ValueError(f"--seeds {list(settings.seeds)} repeats a seed")
     if settings.lm.steps < 1 or settings.lm.batch_size < 1 or settings.lm.context < 8:
         raise ValueError("--steps and --batch_size must be at least 1 and --context at least 8")
-    open_source(args.tokens)
-    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
-        raise NotADirectoryError(f"--output_dir {args.output_dir} is a file; give the path of a folder")
-    marker = token_set_marker(args.output_dir) if os.path.isdir(args.output_dir) else None
-    if marker is not None:
-        raise ValueError(
-            f"--output_dir {args.output_dir} holds a token set or dataset ({marker}); give another folder"
-        )
+    evaluate_lm.check_inputs(args)
 
 
 def main(argv: list[str] | None = None, prog: str = "scripts/evidence.py") -> int:
