@@ -6,8 +6,8 @@ symbols: files chosen by a salted hash beyond that, about 60 h of 24 kHz audio) 
 `tokenizers/<variant>-<merges>/`; `snac_hf.bpe.compare.evaluate` then encodes every held-out file,
 decodes it back (round trip exact or not) and counts codes and tokens. One JSON record per pair
 (`compression/<variant>-<merges>.json`) is written last, so a record means the tokenizer is
-complete: an interrupted run redoes only the pairs without one. The raw codes (0 merges, one
-token per code) are the reference row: codes/token 1, tokens/s = codes per audio-second. No torch.
+complete: an interrupted run redoes only the pairs without one. The raw codes are the same
+measurement at 0 merges (one token per code). No torch.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from datasets import Dataset
 
 from snac_hf.bpe.compare import evaluate
-from snac_hf.bpe.corpus import file_code_counts
 from snac_hf.bpe.tokenizer import load_tokenizer
 from snac_hf.bpe.training import train_tokenizer
 from snac_hf.layout import CodecLayout
@@ -101,17 +100,4 @@ def _measure(
         **measured,
         "tokens_per_second": measured["tokens"] / held_out_seconds,
         "tokenizer": str(folder.relative_to(output_dir)),
-    }
-
-
-def raw_row(held_out: Dataset, layout: CodecLayout, held_out_seconds: float) -> dict:
-    """The reference row: one token per code."""
-    codes = int(file_code_counts(held_out, layout.n_scales).sum())
-    return {
-        "variant": "raw codes",
-        "num_merges": 0,
-        "codes": codes,
-        "tokens": codes,
-        "codes_per_token": 1.0,
-        "tokens_per_second": codes / held_out_seconds,
     }
