@@ -10,7 +10,7 @@ setup:
 
 demo: setup
 	$(PYTHON) scripts/tokenize.py --input_dir tests/data/speech --output_dir $(DEMO_OUT)/tokens \
-		--model "$$($(PYTHON) -c 'from snac_hf.codebook_fit import cached_model_dir; print(cached_model_dir())')" \
+		--model "$$($(PYTHON) -c 'from snac_hf.codec.model_folder import cached_model_dir; print(cached_model_dir())')" \
 		--overwrite
 
 lint:
@@ -18,7 +18,7 @@ lint:
 	$(PYTHON) -m ruff format --check .
 
 test: setup lint
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q --durations=15
 
 # The evidence run of EVIDENCE.md (manual, not CI): hours of real speech from Debian packages
 # (bench/speech_corpus.py), tokenized with the offline model, then `snac-hf evidence` with the
@@ -30,7 +30,7 @@ LAUNCH2 = OMP_NUM_THREADS=1 $(PYTHON) -m accelerate.commands.launch --multi_gpu 
 evidence: setup
 	corpus="$$($(PYTHON) bench/speech_corpus.py | cut -f1)" && \
 	$(LAUNCH2) scripts/tokenize.py --input_dir "$$corpus" --output_dir $(EVIDENCE_OUT)/tokens \
-		--model "$$($(PYTHON) -c 'from snac_hf.codebook_fit import cached_model_dir; print(cached_model_dir())')" \
+		--model "$$($(PYTHON) -c 'from snac_hf.codec.model_folder import cached_model_dir; print(cached_model_dir())')" \
 		--keep_columns package language speaker license --no_analysis --no_progress
 	$(LAUNCH2) scripts/evidence.py --tokens $(EVIDENCE_OUT)/tokens --output_dir $(EVIDENCE_OUT)/report \
 		--preset cpu-small --batch_size 8

@@ -18,7 +18,7 @@ import tempfile
 from snac_hf.analysis import analyze
 from snac_hf.analysis.reference import analyze_rows, read_rows
 from snac_hf.layout import layout_for
-from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
 
 LAYOUT = layout_for("snac_24khz")
 

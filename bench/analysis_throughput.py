@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from snac_hf.layout import layout_for
-from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
 
 LAYOUT = layout_for("snac_24khz")
 SHARD_TOKENS = 2_000_000

@@ -41,7 +41,7 @@ from snac_hf.bpe import load_tokenizer, make_variant, train_tokenizer
 from snac_hf.bpe.alphabet import CODE_BASE, SPECIAL_TOKENS
 from snac_hf.bpe.synthetic import synthetic_rows
 from snac_hf.layout import layout_for
-from snac_hf.tokenset import METADATA_FILE, rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import METADATA_FILE, rows_to_table, shard_name, write_parquet
 
 
 def machine() -> dict:

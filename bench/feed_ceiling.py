@@ -43,7 +43,7 @@ def build_corpus(folder: Path, minutes: float) -> list[Path]:
     import torch
     from torchcodec.encoders import AudioEncoder
 
-    from snac_hf.audio import decode_audio
+    from snac_hf.sources.audio import decode_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"speech_{rate}.{fmt}" for rate in RATES for fmt in FORMATS]
@@ -72,7 +72,7 @@ def decode_only(files: list[Path]) -> dict:
     """One process, one thread: decode every file, nothing else."""
     import torch
 
-    from snac_hf.audio import decode_audio
+    from snac_hf.sources.audio import decode_audio
 
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -89,10 +89,10 @@ def pipeline(files: list[Path], workers: int, out: Path) -> dict:
     import torch
     from datasets import Audio, Dataset
 
-    import snac_hf.pipeline as pipeline_module
-    from snac_hf.codebook_fit import cached_model_dir
-    from snac_hf.codec import load_codec
-    from snac_hf.encode import SnacEncoder, plan_segments
+    import snac_hf.job.pipeline as pipeline_module
+    from snac_hf.codec.encode import SnacEncoder, plan_segments
+    from snac_hf.codec.load import load_codec
+    from snac_hf.codec.model_folder import cached_model_dir
 
     torch.set_num_threads(1)
 

@@ -21,7 +21,7 @@ Writes gpu_check.json (every figure, the machine, torch/CUDA versions, the load)
    0.1 s). A second run on the first half of the files gives the marginal rate = difference in
    audio / difference in the two commands' wall times, in which every fixed cost cancels. Goals:
    rate >= 0.9 x the best SNAC.encode rate, and >= 5000x real time.
-3. **Code agreement** (the share of codes equal at the same position, `snac_hf.encode.code_agreement`)
+3. **Code agreement** (the share of codes equal at the same position, `snac_hf.codec.encode.code_agreement`)
    on the bundled speech (tests/data/speech): the device's default tokenize, and its `--exact`
    tokenize, vs a CPU `--exact` tokenize (the reference). In this process, on the device:
    `SnacEncoder` at batch size 1 vs B (does batching change a code there?), `quantize` vs SNAC's
@@ -58,10 +58,11 @@ import torch
 
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from snac_hf.audio import decode_audio  # noqa: E402
-from snac_hf.codec import DEFAULT_MODEL, Codec, load_codec  # noqa: E402
-from snac_hf.encode import SnacEncoder, code_agreement, model_on, quantize  # noqa: E402
-from snac_hf.folder import find_audio_files, folder_dataset  # noqa: E402
+from snac_hf.codec.encode import SnacEncoder, code_agreement, model_on, quantize  # noqa: E402
+from snac_hf.codec.load import Codec, load_codec  # noqa: E402
+from snac_hf.codec.model_folder import DEFAULT_MODEL  # noqa: E402
+from snac_hf.sources.audio import decode_audio  # noqa: E402
+from snac_hf.sources.folder import find_audio_files, folder_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO / "tests" / "data" / "speech"

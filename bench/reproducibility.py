@@ -24,11 +24,11 @@ import torch
 
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from snac_hf.audio import decode_audio  # noqa: E402
-from snac_hf.codebook_fit import cached_model_dir  # noqa: E402
-from snac_hf.codec import load_codec  # noqa: E402
-from snac_hf.encode import SnacEncoder, code_agreement, encode_alone  # noqa: E402
-from snac_hf.folder import folder_dataset  # noqa: E402
+from snac_hf.codec.encode import SnacEncoder, code_agreement, encode_alone  # noqa: E402
+from snac_hf.codec.load import load_codec  # noqa: E402
+from snac_hf.codec.model_folder import cached_model_dir  # noqa: E402
+from snac_hf.sources.audio import decode_audio  # noqa: E402
+from snac_hf.sources.folder import folder_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ All three run in one process, on the same device, model and batch size, over the
 
 - model-only: `SNAC.encode` on the exact batches the pipeline forms (audio already decoded and
   cut, in memory), and the same per item (batch 1): on CPU the pipeline sends every segment
-  through the encoder alone (see snac_hf/encode.py), so the per-item figure is its compute ceiling;
+  through the encoder alone (see snac_hf/codec/encode.py), so the per-item figure is its compute ceiling;
 - pipeline: `tokenize_dataset` from the audio folder to Parquet shards (decode, segment, bucket,
   encode, per-item quantization, write, metadata);
 - original-style loop: each file decoded, split into 4 s segments (the last zero-padded), the
@@ -32,13 +32,13 @@ import torch
 
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from snac_hf.audio import decode_audio  # noqa: E402
-from snac_hf.codebook_fit import cached_model_dir  # noqa: E402
-from snac_hf.codec import load_codec  # noqa: E402
-from snac_hf.encode import length_buckets, plan_segments  # noqa: E402
-from snac_hf.folder import folder_dataset  # noqa: E402
-from snac_hf.pipeline import TokenizeSettings, tokenize_dataset  # noqa: E402
-from snac_hf.tokenset import rows_to_table, write_parquet  # noqa: E402
+from snac_hf.codec.encode import length_buckets, plan_segments  # noqa: E402
+from snac_hf.codec.load import load_codec  # noqa: E402
+from snac_hf.codec.model_folder import cached_model_dir  # noqa: E402
+from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset  # noqa: E402
+from snac_hf.sources.audio import decode_audio  # noqa: E402
+from snac_hf.sources.folder import folder_dataset  # noqa: E402
+from snac_hf.tokenset.schema import rows_to_table, write_parquet  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,7 @@ def original_loop(codec, folder: Path, out: Path, device: str) -> float:
 
 
 def pipeline(codec, folder: Path, out: Path, batch_size: int, device: str) -> float:
-    from snac_hf.pipeline import Processes
+    from snac_hf.job.pipeline import Processes
 
     settings = TokenizeSettings(batch_size=batch_size)
     started = time.perf_counter()

@@ -19,21 +19,21 @@ import torch
 
 from snac_hf.analysis.api import analyze_folder
 from snac_hf.bpe import load_tokenizer, train_tokenizer
-from snac_hf.codec import load_codec
-from snac_hf.decode import codes_to_audio, whole_frames, write_audio
-from snac_hf.folder import folder_dataset
+from snac_hf.codec.decode import codes_to_audio, whole_frames, write_audio
+from snac_hf.codec.load import load_codec
+from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
 from snac_hf.lm.model import build_model
 from snac_hf.lm.sequences import encode_split
 from snac_hf.lm.settings import ModelSettings
 from snac_hf.lm.train import Budget, train_model
-from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
-from snac_hf.tokenset import open_token_set
+from snac_hf.sources.folder import folder_dataset
+from snac_hf.tokenset.load import open_token_set
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def default_model() -> str:
-    from snac_hf.codebook_fit import ensure_offline_model
+    from snac_hf.codec.codebook_fit import ensure_offline_model
 
     return str(ensure_offline_model("fitted", os.path.join(REPO, "tests", "data", "speech")))
 

@@ -24,7 +24,7 @@ from transformers import (
 )
 
 from snac_hf.bpe import add_input_ids, train_tokenizer
-from snac_hf.tokenset import open_token_set
+from snac_hf.tokenset.load import open_token_set
 
 
 def pack(batch: dict, block_size: int) -> dict:

@@ -53,14 +53,14 @@ from text_and_audio import TextAndAudio, train_text_tokenizer
 
 from snac_hf.bpe import AudioTokenizer, load_tokenizer, train_tokenizer
 from snac_hf.bpe.corpus import file_ids, id_fractions, iter_batches, resolve_layout
-from snac_hf.codec import load_codec
-from snac_hf.decode import check_same_layout, codes_to_audio, whole_frames, write_audio
+from snac_hf.codec.decode import check_same_layout, codes_to_audio, whole_frames, write_audio
+from snac_hf.codec.load import load_codec
 from snac_hf.layout import CodecLayout
 from snac_hf.lm.measure import held_out_nll
 from snac_hf.lm.model import build_model
 from snac_hf.lm.settings import ModelSettings
 from snac_hf.lm.train import Budget, learning_rate_at
-from snac_hf.tokenset import open_token_set
+from snac_hf.tokenset.load import open_token_set
 
 #: Labels of the positions the loss ignores (the transformers convention).
 IGNORE = -100

@@ -1,4 +1,4 @@
-"""Build the offline stand-in SNAC model folder (see snac_hf/codebook_fit.py and README.md)."""
+"""Build the offline stand-in SNAC model folder (see snac_hf/codec/codebook_fit.py and README.md)."""
 
 import os
 import sys

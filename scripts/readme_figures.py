@@ -1,4 +1,4 @@
-"""Recompute the README figures that depend on the bundled speech, and rewrite them in README.md.
+"""Recompute the README figures that depend on the bundled speech, and rewrite them in docs/offline-codec.md.
 
     python scripts/readme_figures.py            # tokenize tests/data/speech as `make demo` does, rewrite
     python scripts/readme_figures.py --check    # the same, but only compare: exit 1 if README differs
@@ -6,7 +6,7 @@
 The figures: the fitted offline model's token statistics on the 40 bundled recordings (distinct
 codes, entropy, top-10 coverage and repetition per scale), as `snac_hf.analysis.analyze` computes
 them on the token set `make demo` writes (fitted model, default float32 encode, torch's default
-number of threads: float32 codes depend on it, so the section records it). They live in README.md
+number of threads: float32 codes depend on it, so the section records it). They live in docs/offline-codec.md
 between `<!-- snac_hf:readme:fitted_model:start -->` and `<!-- snac_hf:readme:fitted_model:end -->`;
 `tests/test_outputs.py` checks that they equal what `fitted_model_section` gives on the same data.
 """
@@ -23,10 +23,10 @@ from pathlib import Path
 # scripts/tokenize.py would shadow the standard library's `tokenize`: drop this folder from the path first.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-from snac_hf.sections import replace_section  # noqa: E402
+from snac_hf.tokenset.sections import replace_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
+README = REPO / "docs" / "offline-codec.md"
 SPEECH = REPO / "tests" / "data" / "speech"
 SECTION = "readme:fitted_model"
 
@@ -66,10 +66,10 @@ def readme_section(text: str) -> str | None:
 
 def tokenize_bundled_speech(out: Path) -> Path:
     """Tokenize tests/data/speech into `out` with the fitted offline model and default settings."""
-    from snac_hf.codebook_fit import ensure_offline_model
-    from snac_hf.codec import load_codec
-    from snac_hf.folder import folder_dataset
-    from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.codec.codebook_fit import ensure_offline_model
+    from snac_hf.codec.load import load_codec
+    from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.sources.folder import folder_dataset
 
     codec = load_codec(str(ensure_offline_model("fitted", SPEECH)))
     tokenize_dataset(folder_dataset(str(SPEECH)), codec, str(out), TokenizeSettings(), progress=False)
@@ -90,7 +90,7 @@ def compute_section() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--check", action="store_true", help="only compare with README.md; exit 1 if it differs"
+        "--check", action="store_true", help="only compare with docs/offline-codec.md; exit 1 if it differs"
     )
     args = parser.parse_args(argv)
     section, text = compute_section(), README.read_text()

@@ -3,7 +3,7 @@
 The models are the real SNAC architecture built offline (the Hub is unreachable in CI):
 `fitted_model` has codebooks fit to real speech (realistic code statistics), `random_model` has
 seeded-random weights (degenerate codes; used only where that does not matter or is the point).
-Both are cached across runs (see snac_hf.codebook_fit.cached_model_dir); `make setup` builds them.
+Both are cached across runs (see snac_hf.codec.model_folder.cached_model_dir); `make setup` builds them.
 """
 
 from __future__ import annotations
@@ -54,14 +54,14 @@ def short_speech_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def fitted_model() -> Path:
-    from snac_hf.codebook_fit import ensure_offline_model
+    from snac_hf.codec.codebook_fit import ensure_offline_model
 
     return ensure_offline_model("fitted", SPEECH)
 
 
 @pytest.fixture(scope="session")
 def random_model() -> Path:
-    from snac_hf.codebook_fit import ensure_offline_model
+    from snac_hf.codec.codebook_fit import ensure_offline_model
 
     return ensure_offline_model("random")
 
@@ -69,9 +69,9 @@ def random_model() -> Path:
 @pytest.fixture(scope="session")
 def speech_token_set(tmp_path_factory, fitted_model) -> Path:
     """All 40 speech fixtures tokenized by the real pipeline with the fitted model (no analysis)."""
-    from snac_hf.codec import load_codec
-    from snac_hf.folder import folder_dataset
-    from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.codec.load import load_codec
+    from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.sources.folder import folder_dataset
 
     out = tmp_path_factory.mktemp("speech_tokens") / "tokens"
     settings = TokenizeSettings(files_per_shard=16)

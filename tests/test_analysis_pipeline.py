@@ -22,8 +22,8 @@ from snac_hf.analysis.recommend import judge, recommend_scale, verdict
 from snac_hf.analysis.reference import analyze_rows, read_rows
 from snac_hf.analysis.summary import summarize
 from snac_hf.layout import CodecLayout, layout_for
-from snac_hf.sections import write_section
-from snac_hf.tokenset import parquet_files, rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import parquet_files, rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.sections import write_section
 
 LAYOUT_24K = layout_for("snac_24khz")
 
@@ -316,7 +316,7 @@ def test_cli_output_dir_and_partials(tmp_path):
     assert json.loads((tmp_path / "set" / "analysis.json").read_text())["files"] == 6
     assert "snac_hf:analysis:start" in (tmp_path / "set" / "README.md").read_text()
 
-    from snac_hf.analysis.cli import main
+    from snac_hf.cli.analyze import main
 
     shards = parquet_files(folder)
     for i, shard in enumerate(shards):
@@ -335,7 +335,7 @@ def test_cli_output_dir_and_partials(tmp_path):
 
 
 def test_cli_needs_a_report_dir_for_non_folder_sources(tmp_path, capsys):
-    from snac_hf.analysis.cli import main
+    from snac_hf.cli.analyze import main
 
     folder = write_set(tmp_path / "set", random_rows(3, 2))
     with pytest.raises(SystemExit):
@@ -375,7 +375,7 @@ def test_report_on_the_tokenized_speech_fixtures(speech_token_set, tmp_path):
 
 
 def test_partials_that_overlap_are_refused_naming_both(random_set, tmp_path):
-    from snac_hf.analysis.cli import main
+    from snac_hf.cli.analyze import main
 
     shard = parquet_files(random_set)[0]
     one, whole = str(tmp_path / "one.npz"), str(tmp_path / "whole.npz")

@@ -19,7 +19,7 @@ from snac_hf.analysis.heavy_hitters import BUCKETS, HeavyHitters, batch_heavy_ke
 from snac_hf.analysis.ngrams import _extend_at, _sketch_ngrams
 from snac_hf.analysis.pair_counts import PairCounts
 from snac_hf.layout import CodecLayout
-from snac_hf.tokenset import rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
 
 
 def token_set(folder, rows: list[list[list[int]]], codebook_size: int = 16, strides=(4, 2, 1)) -> str:

@@ -12,9 +12,9 @@ import pytest
 
 from snac_hf.bpe import load_tokenizer
 from snac_hf.bpe.compare import compare, compression_verdict, heuristic_verdict
-from snac_hf.bpe.compare import main as compare_main
 from snac_hf.bpe.synthetic import write_synthetic_token_set
-from snac_hf.bpe.training import main as train_main
+from snac_hf.cli.compare_bpe import main as compare_main
+from snac_hf.cli.train_bpe import main as train_main
 from snac_hf.layout import layout_for
 
 ROOT = Path(__file__).resolve().parents[1]

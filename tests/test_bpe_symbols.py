@@ -15,8 +15,8 @@ from snac_hf.bpe.alphabet import (
     codepoints_to_text,
     text_to_codepoints,
 )
-from snac_hf.bpe.codes import expected_lengths, validate_batch, validate_codes
 from snac_hf.layout import layout_for
+from snac_hf.layout.codes import expected_lengths, validate_batch, validate_codes
 
 L24 = layout_for("snac_24khz")
 L32 = layout_for("snac_32khz")

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from snac_hf.bpe import VARIANTS, AudioTokenizer, add_input_ids, load_tokenizer, train_tokenizer
 from snac_hf.bpe.alphabet import CODE_BASE, SPECIAL_TOKENS, text_to_codepoints
-from snac_hf.bpe.codes import expected_lengths
 from snac_hf.bpe.corpus import resolve_layout, split_by_id
 from snac_hf.bpe.synthetic import synthetic_rows, write_synthetic_token_set
 from snac_hf.layout import layout_for
-from snac_hf.tokenset import open_token_set, tokens_column
+from snac_hf.layout.codes import expected_lengths
+from snac_hf.tokenset.load import open_token_set
+from snac_hf.tokenset.schema import tokens_column
 
 LAYOUTS = {"snac_24khz": layout_for("snac_24khz"), "snac_32khz": layout_for("snac_32khz")}
 MERGES = 300

@@ -87,7 +87,7 @@ def test_each_command_help_shows_its_prog_and_defaults(name):
 def test_module_script_and_old_console_spellings():
     cases = {
         (sys.executable, "-m", "snac_hf.cli.tokenize", "--help"): "usage: python -m snac_hf.cli.tokenize ",
-        (sys.executable, "-m", "snac_hf.bpe.training", "--help"): "usage: python -m snac_hf.bpe.training ",
+        (sys.executable, "-m", "snac_hf.cli.train_bpe", "--help"): "usage: python -m snac_hf.cli.train_bpe ",
         (sys.executable, "scripts/compare_bpe.py", "--help"): "usage: scripts/compare_bpe.py ",
         (str(SNAC_HF.parent / "snac-tokenize"), "--help"): "usage: snac-tokenize ",
     }
@@ -146,10 +146,10 @@ def test_a_bad_flag_value_is_one_error_line(tmp_path):
 def test_offline_hub_errors_are_immediate_and_say_what_to_do(tmp_path, token_set):
     from huggingface_hub import constants
 
-    from snac_hf.codebook_fit import cached_model_dir
-    from snac_hf.codec import DEFAULT_MODEL, CodecLoadError, load_codec
-    from snac_hf.hub import HubUnreachableError
-    from snac_hf.tokenset import open_token_set, push_to_hub
+    from snac_hf.codec.load import CodecLoadError, load_codec
+    from snac_hf.codec.model_folder import DEFAULT_MODEL, cached_model_dir
+    from snac_hf.tokenset.hub import HubUnreachableError
+    from snac_hf.tokenset.load import open_token_set, push_to_hub
 
     assert constants.HF_HUB_OFFLINE  # conftest sets HF_HUB_OFFLINE=1 before huggingface_hub loads
     started = time.perf_counter()
@@ -182,8 +182,9 @@ def test_a_hub_that_never_answers_fails_within_seconds(tmp_path):
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     code = (
-        "import time\nfrom snac_hf.codec import CodecLoadError, load_codec\n"
-        "from snac_hf.hub import HubUnreachableError\nfrom snac_hf.tokenset import open_token_set\n"
+        "import time\nfrom snac_hf.codec.load import CodecLoadError, load_codec\n"
+        "from snac_hf.tokenset.hub import HubUnreachableError\n"
+        "from snac_hf.tokenset.load import open_token_set\n"
         "for name, call, error in [('model', load_codec, CodecLoadError), "
         "('dataset', open_token_set, HubUnreachableError)]:\n"
         "    started = time.perf_counter()\n    try:\n        call('someone/repo')\n"
@@ -277,7 +278,7 @@ def test_analyze_reads_a_save_to_disk_copy_of_a_token_set(token_set, tmp_path):
     from datasets import DatasetDict
 
     from snac_hf.analysis import analyze
-    from snac_hf.tokenset import open_token_set
+    from snac_hf.tokenset.load import open_token_set
 
     dataset = open_token_set(str(token_set))
     dataset.save_to_disk(str(tmp_path / "saved"))

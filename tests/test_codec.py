@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from snac_hf.codec import CodecLoadError, load_codec
-from snac_hf.encode import SnacEncoder
-from snac_hf.offline_model import build_random_model, seeded_snac
+from snac_hf.codec.encode import SnacEncoder
+from snac_hf.codec.load import CodecLoadError, load_codec
+from snac_hf.codec.offline import build_random_model, seeded_snac
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from tests.conftest import run_script
 
 @pytest.fixture(scope="module")
 def codec(fitted_model):
-    from snac_hf.codec import load_codec
+    from snac_hf.codec.load import load_codec
 
     return load_codec(str(fitted_model))
 
@@ -31,7 +31,7 @@ def tokenizers(speech_token_set, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rows(speech_token_set):
-    from snac_hf.tokenset import open_token_set
+    from snac_hf.tokenset.load import open_token_set
 
     return list(open_token_set(str(speech_token_set)).select(range(2)))
 
@@ -45,7 +45,7 @@ def snac_decode(codec, codes) -> np.ndarray:
 
 @pytest.mark.parametrize("variant", ["plain", "rl_cross_scale"])
 def test_whole_frames_decode_bit_for_bit(variant, tokenizers, rows, codec):
-    from snac_hf.decode import decode_ids
+    from snac_hf.codec.decode import decode_ids
 
     tok = tokenizers[variant]
     frames = 16  # 1.37 s; whole frames need no padding, so SNAC decodes exactly these codes
@@ -59,7 +59,7 @@ def test_whole_frames_decode_bit_for_bit(variant, tokenizers, rows, codec):
 
 
 def test_partial_frame_is_padded_then_trimmed(tokenizers, rows, codec):
-    from snac_hf.decode import decode_ids, pad_codes
+    from snac_hf.codec.decode import decode_ids, pad_codes
 
     tok = tokenizers["plain"]
     row = rows[1]
@@ -75,9 +75,9 @@ def test_partial_frame_is_padded_then_trimmed(tokenizers, rows, codec):
 
 
 def test_decode_script_writes_trimmed_wavs(tokenizers, rows, codec, fitted_model, tmp_path):
-    from snac_hf.audio import decode_audio
-    from snac_hf.decode import codes_to_audio
-    from snac_hf.wav import read_float_wav
+    from snac_hf.codec.decode import codes_to_audio
+    from snac_hf.codec.wav import read_float_wav
+    from snac_hf.sources.audio import decode_audio
 
     tok = tokenizers["rl_cross_scale"]
     tok.save_pretrained(tmp_path / "tok")
@@ -117,7 +117,7 @@ def test_bad_ids_are_usage_errors(tmp_path, fitted_model, tokenizers):
 
 
 def test_distinct_ids_get_distinct_file_names_in_any_order():
-    from snac_hf.decode import output_names
+    from snac_hf.codec.decode import output_names
 
     ids = ["a.wav", "a.flac", "sub/b.wav", "sub_b.wav", "Case.wav", "case.wav", "plain/c.wav"]
     names = output_names(ids)
@@ -130,7 +130,7 @@ def test_distinct_ids_get_distinct_file_names_in_any_order():
 
 
 def test_decode_script_never_overwrites_and_checks_durations(tokenizers, rows, fitted_model, tmp_path):
-    from snac_hf.wav import read_float_wav
+    from snac_hf.codec.wav import read_float_wav
 
     tok = tokenizers["plain"]
     tok.save_pretrained(tmp_path / "tok")
@@ -170,7 +170,7 @@ def test_decode_script_never_overwrites_and_checks_durations(tokenizers, rows, f
 
 
 def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, rows, codec, tmp_path):
-    from snac_hf.decode import decode_rows
+    from snac_hf.codec.decode import decode_rows
 
     tok = tokenizers["plain"]
     ids = tok.encode([np.asarray(rows[0][f"tokens_scale_{k}"][: 8 * 2**k]) for k in range(3)])
@@ -194,7 +194,7 @@ def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, ro
 
 
 def test_rows_without_codes_and_codes_outside_the_codebook_are_clear_errors(codec, tmp_path):
-    from snac_hf.decode import decode_rows
+    from snac_hf.codec.decode import decode_rows
 
     with pytest.raises(ValueError, match="row 'r': neither input_ids nor the columns tokens_scale_0"):
         decode_rows([{"id": "r", "duration": 1.0}], codec, tmp_path)
@@ -208,7 +208,7 @@ def test_decode_script_reads_an_input_ids_set_in_the_data_layout(tokenizers, row
     """A set of `input_ids` rows in the standard `data/` layout (as README's Decode section says)."""
     from datasets import Dataset
 
-    from snac_hf.wav import read_float_wav
+    from snac_hf.codec.wav import read_float_wav
 
     tok = tokenizers["plain"]
     tok.save_pretrained(tmp_path / "tok")

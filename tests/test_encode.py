@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from snac_hf.audio import decode_audio
-from snac_hf.codec import load_codec
-from snac_hf.encode import (
+from snac_hf.codec.encode import (
     SnacEncoder,
     code_agreement,
     encode_alone,
@@ -17,7 +15,9 @@ from snac_hf.encode import (
     plan_segments,
     quantize,
 )
-from snac_hf.folder import folder_dataset
+from snac_hf.codec.load import load_codec
+from snac_hf.sources.audio import decode_audio
+from snac_hf.sources.folder import folder_dataset
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def one_item_reference(model, latents: torch.Tensor) -> tuple[torch.Tensor, torc
 
 @pytest.mark.parametrize(
     ("exact", "threads"),
-    [(False, 1), (True, 1), (True, 2)],  # float32 with 2 threads is not equal: rule 3 of snac_hf.encode
+    [(False, 1), (True, 1), (True, 2)],  # float32 with 2 threads is not equal: rule 3 of snac_hf.codec.encode
     ids=["float32-1thread", "float64-1thread", "float64-2threads"],
     indirect=["threads"],
 )

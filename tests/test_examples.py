@@ -43,7 +43,7 @@ def test_train_lm_with_trainer(synthetic_tokens, tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end(short_speech_dir, fitted_model, tmp_path):
-    from snac_hf.wav import read_float_wav
+    from snac_hf.codec.wav import read_float_wav
 
     result = run_script(
         "examples/end_to_end.py", "--input_dir", str(short_speech_dir), "--model", str(fitted_model),
@@ -62,9 +62,9 @@ def test_train_tts_lm_on_transcribed_speech(speech_dir, fitted_model, tmp_path):
     import json
     import shutil
 
-    from snac_hf.bpe.codes import validate_codes
     from snac_hf.layout import layout_for
-    from snac_hf.tokenset import open_token_set
+    from snac_hf.layout.codes import validate_codes
+    from snac_hf.tokenset.load import open_token_set
 
     # The 10 shortest recordings (18.7 s) with their transcripts, as an audiofolder metadata.csv.
     with open(speech_dir / "manifest.tsv", newline="", encoding="utf-8") as f:

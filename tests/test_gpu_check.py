@@ -49,7 +49,7 @@ def test_gpu_check_tiny_on_cpu_writes_json_and_tables(tmp_path, fitted_model):
     assert agreement["device_batch_1_vs_batch_b"] == 1.0  # established on CPU: tests/test_encode.py
     quantizer = agreement["quantize_vs_snac_quantizer_item_by_item"]
     assert quantizer["items"] == 1 and 0.9 <= quantizer["codes_agreement"] <= 1.0
-    if machine["torch_threads"] == 1:  # equal bit for bit with one thread (rule 3 of snac_hf.encode)
+    if machine["torch_threads"] == 1:  # equal bit for bit with one thread (rule 3 of snac_hf.codec.encode)
         assert quantizer["z_q_bit_equal"] and quantizer["codes_agreement"] == 1.0
 
     exact = report["exact_cost"]

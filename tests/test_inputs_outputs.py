@@ -16,20 +16,20 @@ import pytest
 from conftest import SHORT_SPEECH, SPEECH, run_script
 from datasets import load_dataset
 
-from snac_hf.audio import MAX_ABS_SAMPLE, AudioDecodeError, decode_audio
-from snac_hf.folder import AUDIO_EXTENSIONS, folder_dataset, scan_folder
-from snac_hf.output_folder import (
+from snac_hf.codec.wav import write_float_wav
+from snac_hf.job.output_folder import (
     OutputExistsError,
     OutputLocationError,
     check_output,
     check_output_location,
     reset_output,
 )
-from snac_hf.ownership import MANIFEST_FILE, STATE_DIR, WRITTEN_DIR, owned_files, record_written
-from snac_hf.path_text import path_from_text, text_path
-from snac_hf.skipped import SKIPPED_FILE, skipped_summary, write_skipped
-from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, rows_to_table, shard_name, write_parquet
-from snac_hf.wav import write_float_wav
+from snac_hf.sources.audio import MAX_ABS_SAMPLE, AudioDecodeError, decode_audio
+from snac_hf.sources.folder import AUDIO_EXTENSIONS, folder_dataset, scan_folder
+from snac_hf.sources.path_text import path_from_text, text_path
+from snac_hf.sources.skipped import SKIPPED_FILE, skipped_summary, write_skipped
+from snac_hf.tokenset.ownership import MANIFEST_FILE, STATE_DIR, WRITTEN_DIR, owned_files, record_written
+from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, shard_name, write_parquet
 
 SPEECH_FILE = SPEECH / SHORT_SPEECH[0]
 LONG_SPEECH_FILE = SPEECH / "en_000_sense_and_sensibility_01_austen_64kb-0870.flac"  # 7.1 s

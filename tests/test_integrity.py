@@ -11,9 +11,11 @@ import pytest
 from conftest import run_script
 
 from snac_hf.analysis import analyze
-from snac_hf.integrity import DamagedInputError, check_token_set, read_json
 from snac_hf.layout import CodecLayout, layout_for
-from snac_hf.tokenset import open_token_set, parquet_files, rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.integrity import check_token_set
+from snac_hf.tokenset.json_files import DamagedInputError, read_json
+from snac_hf.tokenset.load import open_token_set
+from snac_hf.tokenset.schema import parquet_files, rows_to_table, shard_name, write_parquet
 
 SHARD_1 = "data/train-00001-of-00003.parquet"
 
@@ -21,9 +23,9 @@ SHARD_1 = "data/train-00001-of-00003.parquet"
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory, short_speech_dir, fitted_model):
     """Five real recordings tokenized by the real pipeline, two files per unit: shards of 2, 2, 1 rows."""
-    from snac_hf.codec import load_codec
-    from snac_hf.folder import folder_dataset
-    from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.codec.load import load_codec
+    from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.sources.folder import folder_dataset
 
     out = tmp_path_factory.mktemp("integrity") / "tokens"
     settings = TokenizeSettings(files_per_shard=2)

@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 from snac import SNAC
 
-from snac_hf.audio import decode_audio
-from snac_hf.codebook_fit import encoder_latents, fit_codebooks, spherical_kmeans
-from snac_hf.codec import load_codec
-from snac_hf.encode import SnacEncoder
-from snac_hf.folder import folder_dataset
+from snac_hf.codec.codebook_fit import encoder_latents, fit_codebooks, spherical_kmeans
+from snac_hf.codec.encode import SnacEncoder
+from snac_hf.codec.load import load_codec
 from snac_hf.layout import SNAC_CONFIGS
+from snac_hf.sources.audio import decode_audio
+from snac_hf.sources.folder import folder_dataset
 
 
 def test_fitted_model_uses_over_1000_codes_per_scale_on_the_bundled_speech(speech_token_set):

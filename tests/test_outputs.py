@@ -261,7 +261,7 @@ def test_card_shows_the_analysis_figures_and_no_local_source(analyzed_speech):
 
 
 def test_card_states_the_data_license_in_text_and_yaml(speech_token_set, tmp_path):
-    from snac_hf.card import write_card
+    from snac_hf.tokenset.card import write_card
 
     meta = json.loads((speech_token_set / "metadata.json").read_text())
     meta["settings"]["license"] = "cc-by-4.0"
@@ -272,9 +272,9 @@ def test_card_states_the_data_license_in_text_and_yaml(speech_token_set, tmp_pat
 
 
 def test_codec_licenses_and_local_checkpoints(tmp_path):
-    from snac_hf.card import WEIGHT_FILES as CARD_WEIGHT_FILES
-    from snac_hf.card import codec_license, public_codec
-    from snac_hf.codec import WEIGHT_FILES
+    from snac_hf.codec.model_folder import WEIGHT_FILES
+    from snac_hf.tokenset.card import WEIGHT_FILES as CARD_WEIGHT_FILES
+    from snac_hf.tokenset.card import codec_license, public_codec
 
     assert CARD_WEIGHT_FILES == WEIGHT_FILES
     hub = {"name": "hubertsiuzdak/snac_24khz", "checkpoint": None, "weights": "pretrained"}
@@ -297,8 +297,8 @@ def test_readme_fitted_model_table_is_what_the_script_computes(speech_token_set)
     from snac_hf.analysis import analyze
 
     figures = _load_script("scripts/readme_figures.py")
-    current = figures.readme_section((REPO / "README.md").read_text())
-    assert current is not None, "README.md lost its readme:fitted_model markers"
+    current = figures.readme_section(figures.README.read_text())
+    assert current is not None, f"{figures.README} lost its readme:fitted_model markers"
     recorded = int(re.search(r"float32, (\d+) torch thread", current).group(1))
     if recorded != torch.get_num_threads():
         pytest.skip(f"README figures were made with {recorded} threads; float32 codes depend on the count")

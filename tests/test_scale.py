@@ -20,10 +20,10 @@ from conftest import REPO, SHORT_SPEECH, SPEECH, run_script
 from datasets import Audio, Dataset, load_dataset
 from test_tokenize_cli import assert_same_shards, rows, shards, tokenize
 
-from snac_hf.audio import AudioDecodeError
-from snac_hf.decoding import decode_in_order
-from snac_hf.tokenset import METADATA_FILE
-from snac_hf.units import source_shard_block
+from snac_hf.job.units import source_shard_block
+from snac_hf.sources.audio import AudioDecodeError
+from snac_hf.sources.decoding import decode_in_order
+from snac_hf.tokenset.schema import METADATA_FILE
 
 #: 7 short recordings in 3 source shards of 3, 2 and 2 rows
 PARQUET_FILES = [*SHORT_SPEECH, "en_008_004.flac", "en_001_sense_and_sensibility_01_austen_64kb-0880.flac"]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import SPEECH
 
-from snac_hf.audio import decode_audio
-from snac_hf.wav import write_float_wav
+from snac_hf.codec.wav import write_float_wav
+from snac_hf.sources.audio import decode_audio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import speech_corpus  # noqa: E402
@@ -104,7 +104,7 @@ def test_corpus_columns_reach_the_token_set(tmp_path, fitted_model):
         "--no_analysis", "--no_progress",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    from snac_hf.tokenset import open_token_set
+    from snac_hf.tokenset.load import open_token_set
 
     tokens = open_token_set(str(out))
     assert tokens["speaker"] == ["nl:m"] and tokens["language"] == ["nl"]

@@ -14,11 +14,11 @@ import pytest
 from conftest import REPO, SHORT_SPEECH, run_script
 from datasets import load_dataset
 
-from snac_hf.audio import decode_audio
-from snac_hf.codec import load_codec
-from snac_hf.encode import encode_alone
-from snac_hf.folder import folder_dataset
-from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE
+from snac_hf.codec.encode import encode_alone
+from snac_hf.codec.load import load_codec
+from snac_hf.sources.audio import decode_audio
+from snac_hf.sources.folder import folder_dataset
+from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE
 
 
 def tokenize(*args, **kwargs):

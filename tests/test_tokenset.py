@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from datasets import load_dataset
 
-from snac_hf.card import build_metadata, write_card
 from snac_hf.layout import layout_for
-from snac_hf.sections import replace_section, write_section
-from snac_hf.tokenset import open_token_set, rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.card import build_metadata, write_card
+from snac_hf.tokenset.load import open_token_set
+from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.sections import replace_section, write_section
 
 
 def make_token_set(folder, item_id, code):

@@ -8,6 +8,8 @@ Counting (`partial`, one module per statistic) works on Arrow batches with numpy
 by numba (no Python per code), merges exactly across batches, threads and machines, and keeps
 memory bounded; `summary` turns the counts into the figures, `recommend` applies the original
 script's BPE rules, and `markdown`, `console` and `plots` present them.
+
+May import: `snac_hf.tokenset` and `snac_hf.layout`. No torch, no `tokenizers`.
 """
 
 from snac_hf.analysis.api import (

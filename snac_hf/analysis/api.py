@@ -20,10 +20,10 @@ from snac_hf.analysis.partial import AnalysisConfig
 from snac_hf.analysis.saved_partial import Counted, repeated_shard
 from snac_hf.analysis.sources import resolve
 from snac_hf.analysis.summary import summarize
-from snac_hf.bpe.codes import check_layout
 from snac_hf.layout import CodecLayout
-from snac_hf.ownership import record_written
-from snac_hf.sections import write_section
+from snac_hf.layout.codes import check_layout
+from snac_hf.tokenset.ownership import record_written
+from snac_hf.tokenset.sections import write_section
 
 JSON_FILE, REPORT_FILE, CARD_FILE, CARD_SECTION = "analysis.json", "analysis.md", "README.md", "analysis"
 

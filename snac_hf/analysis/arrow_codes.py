@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 
-from snac_hf.tokenset import tokens_column
+from snac_hf.tokenset.schema import tokens_column
 
 ArrowBatch = pa.RecordBatch | pa.Table
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from snac_hf.analysis import figures as fmt
 from snac_hf.analysis.recommend import overall_text, recommendation_lines
-from snac_hf.card import public_name
+from snac_hf.tokenset.card import public_name
 
 PLOTS = {
     "rank_frequency.png": "Rank-frequency (log-log) per scale",

@@ -30,8 +30,8 @@ from snac_hf.analysis.frames import FrameCounts
 from snac_hf.analysis.ngrams import NgramCounts
 from snac_hf.analysis.pair_counts import PairCounts
 from snac_hf.analysis.runs import RunCounts
-from snac_hf.bpe.codes import check_length_rows
 from snac_hf.layout import CodecLayout
+from snac_hf.layout.codes import check_length_rows
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 
-from snac_hf.tokenset import n_scales_of, parquet_files, tokens_column
+from snac_hf.tokenset.schema import n_scales_of, parquet_files, tokens_column
 
 Rows = list[list[list[int]]]  # rows[file][scale] = codes
 

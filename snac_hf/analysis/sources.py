@@ -5,7 +5,7 @@ Dataset), each of which yields Arrow batches of about `BATCH_TOKENS` codes and r
 columns the analysis needs. Parquet is read directly with pyarrow: `load_dataset` on a local
 folder would first copy it into the cache. The codec layout comes from the set's metadata.json
 when there is one; otherwise it is assumed from the number of scales, and the report says so.
-A folder is checked whole first (`snac_hf.integrity.check_token_set`: shards against metadata.json
+A folder is checked whole first (`snac_hf.tokenset.integrity.check_token_set`: shards against metadata.json
 and the unit records, from the footers); Parquet files given by name or glob are checked one by
 one (readable, with rows), since a share of a set is what `--save_partial` runs on.
 """
@@ -23,16 +23,16 @@ import pyarrow.parquet as pq
 from datasets import Dataset
 
 from snac_hf.analysis.arrow_codes import ArrowBatch
-from snac_hf.integrity import DamagedInputError, ShardFooter, check_parquet_files, check_token_set
 from snac_hf.layout import CodecLayout, layout_for
-from snac_hf.tokenset import (
+from snac_hf.tokenset.integrity import ShardFooter, check_parquet_files, check_token_set
+from snac_hf.tokenset.json_files import DamagedInputError
+from snac_hf.tokenset.load import is_saved_to_disk, open_token_set
+from snac_hf.tokenset.schema import (
     DATA_DIR,
     METADATA_FILE,
     count_column,
-    is_saved_to_disk,
     layout_of,
     n_scales_of,
-    open_token_set,
     tokens_column,
 )
 

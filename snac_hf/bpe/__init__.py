@@ -6,13 +6,16 @@
     ids = tok.encode(codes_per_scale)        # list of 1-D int arrays, coarsest scale first
     codes = tok.decode(ids)                  # exact inverse
 
-Modules: `alphabet` (symbols), `codes` (input checks), `variant` (the common base) and one module
+Modules: `alphabet` (symbols), `variant` (the common base) and one module
 per variant (`plain`, `thresholded`, `rl`, `cross_scale`, `hierarchical`, `rl_cross_scale`),
 `corpus` (reading token sets), `training`, `tokenizer` (the saved-tokenizer API), `compare`.
 No torch anywhere: a downloaded token set is merged without it.
 
-The names below are imported on first use (PEP 562), so `snac_hf.bpe.codes` (the input checks the
-analysis shares) loads without `tokenizers` and `transformers`.
+The names below are imported on first use (PEP 562), so a module such as `alphabet` loads without
+`transformers`.
+
+May import: `snac_hf.analysis` (`compare` judges the analysis's predictions), `snac_hf.tokenset`,
+`snac_hf.layout`. No torch.
 """
 
 from importlib import import_module

@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 from datasets import Dataset
 
 from snac_hf.layout import SNAC_CONFIGS, CodecLayout, layout_for
-from snac_hf.tokenset import count_column, layout_of, n_scales_of, open_token_set, tokens_column
+from snac_hf.tokenset.load import open_token_set
+from snac_hf.tokenset.schema import count_column, layout_of, n_scales_of, tokens_column
 
 #: Default training budget: 20 M characters, about 3 GB of trainer memory (~68 h of 24 kHz audio).
 DEFAULT_MAX_TRAIN_CHARS = 20_000_000

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 from tokenizers import pre_tokenizers
 
-from snac_hf.bpe.codes import CodeBatch
 from snac_hf.bpe.variant import Variant, frame_split
 from snac_hf.layout import CodecLayout
+from snac_hf.layout.codes import CodeBatch
 
 
 def depth_first_columns(layout: CodecLayout) -> list[np.ndarray]:

@@ -2,7 +2,7 @@
 
 A folder is refused with a `DestinationError` (before anything is read or written) when it holds
 
-- a token set or another dataset (`snac_hf.tokenset.token_set_marker`): tokenizer files would be
+- a token set or another dataset (`snac_hf.tokenset.schema.token_set_marker`): tokenizer files would be
   mixed into the data;
 - a tokenizer with other settings than the ones asked for: another variant, variant options, codec
   layout, merge budget, `min_frequency` or stage-1 budget (`tokenizer_settings`), or tokenizer files
@@ -23,7 +23,7 @@ from snac_hf.bpe.corpus import open_source, resolve_layout
 from snac_hf.bpe.variant import Variant
 from snac_hf.bpe.variants import VARIANTS, make_variant
 from snac_hf.layout import CodecLayout
-from snac_hf.tokenset import token_set_marker
+from snac_hf.tokenset.schema import token_set_marker
 
 #: Files that make a folder a tokenizer folder (`PreTrainedTokenizerFast.save_pretrained`).
 TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer_config.json")

@@ -37,10 +37,10 @@ import numpy as np
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from snac_hf.bpe.alphabet import SPECIAL_TOKENS, UNK_TOKEN, codepoints_to_text
-from snac_hf.bpe.codes import CodeBatch
 from snac_hf.bpe.cross_scale import frame_interleave, scale_major_columns
 from snac_hf.bpe.variant import Corpus, Variant, frame_split, scale_split
 from snac_hf.layout import CodecLayout
+from snac_hf.layout.codes import CodeBatch
 
 #: Stage-2 training writes each stage-1 token id i as the character U+100000 + i
 #: (Supplementary Private Use Area B, never in the base alphabet).

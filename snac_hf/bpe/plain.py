@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from tokenizers import pre_tokenizers
 
-from snac_hf.bpe.codes import CodeBatch
 from snac_hf.bpe.variant import Variant, scale_split
+from snac_hf.layout.codes import CodeBatch
 
 
 class PlainBPE(Variant):

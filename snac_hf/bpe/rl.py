@@ -24,8 +24,8 @@ import numpy as np
 from tokenizers import Regex, pre_tokenizers
 
 from snac_hf.bpe.alphabet import RUN_KIND, SymbolAlphabet
-from snac_hf.bpe.codes import CodeBatch
 from snac_hf.bpe.variant import Variant, file_starts, split_files
+from snac_hf.layout.codes import CodeBatch
 
 
 def run_chunks(batch: CodeBatch, max_run: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 from tokenizers import pre_tokenizers
 
-from snac_hf.bpe.codes import CodeBatch
 from snac_hf.bpe.rl import chunks_to_codepoints, expand_runs, run_chunks, symbols_per_file
 from snac_hf.bpe.variant import Variant, frame_split, split_files
+from snac_hf.layout.codes import CodeBatch
 
 
 class RunLengthCrossScaleBPE(Variant):

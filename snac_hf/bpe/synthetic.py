@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from snac_hf.layout import CodecLayout
-from snac_hf.tokenset import METADATA_FILE, rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import METADATA_FILE, rows_to_table, shard_name, write_parquet
 
 
 def synthetic_codes(
@@ -69,7 +69,7 @@ def synthetic_codes(
 def synthetic_rows(
     layout: CodecLayout, n_files: int, seconds: tuple[float, float] = (1.0, 6.0), seed: int = 0
 ) -> list[dict]:
-    """Rows for `snac_hf.tokenset.rows_to_table`: id, file_path, duration, codes."""
+    """Rows for `snac_hf.tokenset.schema.rows_to_table`: id, file_path, duration, codes."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n_files):

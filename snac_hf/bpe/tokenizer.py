@@ -36,13 +36,13 @@ from snac_hf.bpe.alphabet import (
     SymbolAlphabet,
     text_to_codepoints,
 )
-from snac_hf.bpe.codes import CodesPerScale, check_length_rows, check_lengths
 from snac_hf.bpe.corpus import batch_codes
 from snac_hf.bpe.id_layout import check_backend, finish_backend
 from snac_hf.bpe.variant import Variant
 from snac_hf.bpe.variants import make_variant
-from snac_hf.integrity import read_json_object
 from snac_hf.layout import CodecLayout
+from snac_hf.layout.codes import CodesPerScale, check_length_rows, check_lengths
+from snac_hf.tokenset.json_files import read_json_object
 
 #: Version of the `codec_meta` layout in tokenizer_config.json.
 META_FORMAT = "snac_hf.bpe/1"

@@ -23,8 +23,8 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 
 from snac_hf.bpe.alphabet import RUN_KIND, SPECIAL_TOKENS, UNK_TOKEN, SymbolAlphabet, codepoints_to_text
-from snac_hf.bpe.codes import CodeBatch, CodesPerScale, check_layout, validate_batch
 from snac_hf.layout import CodecLayout
+from snac_hf.layout.codes import CodeBatch, CodesPerScale, check_layout, validate_batch
 
 #: Longest run one run symbol stands for in the run-length variants (longer runs are split).
 DEFAULT_MAX_RUN = 16

@@ -8,9 +8,9 @@
 folder, a `save_to_disk` folder or a `load_dataset` source; rows with `input_ids` are decoded with
 `--tokenizer`, rows with
 only `tokens_scale_k` columns are decoded as they are. Audio is trimmed to `duration` when known.
-Each row's file is named after its id (`snac_hf.decode.output_names`: distinct ids, distinct files);
+Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files);
 existing files are not replaced without --overwrite. The ids, the tokenizer and the output files are
-checked before the model loads. See `snac_hf.decode` for what is exact. Exit status 2 for unusable
+checked before the model loads. See `snac_hf.codec.decode` for what is exact. Exit status 2 for unusable
 arguments or inputs, with one line saying which and what to do (`snac_hf.cli.errors`).
 """
 
@@ -22,7 +22,8 @@ import sys
 
 from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
-from snac_hf.codec import DEFAULT_MODEL, CodecLoadError
+from snac_hf.codec.load import CodecLoadError
+from snac_hf.codec.model_folder import DEFAULT_MODEL
 
 
 def build_parser(prog: str = "scripts/decode.py") -> argparse.ArgumentParser:
@@ -50,7 +51,7 @@ def _positive(text: str) -> int:
 
 
 def rows_from_json(path: str) -> list[dict]:
-    from snac_hf.integrity import read_json
+    from snac_hf.tokenset.json_files import read_json
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--ids {path}: no such file")
@@ -76,7 +77,7 @@ def rows_from_json(path: str) -> list[dict]:
 
 def rows_from_dataset(source: str, split: str, max_files: int | None) -> list[dict]:
     """The rows of a token-set folder (checked whole), or of any other source `open_dataset` reads."""
-    from snac_hf.tokenset import open_dataset, open_token_set
+    from snac_hf.tokenset.load import open_dataset, open_token_set
 
     if os.path.isdir(source) and os.path.isdir(os.path.join(source, "data")) and not holds_ids(source):
         dataset = open_token_set(source, split)
@@ -91,7 +92,7 @@ def holds_ids(folder: str) -> bool:
     """Whether a folder's `data/*.parquet` hold `input_ids` rather than `tokens_scale_k` (footer only)."""
     import pyarrow.parquet as pq
 
-    from snac_hf.tokenset import parquet_files
+    from snac_hf.tokenset.schema import parquet_files
 
     files = parquet_files(folder)
     if not files:
@@ -108,8 +109,8 @@ def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
 def decode(args: argparse.Namespace) -> int:
     """Rows, tokenizer and output files are checked first; then the codec loads and writes the audio."""
     from snac_hf.bpe import load_tokenizer
-    from snac_hf.codec import load_codec
-    from snac_hf.decode import check_outputs, decode_rows
+    from snac_hf.codec.decode import check_outputs, decode_rows
+    from snac_hf.codec.load import load_codec
 
     rows = (
         rows_from_json(args.ids) if args.ids else rows_from_dataset(args.dataset, args.split, args.max_files)

@@ -1,8 +1,8 @@
 """How every command reports a user's mistake: one line `error: ...` on stderr and exit status 2.
 
 A user's mistake is an exception of `USER_ERRORS` (plus any types a command adds): a missing or
-damaged input (`FileNotFoundError`, `snac_hf.integrity.DamagedInputError`), an unreachable Hub
-(`snac_hf.hub.HubUnreachableError` and huggingface_hub's HTTP errors are `OSError`s), a value that
+damaged input (`FileNotFoundError`, `snac_hf.tokenset.integrity.DamagedInputError`), an unreachable Hub
+(`snac_hf.tokenset.hub.HubUnreachableError` and huggingface_hub's HTTP errors are `OSError`s), a value that
 cannot work (`ValueError`), or what a command adds (tokenize and decode: `CodecLoadError`). Their
 messages already say what to do; a traceback would only hide that. Bad flags are argparse's
 (`snac_hf.cli.parser.CommandParser`), in the same one-line form.

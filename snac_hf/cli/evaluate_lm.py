@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/evaluate_lm.py") ->
 def check_inputs(args: argparse.Namespace) -> None:
     """The token set opens (`open_source`) and --output_dir is a folder that holds no token set."""
     from snac_hf.bpe.corpus import open_source
-    from snac_hf.tokenset import token_set_marker
+    from snac_hf.tokenset.schema import token_set_marker
 
     open_source(args.tokens)
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):

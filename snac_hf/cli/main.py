@@ -23,9 +23,9 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "tokenize": Command("snac_hf.cli.tokenize", "audio (a folder or a load_dataset source) -> token set"),
-    "analyze": Command("snac_hf.analysis.cli", "token statistics and the BPE-potential report (no torch)"),
-    "train-bpe": Command("snac_hf.bpe.training", "train one BPE variant into a tokenizer folder (no torch)"),
-    "compare-bpe": Command("snac_hf.bpe.compare", "every BPE variant at the same budgets, on held-out files"),
+    "analyze": Command("snac_hf.cli.analyze", "token statistics and the BPE-potential report (no torch)"),
+    "train-bpe": Command("snac_hf.cli.train_bpe", "train one BPE variant into a tokenizer folder (no torch)"),
+    "compare-bpe": Command("snac_hf.cli.compare_bpe", "every BPE variant at the same budgets, held out"),
     "decode": Command("snac_hf.cli.decode", "token ids (or a token set) -> audio files"),
     "evaluate-lm": Command("snac_hf.cli.evaluate_lm", "a small LM per tokenization: bits per audio-second"),
     "evidence": Command("snac_hf.cli.evidence", "which BPE variant serves an audio LM: the whole experiment"),

@@ -18,14 +18,9 @@ from pathlib import Path
 
 from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
-from snac_hf.codebook_fit import (
-    build_fitted_model,
-    bundled_speech_files,
-    cached_model_dir,
-    ensure_offline_model,
-)
-from snac_hf.codec import DEFAULT_MODEL
-from snac_hf.offline_model import build_random_model
+from snac_hf.codec.codebook_fit import build_fitted_model, bundled_speech_files, ensure_offline_model
+from snac_hf.codec.model_folder import DEFAULT_MODEL, cached_model_dir
+from snac_hf.codec.offline import build_random_model
 
 REPO_SPEECH = Path(__file__).resolve().parents[2] / "tests" / "data" / "speech"
 DEFAULT_ITERATIONS = 25
@@ -33,7 +28,7 @@ DEFAULT_ITERATIONS = 25
 
 def build_parser(prog: str = "scripts/make_offline_model.py") -> argparse.ArgumentParser:
     parser = CommandParser(
-        prog, description="Build a SNAC model folder offline (see snac_hf/codebook_fit.py)."
+        prog, description="Build a SNAC model folder offline (see snac_hf/codec/codebook_fit.py)."
     )
     parser.add_argument("--out", help="model folder to write (default: the snac_hf cache, reused if present)")
     parser.add_argument("--random", action="store_true", help="seeded-random weights, no fitting")

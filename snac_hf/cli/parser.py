@@ -9,7 +9,7 @@
   every other user error (`snac_hf.cli.errors`), instead of the usage block argparse prints first.
 
 `prog` is how the command was typed: `snac-hf train-bpe`, `scripts/train_bpe.py`,
-`python -m snac_hf.bpe.training`.
+`python -m snac_hf.cli.train_bpe`.
 """
 
 from __future__ import annotations

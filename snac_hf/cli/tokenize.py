@@ -5,7 +5,7 @@
     snac-hf tokenize --analyze_only --output_dir TOKENS
 
 The input and the output folder are checked before the model loads, so a wrong path is an error
-in seconds; so is an unreachable Hub (`snac_hf.hub`).
+in seconds; so is an unreachable Hub (`snac_hf.tokenset.hub`).
 
 Exit status: 0 on success (some files may have failed: see errors.jsonl); 1 when no file could be
 encoded, or with --strict when any failed; 2 for bad arguments or an unusable model/output folder.
@@ -19,7 +19,8 @@ import time
 
 from snac_hf.cli.errors import report, run_command
 from snac_hf.cli.parser import CommandParser
-from snac_hf.codec import DEFAULT_MODEL, CodecLoadError
+from snac_hf.codec.load import CodecLoadError
+from snac_hf.codec.model_folder import DEFAULT_MODEL
 
 
 def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
@@ -137,10 +138,10 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def tokenize(args: argparse.Namespace) -> int:
-    from snac_hf.codec import load_codec
-    from snac_hf.launch import check_device, current_processes, single_process_warning
-    from snac_hf.output_folder import OutputExistsError, check_output_location
-    from snac_hf.pipeline import TokenizeSettings, tokenize_dataset
+    from snac_hf.codec.load import load_codec
+    from snac_hf.job.launch import check_device, current_processes, single_process_warning
+    from snac_hf.job.output_folder import OutputExistsError, check_output_location
+    from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
 
     if args.device:
         check_device(args.device)
@@ -176,7 +177,7 @@ def tokenize(args: argparse.Namespace) -> int:
 
         analyze_folder(args.output_dir, num_proc=args.num_proc)
     if args.push_to_hub:
-        from snac_hf.tokenset import push_to_hub
+        from snac_hf.tokenset.load import push_to_hub
 
         try:
             print(f"pushed: {push_to_hub(args.output_dir, args.push_to_hub)}")
@@ -188,12 +189,12 @@ def tokenize(args: argparse.Namespace) -> int:
 
 
 def open_input(args: argparse.Namespace):
-    """The job's input (`snac_hf.inputs`): a folder, a dataset loaded whole, or a streamed one."""
-    from snac_hf.columns import ColumnError, attach_folder_columns
-    from snac_hf.dataset_source import DatasetRequest, StreamSource, hub_dataset, source_fingerprint
-    from snac_hf.folder import scan_folder
-    from snac_hf.inputs import MapInput, StreamInput
-    from snac_hf.skipped import skipped_summary
+    """The job's input (`snac_hf.job.inputs`): a folder, a dataset loaded whole, or a streamed one."""
+    from snac_hf.job.inputs import MapInput, StreamInput
+    from snac_hf.sources.columns import ColumnError, attach_folder_columns
+    from snac_hf.sources.dataset import DatasetRequest, StreamSource, hub_dataset, source_fingerprint
+    from snac_hf.sources.folder import scan_folder
+    from snac_hf.sources.skipped import skipped_summary
 
     if args.input_dir is not None:
         scan = scan_folder(args.input_dir, args.output_dir)

@@ -13,4 +13,7 @@ time per audio-hour, generation speed; no torch), `report` (evidence.md/.json an
 and `experiment` (everything in order). The LM itself is `snac_hf.lm`'s.
 
 Import from the modules: this package imports nothing, so `settings` loads without torch.
+
+May import: `snac_hf.lm` (the LM it measures with), `snac_hf.bpe`, `snac_hf.analysis`,
+`snac_hf.tokenset`, `snac_hf.layout` (and `snac_hf.codec`/`snac_hf.sources`). Never the CLI.
 """

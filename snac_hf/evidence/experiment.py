@@ -35,7 +35,7 @@ from snac_hf.evidence.splits import split
 from snac_hf.evidence.verdict import RAW
 from snac_hf.lm.references import reference_levels
 from snac_hf.lm.report import describe_data
-from snac_hf.tokenset import read_metadata
+from snac_hf.tokenset.schema import read_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -11,4 +11,7 @@ parameter counts), `sequences` (token set -> train/held-out id sequences per tok
 per audio-second), `train` (the training loop under a budget), `measure` (held-out bits per
 audio-second, generation speed), `references` (uniform and unigram levels, no LM), `report`
 (markdown, JSON, plot), `experiment` (everything for a list of variants). Needs torch and transformers.
+
+May import: `snac_hf.bpe`, `snac_hf.analysis`, `snac_hf.tokenset`, `snac_hf.layout` (and
+`snac_hf.codec`/`snac_hf.sources`, below it). Never the CLI.
 """

@@ -38,7 +38,7 @@ from snac_hf.lm.report import describe_data, plot_results, write_markdown
 from snac_hf.lm.sequences import Tokenization, make_tokenization
 from snac_hf.lm.settings import SETTINGS, EvaluationSettings
 from snac_hf.lm.train import Budget, make_accelerator, train_model
-from snac_hf.tokenset import read_metadata
+from snac_hf.tokenset.schema import read_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from snac_hf.card import public_name
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN, at_unigram_level
+from snac_hf.tokenset.card import public_name
 
 SETTING_TITLES = {
     "equal_audio": "equal audio-seconds seen (same steps, same audio per window)",

@@ -1,6 +1,6 @@
 """Token ids -> SNAC codes -> audio: the way back from a token set or an LM's output.
 
-    from snac_hf.decode import decode_ids, write_audio
+    from snac_hf.codec.decode import decode_ids, write_audio
     audio = decode_ids(tokenizer, codec, ids, n_samples=None)   # float32 samples at codec rate
     write_audio("out.wav", audio, codec.layout.sampling_rate)
 
@@ -17,14 +17,14 @@ Steps, each exact:
    for them the audio is `codec.model.decode(codes)` bit for bit under the same torch seed (SNAC's
    decoder adds seeded Gaussian noise, see `codes_to_audio`; tests/test_decode.py checks it).
 3. audio -> trimmed to `n_samples` (the original length, `round(duration * rate)`, when known)
-   and written as 32-bit float WAV at the codec's rate (`snac_hf.wav`, standard library only,
+   and written as 32-bit float WAV at the codec's rate (`snac_hf.codec.wav`, standard library only,
    lossless; the untrained decoder of the offline models produces noise that may exceed [-1, 1]).
 
 `decode_rows` (the script) checks every row before it writes anything: ids (distinct ids always
 get distinct files, see `output_names`), durations (positive, finite, and those of the codes) and
 codes; it never overwrites a file that exists before the run unless asked (`overwrite=True`).
 
-The offline models (`snac_hf.codebook_fit`) have untrained decoders: audio decoded with them is
+The offline models (`snac_hf.codec.codebook_fit`) have untrained decoders: audio decoded with them is
 noise, whatever the tokens. Only the pretrained SNAC decoder makes speech.
 """
 
@@ -42,11 +42,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from snac_hf.bpe.codes import validate_codes
 from snac_hf.bpe.tokenizer import AudioTokenizer
-from snac_hf.codec import Codec
+from snac_hf.codec.load import Codec
+from snac_hf.codec.wav import write_float_wav
 from snac_hf.layout import CodecLayout
-from snac_hf.wav import write_float_wav
+from snac_hf.layout.codes import validate_codes
 
 
 def latent_steps(layout: CodecLayout, codes_per_scale: Sequence[np.ndarray]) -> int:

@@ -23,7 +23,6 @@ cannot be built from, and weights holding NaN or infinite values (they encode ev
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -32,12 +31,10 @@ from pathlib import Path
 import torch
 from snac import SNAC
 
-from snac_hf.integrity import DamagedInputError, read_json_object
+from snac_hf.codec.model_folder import DEFAULT_MODEL, MARKER_FILE, WEIGHT_FILES, cached_model_dir
 from snac_hf.layout import SNAC_CONFIGS, CodecLayout
+from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
 
-DEFAULT_MODEL = "hubertsiuzdak/snac_24khz"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-MARKER_FILE = "snac_hf.json"
 NESTING_KEYS = ("model", "state_dict", "model_state_dict", "generator", "snac", "module")
 #: Config keys a model folder must have: without them SNAC's defaults would build another model.
 REQUIRED_CONFIG_KEYS = ("sampling_rate", "encoder_rates", "vq_strides")
@@ -142,11 +139,11 @@ def build_snac(config: dict, source: str) -> SNAC:
 
 
 def _download(repo_id: str) -> tuple[dict, Path, dict]:
-    """config.json and weights of a Hub model; the Hub is asked once first (`snac_hf.hub`), and when
+    """config.json and weights of a Hub model; the Hub is asked once first (`snac_hf.tokenset.hub`), and when
     it cannot be reached only huggingface_hub's local cache is read: an error in seconds, not ~23 s."""
     from huggingface_hub import hf_hub_download
 
-    from snac_hf.hub import unreachable_reason
+    from snac_hf.tokenset.hub import unreachable_reason
 
     reason = unreachable_reason(repo_id, "model", "config.json")
     try:
@@ -171,8 +168,6 @@ def fetch_failed(repo_id: str, reason: str) -> str:
 
 def offline_model_hint() -> str:
     """Where the offline stand-in model is (when set-up built it), or how to build it."""
-    from snac_hf.codebook_fit import cached_model_dir
-
     folder = cached_model_dir()
     if (folder / "config.json").is_file():
         return (
@@ -283,12 +278,3 @@ def _modern_weight_norm(state: dict) -> dict:
         suffix = next((s for s in renames if key.endswith(s)), None)
         renamed[key.removesuffix(suffix) + renames[suffix] if suffix else key] = value
     return renamed
-
-
-def save_model_folder(snac: SNAC, config: dict, folder: str | os.PathLike, marker: dict) -> None:
-    """Write a model folder `load_codec` (and `SNAC.from_pretrained`) reads."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    torch.save(snac.state_dict(), folder / "pytorch_model.bin")
-    (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n")

@@ -20,15 +20,13 @@ footer is checked (`check_parquet_files`: readable, rows, token columns, one num
 Data pages that are damaged behind an intact footer are found only when read; the readers turn
 that error into a `DamagedInputError` naming the file too.
 
-`read_json` reads any JSON file snac_hf relies on (metadata.json, unit records, a model's
-config.json and snac_hf.json, tokenizer files, ids files) and names the file, and what to do,
-when it is not valid JSON.
+`DamagedInputError` and `read_json` (any JSON file snac_hf relies on, named with what to do when it
+is not valid JSON) live in `snac_hf.tokenset.json_files`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +34,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from snac_hf.tokenset import (
+from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
+from snac_hf.tokenset.schema import (
     METADATA_FILE,
     layout_of,
     n_scales_of,
@@ -45,35 +44,10 @@ from snac_hf.tokenset import (
     tokens_column,
 )
 
-#: Where tokenize keeps one record per work unit (`snac_hf.units.record_path`).
+#: Where tokenize keeps one record per work unit (`snac_hf.job.units.record_path`).
 UNITS_DIR = os.path.join(".snac_hf", "units")
 #: Problems listed by name in one message; the rest are counted.
 MAX_LISTED = 5
-
-
-class DamagedInputError(ValueError):
-    """An input is incomplete, unreadable or contradicts itself; the message names it."""
-
-
-def read_json(path: str | os.PathLike, remedy: str) -> object:
-    """The parsed JSON of `path`; a `DamagedInputError` naming the file and `remedy` if it is not JSON."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        return json.loads(text)
-    except UnicodeDecodeError as error:
-        raise DamagedInputError(f"{path}: not a UTF-8 text file ({error.reason}); {remedy}") from None
-    except json.JSONDecodeError as error:
-        raise DamagedInputError(
-            f"{path}: not valid JSON ({error.msg} at line {error.lineno} column {error.colno}); {remedy}"
-        ) from None
-
-
-def read_json_object(path: str | os.PathLike, remedy: str) -> dict:
-    """`read_json` for files that must hold one JSON object."""
-    data = read_json(path, remedy)
-    if not isinstance(data, dict):
-        raise DamagedInputError(f"{path}: expected a JSON object, found a {type(data).__name__}; {remedy}")
-    return data
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ snac_hf's:
    are not told apart). Anything else in such a folder is the user's.
 
 `manifest.json` (`{"format": 1}`) marks a folder whose writer records every file it writes; the
-marker is written first when a run starts a folder (`snac_hf.output_folder.reset_output`).
+marker is written first when a run starts a folder (`snac_hf.job.output_folder.reset_output`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from snac_hf.tokenset import DATA_DIR
+from snac_hf.tokenset.schema import DATA_DIR
 
 STATE_DIR = ".snac_hf"
 RUN_FILE = "run.json"

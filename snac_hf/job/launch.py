@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from snac_hf.pipeline import Processes
+from snac_hf.job.pipeline import Processes
 
 LAUNCHER_VARIABLES = ("WORLD_SIZE", "ACCELERATE_DYNAMO_BACKEND", "LOCAL_RANK")
 

@@ -44,10 +44,10 @@ import torch
 import torch.nn.functional as F
 from snac import SNAC
 
-from snac_hf.audio import decode_audio
-from snac_hf.codec import DEFAULT_MODEL, save_model_folder
-from snac_hf.folder import find_audio_files
-from snac_hf.offline_model import seeded_snac
+from snac_hf.codec.model_folder import DEFAULT_MODEL, save_model_folder
+from snac_hf.codec.offline import seeded_snac
+from snac_hf.sources.audio import decode_audio
+from snac_hf.sources.folder import find_audio_files
 
 FITTED_NOTICE = (
     "Encoded with snac_hf's offline stand-in codec: SNAC's architecture with a seeded-random "
@@ -252,24 +252,12 @@ def bundled_speech_files(folder: str | os.PathLike) -> list[str]:
     return find_audio_files(str(folder))
 
 
-#: Bump when the fit algorithm or its inputs change: cached folders carry it in their name.
-FIT_VERSION = 1
-
-
-def cached_model_dir(kind: str = "fitted", model: str = DEFAULT_MODEL, seed: int = 0) -> Path:
-    """Where the offline model of `kind` ("fitted" or "random") is cached for this torch version."""
-    home = Path(os.environ.get("SNAC_HF_HOME", Path.home() / ".cache" / "snac_hf"))
-    short = model.rsplit("/", 1)[-1]
-    return (
-        home / "models" / f"{short}-{kind}-v{FIT_VERSION}-seed{seed}-torch{torch.__version__.split('+')[0]}"
-    )
-
-
 def ensure_offline_model(
     kind: str = "fitted", audio_dir: str | os.PathLike | None = None, seed: int = 0
 ) -> Path:
     """The cached offline model folder, built on first use (into a temporary folder, then renamed)."""
-    from snac_hf.offline_model import build_random_model
+    from snac_hf.codec.model_folder import cached_model_dir
+    from snac_hf.codec.offline import build_random_model
 
     target = cached_model_dir(kind, seed=seed)
     if (target / "config.json").is_file():

@@ -5,7 +5,7 @@
 - an *audio file*: a regular file, or a link to one, whose extension (any case) is in
   `AUDIO_EXTENSIONS` (the audio formats FFmpeg reads, and the audio/video containers that usually
   carry audio). It becomes a row; a file FFmpeg then cannot decode becomes an error line.
-- a *skipped* entry (`snac_hf.skipped`): a file with another extension or none, a broken link, a
+- a *skipped* entry (`snac_hf.sources.skipped`): a file with another extension or none, a broken link, a
   link loop, a fifo/socket/device (never opened: reading one may never end), a link to a directory
   (not followed: no loops, nothing outside the folder), an unreadable directory, and a folder
   holding a token set (`.snac_hf/run.json`: snac_hf's own output is never read as input). A
@@ -14,8 +14,8 @@
 
 Audio files are sorted by path (`str` order, as before: ids and their order do not change).
 A row is `id` (the path relative to the folder), `file_path`, and `audio`, undecoded
-(`Audio(decode=False)`); `snac_hf.audio.decode_audio` decodes it later. Names that are not valid
-UTF-8 (or hold a backslash) are rendered losslessly by `snac_hf.path_text` in `id` and
+(`Audio(decode=False)`); `snac_hf.sources.audio.decode_audio` decodes it later. Names that are not valid
+UTF-8 (or hold a backslash) are rendered losslessly by `snac_hf.sources.path_text` in `id` and
 `file_path`, and the audio value of such a file is its `file://` URI.
 """
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from datasets import Audio, Dataset
 
-from snac_hf import skipped as reasons
-from snac_hf.output_folder import RUN_FILE, STATE_DIR
-from snac_hf.path_text import audio_path_value, text_path
+from snac_hf.sources import skipped as reasons
+from snac_hf.sources.path_text import audio_path_value, text_path
+from snac_hf.tokenset.ownership import RUN_FILE, STATE_DIR
 
 AUDIO_EXTENSIONS = frozenset(
     {

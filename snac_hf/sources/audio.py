@@ -2,7 +2,7 @@
 
 `decode_audio` turns one undecoded `datasets.Audio` value (a path or bytes) into samples through
 the `datasets.Audio` feature (torchcodec/FFmpeg resample and downmix); a `file://` path (a file
-whose name is not valid UTF-8, `snac_hf.path_text`) is opened by its bytes path and decoded the
+whose name is not valid UTF-8, `snac_hf.sources.path_text`) is opened by its bytes path and decoded the
 same way. Decoding row by row is what lets one bad file fail alone instead of the whole batch.
 
 A file fails (`AudioDecodeError`, one error line) when FFmpeg cannot decode it, or when it gives:
@@ -26,7 +26,7 @@ import re
 import numpy as np
 from datasets import Audio
 
-from snac_hf.path_text import FILE_URI, fs_path_of_value
+from snac_hf.sources.path_text import FILE_URI, fs_path_of_value
 
 #: Largest sample magnitude accepted (see the module docstring).
 MAX_ABS_SAMPLE = 100.0

@@ -22,7 +22,7 @@ from snac_hf.analysis.partial import AnalysisConfig
 from snac_hf.analysis.saved_partial import merge_partials, save_partial
 from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
-from snac_hf.hub import is_repo_id
+from snac_hf.tokenset.hub import is_repo_id
 
 
 def _positive(text: str) -> int:
@@ -120,4 +120,4 @@ def run(args: argparse.Namespace, report_dir: str | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(prog="python -m snac_hf.analysis.cli"))
+    sys.exit(main(prog="python -m snac_hf.cli.analyze"))

@@ -69,7 +69,7 @@ import torch
 import torch.nn.functional as F
 from snac.vq import ResidualVectorQuantize
 
-from snac_hf.codec import Codec
+from snac_hf.codec.load import Codec
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
 """The tokenize job: an audio input -> a token-set folder, resumable, on one or many processes.
 
-Work is cut into *units* of `files_per_shard` consecutive rows of the input (`snac_hf.units`:
+Work is cut into *units* of `files_per_shard` consecutive rows of the input (`snac_hf.job.units`:
 which rows, which shard, which process). Per process, three stages overlap:
 
-1. **read** the rows of its units that are not done (`snac_hf.inputs`: a map-style dataset by
+1. **read** the rows of its units that are not done (`snac_hf.job.inputs`: a map-style dataset by
    index, a streamed one source shard by source shard), in a feeder thread;
-2. **decode** them in `num_workers` processes, results in input order (`snac_hf.decoding`);
+2. **decode** them in `num_workers` processes, results in input order (`snac_hf.sources.decoding`);
 3. **encode** a window of `window_units` decoded units at once (segments of all their files
    bucketed together, so large equal-length batches form even when file lengths vary; codes do
-   not depend on batching, `snac_hf.encode`), then write each unit as a shard plus its record.
+   not depend on batching, `snac_hf.codec.encode`), then write each unit as a shard plus its record.
 
 Resume: a unit is done when its record (and its shard, if it has rows) exist; both are written
 atomically (temporary file + rename), the shard first. Re-running the same command skips done
@@ -41,17 +41,17 @@ import torch
 from datasets import Dataset, Features
 from tqdm.auto import tqdm
 
-from snac_hf.audio import AudioDecodeError
-from snac_hf.card import build_metadata, write_card, write_errors, write_metadata
-from snac_hf.codec import Codec
-from snac_hf.decoding import decode_in_order, default_workers
-from snac_hf.encode import SnacEncoder
-from snac_hf.inputs import MapInput, StreamInput
-from snac_hf.output_folder import check_output, reset_output
-from snac_hf.ownership import record_written
-from snac_hf.skipped import SKIPPED_FILE, write_skipped
-from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, rows_to_table, write_parquet
-from snac_hf.units import Unit, assign_units, record_path, unit_done
+from snac_hf.codec.encode import SnacEncoder
+from snac_hf.codec.load import Codec
+from snac_hf.job.inputs import MapInput, StreamInput
+from snac_hf.job.output_folder import check_output, reset_output
+from snac_hf.job.units import Unit, assign_units, record_path, unit_done
+from snac_hf.sources.audio import AudioDecodeError
+from snac_hf.sources.decoding import decode_in_order, default_workers
+from snac_hf.sources.skipped import SKIPPED_FILE, write_skipped
+from snac_hf.tokenset.card import build_metadata, write_card, write_errors, write_metadata
+from snac_hf.tokenset.ownership import record_written
+from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, write_parquet
 
 
 @dataclass

@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-from snac_hf.layout import CodecLayout
+from snac_hf.layout.scales import CodecLayout
 
 #: One file's codes: a 1-D integer array (or list) per scale, coarsest first.
 CodesPerScale = Sequence[Sequence[int] | np.ndarray]

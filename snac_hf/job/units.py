@@ -25,8 +25,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from snac_hf.output_folder import STATE_DIR
-from snac_hf.tokenset import shard_name
+from snac_hf.job.output_folder import STATE_DIR
+from snac_hf.tokenset.schema import shard_name
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ import numpy as np
 import yaml
 from datasets import Features
 
-from snac_hf.sections import replace_section
-from snac_hf.tokenset import ERRORS_FILE, METADATA_FILE, token_features
+from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, token_features
+from snac_hf.tokenset.sections import replace_section
 
 TOP_CODES = 10
-#: The weight files `snac_hf.codec.load_codec` reads from a model folder, in its order (the same
+#: The weight files `snac_hf.codec.load.load_codec` reads from a model folder, in its order (the same
 #: tuple as `codec.WEIGHT_FILES`, tested; not imported: this module stays torch-free).
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 #: `weights` of the offline models `scripts/make_offline_model.py` builds (snac_hf.json markers).

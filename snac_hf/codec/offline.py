@@ -5,7 +5,7 @@ demo and the tests snac_hf builds a folder `load_codec` reads like a downloaded 
 
 - `build_random_model`: every weight seeded-random. Its tokens collapse to a few dozen codes per
   scale on real speech: fine for testing plumbing, meaningless as statistics.
-- `snac_hf.codebook_fit.build_fitted_model`: the same seeded encoder with quantizer codebooks fit
+- `snac_hf.codec.codebook_fit.build_fitted_model`: the same seeded encoder with quantizer codebooks fit
   to real speech, whose tokens spread over thousands of codes like a real codec's.
 
 Both write `snac_hf.json` with a notice that every output made with the model repeats.
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from snac import SNAC
 
-from snac_hf.codec import DEFAULT_MODEL, save_model_folder
+from snac_hf.codec.model_folder import DEFAULT_MODEL, save_model_folder
 from snac_hf.layout import SNAC_CONFIGS
 
 RANDOM_NOTICE = (

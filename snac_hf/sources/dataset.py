@@ -2,7 +2,7 @@
 a `save_to_disk` folder, whole (map-style) or streamed.
 
 Every row becomes `{"id", "file_path", "audio", **kept}` with the audio *undecoded*
-(`Audio(decode=False)`: a path or bytes); `snac_hf.audio.decode_audio` decodes it later.
+(`Audio(decode=False)`: a path or bytes); `snac_hf.sources.audio.decode_audio` decodes it later.
 
 - `id` is `name:split:index`, the row's index in the source's order, streamed or not, so both
   give the same rows; or the value of `--id_column`.
@@ -27,9 +27,9 @@ from pathlib import Path
 import pyarrow as pa
 from datasets import Audio, Dataset, Features, IterableDataset, load_dataset
 
-from snac_hf.columns import ColumnError, kept_features
-from snac_hf.hub import check_dataset_reachable, dataset_unreachable, is_repo_id
-from snac_hf.tokenset import is_saved_to_disk, load_saved
+from snac_hf.sources.columns import ColumnError, kept_features
+from snac_hf.tokenset.hub import check_dataset_reachable, dataset_unreachable, is_repo_id
+from snac_hf.tokenset.load import is_saved_to_disk, load_saved
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from pathlib import Path
 import pyarrow as pa
 from datasets import Dataset, Features
 
-from snac_hf.dataset_source import StreamSource, source_fingerprint
-from snac_hf.output_folder import STATE_DIR
-from snac_hf.path_text import fs_path_of_value
-from snac_hf.units import Unit, map_units, stream_units
+from snac_hf.job.units import Unit, map_units, stream_units
+from snac_hf.sources.dataset import StreamSource, source_fingerprint
+from snac_hf.sources.path_text import fs_path_of_value
+from snac_hf.tokenset.ownership import STATE_DIR
 
 COUNTS_FILE = "source_rows.json"
 SNAC_INPUT_COLUMNS = ("id", "file_path", "audio")

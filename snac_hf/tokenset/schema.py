@@ -1,4 +1,4 @@
-"""A *token set*: the folder that `scripts/tokenize.py` writes, and how to read it back.
+"""A *token set*: the folder that `scripts/tokenize.py` writes; its file names, columns and shards.
 
 Layout (what `push_to_hub` writes and `load_dataset(folder)` reads)::
 
@@ -18,7 +18,7 @@ Columns, one row per audio file (the original script's columns plus a stable `id
     n_tokens_scale_k   int32    len(tokens_scale_k)
     shape_scale_k      list<int32>  shape of SNAC's code tensor for this file: [1, n_tokens_scale_k]
 
-This module needs no torch: analysis and BPE read token sets with it alone.
+Reading a token set back as a Dataset is `snac_hf.tokenset.load`. No torch here.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Dataset, Features, List, Value, load_dataset
+from datasets import Features, List, Value
 
 from snac_hf.layout import CodecLayout
+from snac_hf.tokenset.json_files import read_json_object
 
 METADATA_FILE = "metadata.json"
 ERRORS_FILE = "errors.jsonl"
@@ -145,8 +146,6 @@ def parquet_files(folder: str | os.PathLike) -> list[str]:
 
 def read_metadata(folder: str | os.PathLike) -> dict | None:
     """A token set's metadata.json (None if there is none); a damaged one is a one-line error."""
-    from snac_hf.integrity import read_json_object  # integrity reads token sets through this module
-
     path = Path(folder) / METADATA_FILE
     if not path.is_file():
         return None
@@ -180,65 +179,6 @@ def layout_of(folder: str | os.PathLike) -> CodecLayout | None:
     return layout
 
 
-def open_token_set(source: str, split: str = SPLIT) -> Dataset:
-    """A token set as a `datasets.Dataset`.
-
-    `source` is a token-set folder (its `data/*.parquet`), a `save_to_disk` folder (`state.json` or
-    `dataset_dict.json`; read with `load_from_disk`), a Parquet file or glob, or a Hub dataset name
-    (`open_dataset`). A token-set folder is first checked whole against its metadata.json and unit
-    records, Parquet files each by their footer (`snac_hf.integrity`).
-    """
-    from snac_hf.integrity import check_parquet_files, check_token_set  # integrity imports this module
-
-    if os.path.isdir(source) and not is_saved_to_disk(source):
-        ds = load_parquet_files(source, [footer.path for footer in check_token_set(source)], split)
-    elif source.endswith(".parquet") or glob.has_magic(source):
-        files = sorted(glob.glob(source))
-        if not files:
-            raise FileNotFoundError(f"{source}: no Parquet file matches")
-        ds = load_parquet_files(source, [footer.path for footer in check_parquet_files(files)], split)
-    else:
-        ds = open_dataset(source, split)
-    n_scales_of(ds.column_names)  # a clear error if this is not a token set
-    return ds
-
-
-def open_dataset(source: str, split: str = SPLIT) -> Dataset:
-    """Split `split` of a `save_to_disk` folder, of a local source `load_dataset` reads, or of a Hub
-    dataset (`snac_hf.hub.load_hub_dataset`: an unreachable Hub is an error in seconds).
-
-    A name that is not a path that exists and not spelled like a Hub repository id is a
-    `FileNotFoundError`; no columns are checked here.
-    """
-    from snac_hf.hub import is_repo_id, load_hub_dataset
-
-    if is_saved_to_disk(source):
-        return load_saved(source, split)
-    if os.path.exists(source):
-        return load_dataset(source, split=split)
-    if not is_repo_id(source):
-        raise FileNotFoundError(f"{source}: no such file or folder")
-    return load_hub_dataset(source, split)
-
-
-def is_saved_to_disk(source: str | os.PathLike) -> bool:
-    """Whether `source` is a folder written by `Dataset.save_to_disk` or `DatasetDict.save_to_disk`."""
-    folder = Path(source)
-    return folder.is_dir() and ((folder / "state.json").is_file() or (folder / "dataset_dict.json").is_file())
-
-
-def load_saved(folder: str, split: str = SPLIT) -> Dataset:
-    """A `save_to_disk` folder as a Dataset: the Dataset itself, or split `split` of a DatasetDict."""
-    from datasets import DatasetDict, load_from_disk
-
-    ds = load_from_disk(folder)
-    if isinstance(ds, DatasetDict):
-        if split not in ds:
-            raise ValueError(f"{folder}: no split {split!r} in this save_to_disk folder (splits: {list(ds)})")
-        ds = ds[split]
-    return ds
-
-
 def token_set_marker(folder: str | os.PathLike) -> str | None:
     """What shows that `folder` holds a token set or another dataset (a file name), or None.
 
@@ -250,49 +190,6 @@ def token_set_marker(folder: str | os.PathLike) -> str | None:
             return name
     shards = parquet_files(folder)
     return os.path.relpath(shards[0], folder) if shards else None
-
-
-def push_to_hub(folder: str | os.PathLike, repo_id: str, private: bool = False) -> str:
-    """Upload a token-set folder as a Hub dataset repository (resume state left out); its URL.
-
-    An unreachable Hub (`snac_hf.hub`) is a RuntimeError in seconds, before anything is sent.
-    """
-    from huggingface_hub import HfApi
-
-    from snac_hf.hub import unreachable_reason
-
-    api = HfApi()
-    try:
-        reason = unreachable_reason(repo_id, "dataset")
-        if reason is not None:
-            raise ConnectionError(reason)
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        info = api.upload_folder(
-            folder_path=str(folder),
-            repo_id=repo_id,
-            repo_type="dataset",
-            ignore_patterns=[".snac_hf/**", "**/.*.partial", ".*.partial"],
-        )
-    except Exception as error:  # offline, no token, no permission: one clear message
-        raise RuntimeError(
-            f"could not push {folder} to the Hub dataset {repo_id!r} ({type(error).__name__}: {error}). "
-            "The token set on disk is complete; check `hf auth login` and network access, then "
-            f"push it with `hf upload --repo-type dataset {repo_id} {folder} --exclude '.snac_hf/*'`."
-        ) from error
-    return str(getattr(info, "commit_url", info))
-
-
-def load_parquet_files(source: str, files: list[str], split: str = SPLIT) -> Dataset:
-    """`load_dataset("parquet")` of checked files; a shard that fails to read is named in one line."""
-    from datasets.exceptions import DatasetGenerationError
-
-    try:
-        return load_dataset("parquet", data_files={split: files}, split=split)
-    except DatasetGenerationError as error:
-        cause = error.__cause__ or error
-        raise ValueError(
-            f"{source}: a Parquet shard could not be read ({type(cause).__name__}: {cause}); restore it"
-        ) from None
 
 
 def layout_problem(layout: CodecLayout, recorded: dict, from_config: CodecLayout | None) -> str | None:

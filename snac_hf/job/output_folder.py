@@ -5,7 +5,7 @@ one, writable, and not inside `--input_dir` unless everything in it is snac_hf's
 the input leaves it out). `check_output` (every process, before anyone writes): a folder whose
 `.snac_hf/run.json` equals this run's fingerprint is resumed; an empty or missing folder is
 started; any other is refused unless `overwrite=True`, and even then when a file snac_hf did not
-write (`snac_hf.ownership`) sits where the run writes: under `data/` or `.snac_hf/`, or at one of
+write (`snac_hf.tokenset.ownership`) sits where the run writes: under `data/` or `.snac_hf/`, or at one of
 `TOKEN_SET_FILES`. `reset_output` (main process) then removes exactly the files snac_hf wrote and
 starts the folder. Other files stay where they are; a refusal changes nothing on disk.
 """
@@ -16,7 +16,8 @@ import json
 import os
 from pathlib import Path
 
-from snac_hf.ownership import (
+from snac_hf.sources.skipped import SKIPPED_FILE
+from snac_hf.tokenset.ownership import (
     LEGACY_NAMES,
     MANIFEST,
     MANIFEST_FILE,
@@ -27,8 +28,7 @@ from snac_hf.ownership import (
     owned_files,
     partial_of,
 )
-from snac_hf.skipped import SKIPPED_FILE
-from snac_hf.tokenset import DATA_DIR
+from snac_hf.tokenset.schema import DATA_DIR
 
 __all__ = ["RUN_FILE", "STATE_DIR", "check_output", "check_output_location", "reset_output"]
 

@@ -34,7 +34,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from snac_hf.audio import AudioDecodeError, decode_audio
+from snac_hf.sources.audio import AudioDecodeError, decode_audio
 
 #: What `decode_in_order` yields per input: samples, or the error that names why not.
 Decoded = np.ndarray | AudioDecodeError

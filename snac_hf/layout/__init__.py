@@ -1,0 +1,13 @@
+"""The bottom layer: how a SNAC codec lays its codes out in time, and the checks on codes that
+follow from it. Needs only numpy; every other package may import it.
+
+- `scales`: `CodecLayout` (strides, hop, codes per second, frames) and the known SNAC configs.
+- `codes`: refusing code lists a codec could not have produced, and the flat batch layout the
+  BPE variants serialize through.
+
+May import: nothing in snac_hf.
+"""
+
+from snac_hf.layout.scales import SNAC_CONFIGS, CodecLayout, layout_for
+
+__all__ = ["SNAC_CONFIGS", "CodecLayout", "layout_for"]
