@@ -10,6 +10,7 @@ copy. Code lists come back as `List(Value("int16"))`, one row per audio file.
 from __future__ import annotations
 
 import argparse
+import gc
 
 from datasets import load_dataset
 
@@ -40,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     for row in stream.take(3):
         counts = [len(row[f"tokens_scale_{k}"]) for k in range(3) if f"tokens_scale_{k}" in row]
         print(f"streamed {row['id']}: {row['duration']:.2f} s, codes per scale {counts}")
+    # A stream stopped early leaves pyarrow's scanner threads alive; if they are still alive when
+    # the interpreter shuts down, Arrow aborts the process ("terminate called without an active
+    # exception", exit 134: apache/arrow#45214, huggingface/datasets#7566). Release the stream and
+    # collect it now, while Arrow is still running.
+    del stream, row
+    gc.collect()
     return 0
 
 

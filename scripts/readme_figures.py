@@ -1,12 +1,13 @@
-"""Recompute the README figures that depend on the bundled speech, and rewrite them in docs/offline-codec.md.
+"""Recompute the documented figures that depend on the bundled speech, and rewrite them in place.
 
-    python scripts/readme_figures.py            # tokenize tests/data/speech as `make demo` does, rewrite
-    python scripts/readme_figures.py --check    # the same, but only compare: exit 1 if README differs
+    python scripts/readme_figures.py            # tokenize tests/data/speech with --exact, rewrite
+    python scripts/readme_figures.py --check    # the same, but only compare: exit 1 if they differ
 
 The figures: the fitted offline model's token statistics on the 40 bundled recordings (distinct
 codes, entropy, top-10 coverage and repetition per scale), as `snac_hf.analysis.analyze` computes
-them on the token set `make demo` writes (fitted model, default float32 encode, torch's default
-number of threads: float32 codes depend on it, so the section records it). They live in docs/offline-codec.md
+them on the bundled speech tokenized with `--exact` (float64: the offline model's weights are the
+same on every machine, and float64 codes do not depend on the CPU or its thread count the way
+float32 codes do). They live in docs/offline-codec.md
 between `<!-- snac_hf:readme:fitted_model:start -->` and `<!-- snac_hf:readme:fitted_model:end -->`;
 `tests/test_outputs.py` checks that they equal what `fitted_model_section` gives on the same data.
 """
@@ -35,7 +36,7 @@ def _per_scale(analysis: dict, value, digits: int, unit: str = "") -> str:
     return " / ".join(f"{value(s):.{digits}f}" for s in analysis["scales"]) + unit
 
 
-def fitted_model_section(analysis: dict, threads: int) -> str:
+def fitted_model_section(analysis: dict) -> str:
     """The README section: one sentence on what was measured and the fitted model's table row."""
     row = [
         "fitted (`make setup`)",
@@ -46,9 +47,9 @@ def fitted_model_section(analysis: dict, threads: int) -> str:
     ]
     sentence = (
         f"Measured on the {analysis['files']} bundled recordings ({analysis['duration_seconds']:.0f} s; part "
-        f"of the fit data) as `make demo` tokenizes them (float32, {threads} torch "
-        f"thread{'s' if threads != 1 else ''}; `python scripts/readme_figures.py` recomputes this table, "
-        "a test checks it):"
+        "of the fit data), tokenized with `--exact` (float64 codes, which do not depend on the "
+        "thread count as float32 codes do; "
+        "`python scripts/readme_figures.py` recomputes this table, a test checks it):"
     )
     header = "| model | distinct codes per scale | bits/token (entropy) | top-10 coverage | repetition |"
     return "\n".join(
@@ -65,26 +66,25 @@ def readme_section(text: str) -> str | None:
 
 
 def tokenize_bundled_speech(out: Path) -> Path:
-    """Tokenize tests/data/speech into `out` with the fitted offline model and default settings."""
+    """Tokenize tests/data/speech into `out` with the fitted offline model and `--exact` codes."""
     from snac_hf.codec.codebook_fit import ensure_offline_model
     from snac_hf.codec.load import load_codec
     from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
     from snac_hf.sources.folder import folder_dataset
 
     codec = load_codec(str(ensure_offline_model("fitted", SPEECH)))
-    tokenize_dataset(folder_dataset(str(SPEECH)), codec, str(out), TokenizeSettings(), progress=False)
+    settings = TokenizeSettings(files_per_shard=16, exact=True)
+    tokenize_dataset(folder_dataset(str(SPEECH)), codec, str(out), settings, progress=False)
     return out
 
 
 def compute_section() -> str:
     """Tokenize the bundled speech in a temporary folder, analyze it, return the section."""
-    import torch
-
     from snac_hf.analysis import analyze
 
     with tempfile.TemporaryDirectory() as tmp:
         analysis = analyze(str(tokenize_bundled_speech(Path(tmp) / "tokens")))
-    return fitted_model_section(analysis, torch.get_num_threads())
+    return fitted_model_section(analysis)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,13 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     section, text = compute_section(), README.read_text()
     if readme_section(text) == section:
-        print("README.md holds the current figures")
+        print(f"{README} holds the current figures")
         return 0
     if args.check:
-        print(f"README.md differs; current figures:\n{section}\nREADME.md has:\n{readme_section(text)}")
+        print(f"{README} differs; current figures:\n{section}\nit has:\n{readme_section(text)}")
         return 1
     README.write_text(replace_section(text, SECTION, section))
-    print(f"rewrote the {SECTION} section of README.md:\n{section}")
+    print(f"rewrote the {SECTION} section of {README}:\n{section}")
     return 0
 
 

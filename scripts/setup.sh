@@ -36,6 +36,6 @@ if ! "$PYTHON" -c 'import torchcodec.decoders' 2>/dev/null; then
   }
 fi
 "$PYTHON" -m pip install -q -e ".[codec,dev]"
-# The offline stand-in codec (fit to the bundled speech; cached under ~/.cache/snac_hf, built once).
+# The offline stand-in codecs: seeded encoder + committed codebooks, cached under ~/.cache/snac_hf (seconds).
 "$PYTHON" scripts/make_offline_model.py
 "$PYTHON" scripts/make_offline_model.py --random

@@ -68,13 +68,17 @@ def random_model() -> Path:
 
 @pytest.fixture(scope="session")
 def speech_token_set(tmp_path_factory, fitted_model) -> Path:
-    """All 40 speech fixtures tokenized by the real pipeline with the fitted model (no analysis)."""
+    """All 40 speech fixtures tokenized by the real pipeline with the fitted model (no analysis).
+
+    `--exact` (float64) codes: the model's weights are the same on every machine, but float32
+    encoding rounds differently by CPU type and thread count, and figures pinned from this set
+    (docs/offline-codec.md's table) must hold on any machine."""
     from snac_hf.codec.load import load_codec
     from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
     from snac_hf.sources.folder import folder_dataset
 
     out = tmp_path_factory.mktemp("speech_tokens") / "tokens"
-    settings = TokenizeSettings(files_per_shard=16)
+    settings = TokenizeSettings(files_per_shard=16, exact=True)
     tokenize_dataset(
         folder_dataset(str(SPEECH)), load_codec(str(fitted_model)), str(out), settings, progress=False
     )

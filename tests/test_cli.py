@@ -119,7 +119,7 @@ MISSING_PATH_COMMANDS = {
     "decode --ids": ["decode", "--ids", MISSING, "--out_dir", "OUT"],
     "decode --dataset": ["decode", "--dataset", MISSING, "--out_dir", "OUT"],
     "evaluate-lm": ["evaluate-lm", "--tokens", MISSING, "--output_dir", "OUT"],
-    "offline-model": ["offline-model", "--out", "OUT", "--audio_dir", MISSING],
+    "offline-model": ["offline-model", "--refit", "--out", "OUT", "--audio_dir", MISSING],
 }
 
 

@@ -1,6 +1,7 @@
 """The offline stand-in codecs: fitted codebooks spread codes like a real codec; random ones collapse."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,44 @@ def test_encoder_latents_do_not_depend_on_worker_count(short_speech_dir):
     one = encoder_latents("hubertsiuzdak/snac_24khz", 0, recordings, workers=1)
     two = encoder_latents("hubertsiuzdak/snac_24khz", 0, recordings, workers=2)
     assert all(torch.equal(a, b) for a, b in zip(one, two))
+
+
+#: The offline models' weights, on every machine (a different digest means another codec: every
+#: pinned figure and EVIDENCE.md's runs rest on these exact weights).
+FITTED_WEIGHTS_SHA256 = "09fb6d082d132bbedbe7c39d56db72181c888859de7fbd4d00657442294b0e1d"
+RANDOM_WEIGHTS_SHA256 = "c5dc4643ee9936c902f2f6613062d9a49fc720bbe4a2bd199b8febde332256db"
+
+
+def test_the_offline_models_are_bit_identical_everywhere(tmp_path, fitted_model):
+    import hashlib
+
+    from snac_hf.codec.codebook_fit import CODEBOOKS_FILE, CODEBOOKS_SHA256, build_committed_model
+    from snac_hf.codec.offline import build_random_model, weights_digest
+
+    assert hashlib.sha256(CODEBOOKS_FILE.read_bytes()).hexdigest() == CODEBOOKS_SHA256
+    assert np.load(CODEBOOKS_FILE).shape == (3, 4096, 8)
+    for folder, expected in (
+        (build_committed_model(tmp_path / "fitted"), FITTED_WEIGHTS_SHA256),
+        (build_random_model(tmp_path / "random"), RANDOM_WEIGHTS_SHA256),
+    ):
+        marker = json.loads((folder / "snac_hf.json").read_text())
+        assert marker["weights_sha256"] == expected
+        assert weights_digest(load_codec(str(folder)).model) == expected  # what loads is what was pinned
+    # the folder set-up cached (tests/conftest.py's fitted_model) is the same model
+    assert (
+        json.loads((Path(fitted_model) / "snac_hf.json").read_text())["weights_sha256"]
+        == FITTED_WEIGHTS_SHA256
+    )
+
+
+def test_damaged_committed_codebooks_are_refused(tmp_path, monkeypatch):
+    from snac_hf.codec import codebook_fit
+
+    damaged = tmp_path / "codebooks.npy"
+    data = bytearray(codebook_fit.CODEBOOKS_FILE.read_bytes())
+    data[-1] ^= 1
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(codebook_fit, "CODEBOOKS_FILE", damaged)
+    with pytest.raises(ValueError, match="not the committed codebooks .*git checkout -- snac_hf/codec/data"):
+        codebook_fit.build_committed_model(tmp_path / "model")
+    assert not (tmp_path / "model").exists()

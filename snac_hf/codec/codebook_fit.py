@@ -1,11 +1,19 @@
-"""A realistic offline codec: SNAC's quantizer codebooks fit to real speech.
+"""A realistic offline codec: SNAC's quantizer codebooks fit to real speech, fit once and committed.
+
+Set-up does not fit: it builds the model folder from the portable seeded encoder
+(`snac_hf.codec.offline.seeded_snac`, bit-identical on every machine) and the committed codebooks
+`data/snac_24khz-fitted-codebooks-seed0.npy` (3 x 4096 x 8 float32, SHA-256 checked on every
+build), in seconds. So the offline model's weights are the same on every machine
+(`weights_sha256` in its `snac_hf.json`; a test pins it). What stays machine-dependent is the
+float32 arithmetic of encoding (CPU type, thread count): `--exact` codes are float64.
+`snac-hf offline-model --refit --out DIR --save_codebooks FILE` reruns the fit below (minutes).
 
 Seeded-random SNAC weights collapse real speech onto a few dozen codes per scale, which makes
 every token statistic and BPE figure meaningless. Without the pretrained weights, snac_hf keeps
 SNAC's architecture and seeded-random encoder and fits each quantizer level's codebook
 (`codebook_size` x `codebook_dim`, 4096 x 8) to data, so that codes spread like a real codec's.
 
-Algorithm (deterministic for a given torch version and CPU type, whatever the core count):
+The fit (deterministic for a given torch version and CPU type, whatever the core count):
 
 1. Encode every fit recording alone, each in a single-threaded worker process (float32 results
    depend on how many threads split a convolution): latents `z` (latent_dim x T), one per hop.
@@ -45,7 +53,7 @@ import torch.nn.functional as F
 from snac import SNAC
 
 from snac_hf.codec.model_folder import DEFAULT_MODEL, save_model_folder
-from snac_hf.codec.offline import seeded_snac
+from snac_hf.codec.offline import seeded_snac, weights_digest
 from snac_hf.sources.audio import decode_audio
 from snac_hf.sources.folder import find_audio_files
 
@@ -208,6 +216,61 @@ def _pool(residual: torch.Tensor, stride: int) -> torch.Tensor:
     return F.avg_pool1d(residual, stride, stride) if stride > 1 else residual
 
 
+#: The committed codebooks of the default offline model (fit with `build_fitted_model`, seed 0).
+CODEBOOKS_FILE = Path(__file__).with_name("data") / "snac_24khz-fitted-codebooks-seed0.npy"
+#: SHA-256 of CODEBOOKS_FILE's bytes; a build refuses a file that does not match.
+CODEBOOKS_SHA256 = "a522da8d057c995f83446a91791885f4780c8d124f4d72e49df7407bc1238815"
+#: What the committed fit was made from (recorded in every model folder built from it).
+CODEBOOKS_FIT = {
+    "fit_audio_seconds": 383.61,
+    "fit_files": 96,
+    "fit_iterations": 25,
+    "fit_torch": "2.13.0+cpu",
+}
+
+
+def save_codebooks(model_folder: str | os.PathLike, path: str | os.PathLike) -> str:
+    """Write the codebooks of a fitted model folder as one (levels x size x dim) float32 .npy; its SHA-256."""
+    from snac_hf.codec.load import load_codec
+
+    snac = load_codec(str(model_folder)).model
+    codebooks = np.stack([q.codebook.weight.detach().cpu().numpy() for q in snac.quantizer.quantizers])
+    np.save(path, codebooks.astype(np.float32), allow_pickle=False)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def committed_codebooks() -> np.ndarray:
+    """The committed codebooks, after checking their digest (a damaged checkout is one clear error)."""
+    data = CODEBOOKS_FILE.read_bytes() if CODEBOOKS_FILE.is_file() else b""
+    if hashlib.sha256(data).hexdigest() != CODEBOOKS_SHA256:
+        raise ValueError(
+            f"{CODEBOOKS_FILE}: missing or not the committed codebooks (SHA-256 differs); "
+            "restore it from the snac_hf repository (git checkout -- snac_hf/codec/data)"
+        )
+    return np.load(CODEBOOKS_FILE, allow_pickle=False)
+
+
+def build_committed_model(out: str | os.PathLike) -> Path:
+    """Write the default offline model: the seeded encoder (seed 0) and the committed codebooks."""
+    snac, config = seeded_snac(DEFAULT_MODEL, 0)
+    codebooks = committed_codebooks()
+    with torch.no_grad():
+        for quantizer, codebook in zip(snac.quantizer.quantizers, codebooks, strict=True):
+            quantizer.codebook.weight.copy_(torch.from_numpy(codebook))
+    marker = {
+        "weights": "seeded-encoder+fitted-codebooks",
+        "architecture": DEFAULT_MODEL,
+        "seed": 0,
+        "codebooks_file": CODEBOOKS_FILE.name,
+        "codebooks_file_sha256": CODEBOOKS_SHA256,
+        "weights_sha256": weights_digest(snac),
+        **CODEBOOKS_FIT,
+        "notice": FITTED_NOTICE,
+    }
+    save_model_folder(snac, config, out, marker)
+    return Path(out)
+
+
 def build_fitted_model(
     out: str | os.PathLike,
     audio_files: Sequence[str | os.PathLike] = (),
@@ -232,6 +295,7 @@ def build_fitted_model(
         "iterations": iterations,
         "torch": torch.__version__,
         "codebooks_sha256": _codebooks_digest(snac),
+        "weights_sha256": weights_digest(snac),
         "fit_audio_seconds": round(sum(len(r) for r in recordings) / config["sampling_rate"], 2),
         "fit_files": len(recordings),
         "notice": FITTED_NOTICE,
@@ -255,7 +319,10 @@ def bundled_speech_files(folder: str | os.PathLike) -> list[str]:
 def ensure_offline_model(
     kind: str = "fitted", audio_dir: str | os.PathLike | None = None, seed: int = 0
 ) -> Path:
-    """The cached offline model folder, built on first use (into a temporary folder, then renamed)."""
+    """The cached offline model folder, built on first use (into a temporary folder, then renamed).
+
+    The fitted model of seed 0 comes from the committed codebooks (seconds, no audio needed);
+    another seed is fit to `audio_dir` (minutes)."""
     from snac_hf.codec.model_folder import cached_model_dir
     from snac_hf.codec.offline import build_random_model
 
@@ -266,6 +333,8 @@ def ensure_offline_model(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     if kind == "random":
         build_random_model(staging, seed=seed)
+    elif kind == "fitted" and seed == 0:
+        build_committed_model(staging)
     elif kind == "fitted":
         if audio_dir is None:
             raise ValueError("building the fitted model needs real speech: pass audio_dir")

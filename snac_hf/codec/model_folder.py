@@ -27,7 +27,7 @@ def save_model_folder(snac: SNAC, config: dict, folder: str | os.PathLike, marke
 
 
 #: Bump when the fit algorithm or its inputs change: cached folders carry it in their name.
-FIT_VERSION = 1
+FIT_VERSION = 2  # 2: portable seeded encoder + committed codebooks
 
 
 def cached_model_dir(kind: str = "fitted", model: str = DEFAULT_MODEL, seed: int = 0) -> Path:
