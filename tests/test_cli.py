@@ -292,3 +292,76 @@ def test_analyze_reads_a_save_to_disk_copy_of_a_token_set(token_set, tmp_path):
     original = analyze(str(token_set))
     for key in ("files", "tokens", "scales", "cross_scale"):
         assert copy[key] == json.loads(json.dumps(original[key])), key
+
+
+# ------------------------------------------- hostile inputs (issue 21): one line, nothing written
+
+
+def model_with(tmp_path: Path, fitted_model, **config) -> Path:
+    folder = tmp_path / "model"
+    shutil.copytree(fitted_model, folder)
+    path = folder / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **config}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"vq_strides": [4, 2, 0]}, "each stride must be a positive integer, not 0"),
+        ({"vq_strides": [4, 2, 1.5]}, "each stride must be a positive integer, not 1.5"),
+        ({"sampling_rate": True}, "sampling_rate must be a positive integer, not True"),
+        ({"sampling_rate": -24000}, "sampling_rate must be a positive integer, not -24000"),
+    ],
+    ids=["stride-0", "stride-1.5", "rate-true", "rate-negative"],
+)
+def test_a_model_config_with_impossible_values_is_one_line(
+    tmp_path, short_speech_dir, fitted_model, config, message
+):
+    model, out = model_with(tmp_path, fitted_model, **config), tmp_path / "out"
+    result = snac_hf(
+        "tokenize", "--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(model)
+    )
+    line = one_error_line(result.stderr, result.returncode)
+    assert f"{model / 'config.json'}" in line and message in line
+    assert not out.exists()  # not even .snac_hf/
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_segment_length_that_is_not_finite_is_one_line(tmp_path, value):
+    result = snac_hf(
+        "tokenize",
+        "--input_dir",
+        str(tmp_path),
+        "--output_dir",
+        str(tmp_path / "o"),
+        "--segment_length",
+        value,
+    )
+    assert f"--segment_length must be a finite number of seconds, not {value}" in one_error_line(
+        result.stderr, result.returncode
+    )
+
+
+def test_integer_weights_and_loading_scripts_are_refused(tmp_path, short_speech_dir):
+    import torch
+
+    from snac_hf.codec.offline import seeded_snac
+
+    snac, _ = seeded_snac()
+    checkpoint = tmp_path / "int.pt"
+    torch.save({k: v.to(torch.int64) for k, v in snac.state_dict().items()}, checkpoint)
+    out = tmp_path / "out"
+    result = snac_hf(
+        "tokenize", "--input_dir", str(short_speech_dir), "--output_dir", str(out),
+        "--model", "hubertsiuzdak/snac_24khz", "--checkpoint", str(checkpoint),
+    )  # fmt: skip
+    line = one_error_line(result.stderr, result.returncode)
+    assert "weights are not floating point" in line and "torch.int64" in line and not out.exists()
+
+    scripted = tmp_path / "scripted"
+    scripted.mkdir()
+    (scripted / "scripted.py").write_text("import datasets\n")
+    result = snac_hf("tokenize", "--dataset", str(scripted), "--output_dir", str(out))
+    line = one_error_line(result.stderr, result.returncode)
+    assert "holds a dataset loading script (scripted.py)" in line and not out.exists()

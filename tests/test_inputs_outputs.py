@@ -508,3 +508,49 @@ def test_cli_unusable_output_dir_is_one_line(tmp_path, short_speech_dir, fitted_
         )
         assert result.returncode == 2 and message in one_error_line(result)
     assert snapshot(tmp_path) == before
+
+
+def test_a_users_file_inside_the_state_folder_is_theirs(tmp_path):
+    """Issue 21: `--overwrite` deleted a user's file placed inside `.snac_hf/` (every file there
+    counted as snac_hf's). Only the state files snac_hf writes are; the user's stands in the way."""
+    out = tmp_path / "tokens"
+    reset_output(out, {"run": 1})
+    (out / STATE_DIR / "units" / "00000.json").write_text("{}")
+    (out / STATE_DIR / "notes.txt").write_text("mine")
+    (out / STATE_DIR / "units" / "mine.json").write_text("mine too")
+    owned = owned_files(out)
+    assert f"{STATE_DIR}/units/00000.json" in owned and f"{STATE_DIR}/run.json" in owned
+    assert f"{STATE_DIR}/notes.txt" not in owned and f"{STATE_DIR}/units/mine.json" not in owned
+    with pytest.raises(OutputExistsError, match=r"\.snac_hf/notes\.txt, \.snac_hf/units/mine\.json"):
+        check_output(out, {"run": 2}, overwrite=True)
+    assert (out / STATE_DIR / "notes.txt").read_text() == "mine"
+
+
+def test_reports_and_tokenizers_never_replace_a_users_json(tmp_path):
+    """Issue 21: train-bpe replaced a user's training.json, analyze a user's analysis.json in --report_dir."""
+    from snac_hf.bpe.synthetic import write_synthetic_token_set
+    from snac_hf.layout import layout_for
+
+    tokens = write_synthetic_token_set(tmp_path / "tokens", layout_for("snac_24khz"), 20)
+    tok, reports = tmp_path / "tok", tmp_path / "reports"
+    for folder, name in ((tok, "training.json"), (reports, "analysis.json")):
+        folder.mkdir()
+        (folder / name).write_text('{"mine": true}')
+    result = run_script(
+        "scripts/train_bpe.py", "--tokens", str(tokens), "--num_merges", "10", "--output_dir", str(tok)
+    )
+    assert result.returncode == 2 and "holds training.json but no snac_hf tokenizer" in result.stderr
+    result = run_script("scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports))
+    assert result.returncode == 2 and "is not a snac_hf analysis; nothing was written" in result.stderr
+    assert (tok / "training.json").read_text() == (reports / "analysis.json").read_text() == '{"mine": true}'
+    assert sorted(os.listdir(tok)) == ["training.json"] and sorted(os.listdir(reports)) == ["analysis.json"]
+    # snac_hf's own analysis.json is replaced by the next analysis
+    (reports / "analysis.json").unlink()
+    assert (
+        run_script("scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)).returncode
+        == 0
+    )
+    assert (
+        run_script("scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)).returncode
+        == 0
+    )

@@ -102,6 +102,58 @@ def test_a_killed_decode_worker_loses_no_file():
     assert all((a == b).all() for a, b in zip(results, reference))
 
 
+PARENT_THAT_HANGS = """
+import os, sys, time
+from snac_hf.sources.decoding import decode_in_order
+folder = sys.argv[1]
+names = [f for f in sorted(os.listdir(folder)) if f.endswith(".flac")]
+values = [{"path": os.path.join(folder, f), "bytes": None} for f in names]
+decoded = decode_in_order(values * 4, 24000, num_workers=2, max_pending=4)
+next(decoded)
+print("decoding", flush=True)
+time.sleep(600)
+"""
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_decode_workers_die_with_a_killed_parent():
+    """Issue 21: kill -9 of the job left its decode workers (~450 MB each) running for good."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_THAT_HANGS, str(SPEECH)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        assert parent.stdout.readline().strip() == "decoding"
+        workers = children_of(parent.pid)
+        assert len(workers) >= 2, workers  # two decode workers (and multiprocessing's resource tracker)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if alive(w)], "decode workers outlived their parent"
+
+
 @pytest.mark.parametrize(("exact", "workers"), [(False, ("0", "1", "2")), (True, ("0", "2"))])
 def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, exact, workers):
     """Codes, rows, shard names and error rows are identical for 0, 1 and 2 decode workers."""
@@ -330,3 +382,42 @@ def test_streams_stopped_early_exit_cleanly_every_time(tmp_path, parquet_dataset
     for name, command in commands.items():
         codes = [subprocess.run(command, capture_output=True, cwd=REPO).returncode for _ in range(20)]
         assert codes == [0] * 20, f"{name}: exit statuses {codes}"
+
+
+def test_an_edited_metadata_csv_is_another_input_and_duplicates_are_refused(
+    tmp_path, short_speech_dir, fitted_model
+):
+    """Issue 21: a resume after editing metadata.csv mixed old and new transcripts (exit 0), and a
+    file_name listed twice silently kept the last row's values."""
+    audio = tmp_path / "audio"
+    shutil.copytree(short_speech_dir, audio)
+    names = sorted(p.name for p in audio.iterdir() if p.suffix == ".flac")
+    lines = ["file_name,text", *(f"{name},take one of {name}" for name in names)]
+    (audio / "metadata.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "tokens"
+    args = [
+        "--input_dir",
+        str(audio),
+        "--model",
+        str(fitted_model),
+        "--keep_columns",
+        "text",
+        "--output_dir",
+        str(out),
+    ]
+    assert tokenize(*args).returncode == 0
+    before = {(out / "data").joinpath(p).read_bytes() for p in os.listdir(out / "data")}
+
+    (audio / "metadata.csv").write_text(
+        "\n".join(line.replace("take one", "take two") for line in lines) + "\n"
+    )
+    result = tokenize(*args)
+    assert result.returncode == 2, result.stderr
+    assert "other inputs or settings" in result.stderr and "Nothing was changed" in result.stderr
+    assert {(out / "data").joinpath(p).read_bytes() for p in os.listdir(out / "data")} == before
+
+    (audio / "metadata.csv").write_text("\n".join([*lines, f"{names[0]},a second row"]) + "\n")
+    result = tokenize(*args[:-1], str(tmp_path / "other"))
+    assert result.returncode == 2
+    assert f"file_name '{names[0]}' on line {len(lines) + 1} repeats line 2" in result.stderr
+    assert not (tmp_path / "other").exists()

@@ -275,3 +275,38 @@ def test_push_to_hub_offline_keeps_the_token_set(tmp_path, short_speech_dir, fit
     assert result.returncode == 1
     assert "could not push" in result.stderr and "complete" in result.stderr
     assert len(rows(out)) == 5
+
+
+def test_one_run_per_output_folder_and_a_killed_runs_lock_is_free(tmp_path, short_speech_dir, fitted_model):
+    """Issue 21: a second run started into the same folder (other --files_per_shard, --overwrite)
+    exited 0 while stale shards stayed, and the first run died. Now the second is refused, naming
+    the first; once the first is killed (kill -9), its lock is free and the same command resumes."""
+    out = tmp_path / "tokens"
+    args = ["--input_dir", str(short_speech_dir), "--model", str(fitted_model), "--files_per_shard", "1"]
+    command = [
+        sys.executable,
+        "scripts/tokenize.py",
+        "--no_analysis",
+        "--no_progress",
+        *args,
+        "--output_dir",
+        str(out),
+    ]
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not (out / ".snac_hf" / "lock.json").is_file() and time.time() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGSTOP)  # holds the lock, writes nothing while the second tries
+        second = tokenize(*args[:-1], "2", "--overwrite", "--output_dir", str(out))
+        assert second.returncode == 2, second.stderr
+        assert f"is being written by another snac_hf run (pid {first.pid} on " in second.stderr
+        assert "Nothing was changed" in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert not (out / METADATA_FILE).exists()
+    result = tokenize(*args, "--output_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    ids = load_dataset(str(out), split="train")["id"]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 5

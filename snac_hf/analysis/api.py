@@ -22,7 +22,7 @@ from snac_hf.analysis.sources import resolve
 from snac_hf.analysis.summary import summarize
 from snac_hf.layout import CodecLayout
 from snac_hf.layout.codes import check_layout
-from snac_hf.tokenset.ownership import record_written
+from snac_hf.tokenset.ownership import owned_files, record_written
 from snac_hf.tokenset.sections import write_section
 
 JSON_FILE, REPORT_FILE, CARD_FILE, CARD_SECTION = "analysis.json", "analysis.md", "README.md", "analysis"
@@ -86,6 +86,7 @@ def analyze(source: str | Dataset, *, num_proc: int = 1, **options) -> dict:
 def write_reports(analysis: dict, directory: str, *, plots: bool = True) -> list[str]:
     """Write analysis.json, the `analysis` section of analysis.md and (unless `plots` is False) the
     PNG plots; returns the paths."""
+    check_report_file(os.path.join(directory, JSON_FILE))
     os.makedirs(directory, exist_ok=True)
     plot_names = []
     if plots:
@@ -102,6 +103,28 @@ def write_reports(analysis: dict, directory: str, *, plots: bool = True) -> list
     # results) survive a new analysis.
     write_section(paths[1], CARD_SECTION, report(analysis, plot_names))
     return paths
+
+
+def check_report_file(path: str) -> None:
+    """Refuse to replace an `analysis.json` that snac_hf did not write (a `ValueError` saying what to
+    do): ours is recorded in a token set's `.snac_hf/written/`, or, in a report folder elsewhere, is a
+    JSON object with this module's `schema_version` and `scales`."""
+    if not os.path.lexists(path):
+        return
+    folder, name = os.path.split(path)
+    if name in owned_files(folder or "."):
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        ours = isinstance(data, dict) and "schema_version" in data and "scales" in data
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise ValueError(
+            f"{path} exists and is not a snac_hf analysis; nothing was written. Move it, or give "
+            "another --report_dir"
+        )
 
 
 def write_card_section(analysis: dict, folder: str, report_dir: str | None = None) -> None:

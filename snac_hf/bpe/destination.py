@@ -25,6 +25,8 @@ from snac_hf.bpe.variants import VARIANTS, make_variant
 from snac_hf.layout import CodecLayout
 from snac_hf.tokenset.schema import token_set_marker
 
+#: What `train_tokenizer` writes beside the tokenizer files (the training run's figures).
+TRAINING_FILE = "training.json"
 #: Files that make a folder a tokenizer folder (`PreTrainedTokenizerFast.save_pretrained`).
 TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer_config.json")
 
@@ -100,6 +102,12 @@ def check_destination(folder: str | os.PathLike, wanted: dict, overwrite: bool =
         return
     refuse_token_set(folder)
     saved = saved_settings(folder)
+    if saved is None and (Path(folder) / TRAINING_FILE).exists():
+        # snac_hf writes training.json only beside the tokenizer files: alone, it is someone else's
+        raise DestinationError(
+            f"{folder} holds {TRAINING_FILE} but no snac_hf tokenizer; nothing was written. Move the "
+            "file, give another --output_dir, or pass --overwrite to replace it"
+        )
     if saved is None or saved == wanted:
         return
     what = describe(saved) if saved["layout"] == wanted["layout"] else "another codec layout"

@@ -25,7 +25,7 @@ from datasets import Dataset
 
 from snac_hf.bpe.alphabet import SPECIAL_TOKENS
 from snac_hf.bpe.corpus import DEFAULT_MAX_TRAIN_CHARS, iter_batches, open_source, resolve_layout, subsample
-from snac_hf.bpe.destination import check_destination, tokenizer_settings
+from snac_hf.bpe.destination import TRAINING_FILE, check_destination, tokenizer_settings
 from snac_hf.bpe.tokenizer import META_FORMAT, build_hf_tokenizer
 from snac_hf.bpe.variants import make_variant
 from snac_hf.layout import CodecLayout
@@ -33,7 +33,6 @@ from snac_hf.layout import CodecLayout
 logger = logging.getLogger(__name__)
 
 #: Written next to the tokenizer files: what training read and learned (also in codec_meta).
-TRAINING_FILE = "training.json"
 
 
 def train_tokenizer(

@@ -14,6 +14,7 @@ encoded, or with --strict when any failed; 2 for bad arguments or an unusable mo
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -106,6 +107,9 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if not args.analyze_only and (args.input_dir is None) == (args.dataset is None):
         parser.error("give exactly one of --input_dir or --dataset (or --analyze_only)")
+    for name in ("segment_length", "context_length"):  # float flags: "inf" and "nan" parse too
+        if not math.isfinite(getattr(args, name)):
+            parser.error(f"--{name} must be a finite number of seconds, not {getattr(args, name)}")
     for name in ("segment_length", "batch_size", "files_per_shard", "num_proc"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name} must be positive")

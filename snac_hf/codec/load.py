@@ -174,7 +174,7 @@ def offline_model_hint() -> str:
             f"the offline stand-in model set-up built is --model {folder} (`snac-hf offline-model` prints "
             "its path; its tokens are not pretrained SNAC's)"
         )
-    return "`snac-hf offline-model` builds an offline stand-in model (minutes, once) and prints its folder"
+    return "`snac-hf offline-model` builds an offline stand-in model (seconds) and prints its folder"
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -240,8 +240,21 @@ def _load_state(snac: SNAC, state: dict[str, torch.Tensor], source: str) -> None
             f"(e.g. {unexpected[:3]}), {len(reshaped)} of another shape (e.g. {reshaped[:3]}). "
             "Is --model the architecture the checkpoint was trained from?"
         )
+    check_floating(state, expected, source)
     check_finite(state, source)
     snac.load_state_dict(state)
+
+
+def check_floating(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse integer (or bool) weights: `load_state_dict` would cast them silently (int64 weights
+    gave one code per scale), and no trained SNAC has any."""
+    wrong = [k for k in expected if expected[k].is_floating_point() and not state[k].is_floating_point()]
+    if wrong:
+        raise CodecLoadError(
+            f"{source}: {len(wrong)} weights are not floating point (e.g. {wrong[0]!r} is "
+            f"{state[wrong[0]].dtype}): not SNAC weights; save the model's float state dict "
+            "(torch.save(model.state_dict(), path))"
+        )
 
 
 def check_finite(state: dict[str, torch.Tensor], source: str) -> None:

@@ -34,11 +34,16 @@ SNAC_INPUT_COLUMNS = ("id", "file_path", "audio")
 
 
 def rows_digest(audio: Dataset) -> str:
-    """SHA-256 over every row: id, then the audio bytes, or a file's path, size and mtime."""
+    """SHA-256 over every row: id, then the audio bytes, or a file's path, size and mtime, then the
+    kept columns' values (a transcript edited in metadata.csv is another input: a resume over it
+    would mix old and new transcripts)."""
     digest = hashlib.sha256()
     table = audio.with_format("arrow")
+    kept = [c for c in audio.column_names if c not in SNAC_INPUT_COLUMNS]
     for start in range(0, len(audio), 1024):
         batch = table[start : start + 1024]
+        if kept:
+            digest.update(json.dumps(batch.select(kept).to_pylist(), default=str).encode())
         column = (
             batch["audio"].combine_chunks() if isinstance(batch["audio"], pa.ChunkedArray) else batch["audio"]
         )

@@ -77,14 +77,31 @@ class CodecLayout:
     attn_window_size: int | None = None
     codebook_size: int = 4096
 
+    def __post_init__(self) -> None:
+        # A config's values come from JSON files: `int()` would quietly turn 1.5 into 1 and true into 1.
+        _positive_int(self.sampling_rate, "sampling_rate")
+        _positive_int(self.hop_length, "hop_length (the product of encoder_rates)")
+        _positive_int(self.codebook_size, "codebook_size")
+        if self.attn_window_size is not None:
+            _positive_int(self.attn_window_size, "attn_window_size")
+        if not self.vq_strides:
+            raise ValueError("vq_strides is empty: a SNAC codec has at least one scale")
+        for stride in self.vq_strides:
+            _positive_int(stride, f"vq_strides {list(self.vq_strides)}: each stride")
+
     @classmethod
     def from_snac_config(cls, config: dict) -> CodecLayout:
+        rates = config["encoder_rates"]
+        if not isinstance(rates, list) or not rates:
+            raise ValueError(f"encoder_rates must be a non-empty list of positive integers, not {rates!r}")
+        for rate in rates:
+            _positive_int(rate, f"encoder_rates {rates}: each rate")
         return cls(
-            sampling_rate=int(config["sampling_rate"]),
-            hop_length=math.prod(config["encoder_rates"]),
-            vq_strides=tuple(int(s) for s in config["vq_strides"]),
+            sampling_rate=config["sampling_rate"],
+            hop_length=math.prod(rates),
+            vq_strides=_strides(config["vq_strides"]),
             attn_window_size=config.get("attn_window_size"),
-            codebook_size=int(config.get("codebook_size", 4096)),
+            codebook_size=config.get("codebook_size", 4096),
         )
 
     @classmethod
@@ -93,11 +110,11 @@ class CodecLayout:
         if "encoder_rates" in d:
             return cls.from_snac_config(d)
         return cls(
-            sampling_rate=int(d["sampling_rate"]),
-            hop_length=int(d["hop_length"]),
-            vq_strides=tuple(int(s) for s in d["vq_strides"]),
+            sampling_rate=d["sampling_rate"],
+            hop_length=d["hop_length"],
+            vq_strides=_strides(d["vq_strides"]),
             attn_window_size=d.get("attn_window_size"),
-            codebook_size=int(d.get("codebook_size", 4096)),
+            codebook_size=d.get("codebook_size", 4096),
         )
 
     def to_dict(self) -> dict:
@@ -144,6 +161,17 @@ class CodecLayout:
         """`seconds` of audio rounded to the nearest multiple of the padding (at least one)."""
         multiples = max(1, round(seconds * self.sampling_rate / self.pad_multiple))
         return multiples * self.pad_multiple
+
+
+def _positive_int(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, not {value!r}")
+
+
+def _strides(value: object) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"vq_strides must be a list of positive integers, not {value!r}")
+    return tuple(value)
 
 
 def layout_for(model: str) -> CodecLayout:

@@ -93,7 +93,23 @@ def read_folder_metadata(input_dir: str) -> Dataset | None:
         raise ColumnError(f"{path}: cannot read it ({type(error).__name__}: {error})") from error
     if "file_name" not in table.column_names:
         raise ColumnError(f"{path}: no 'file_name' column (the audiofolder convention), so no row matches")
+    check_unique_file_names(table["file_name"], path)
     return table
+
+
+def check_unique_file_names(names: list, path: str) -> None:
+    """Refuse a metadata file that names one audio file twice: which row's values would be kept
+    would be an accident of order (a dict keeps the last one)."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        key = posixpath.normpath(str(name))
+        if key in first:
+            header = 2 if path.endswith(".csv") else 1  # csv: a header line, then row 0 on line 2
+            raise ColumnError(
+                f"{path}: file_name {name!r} on line {i + header} repeats line {first[key] + header}; "
+                "keep one row per audio file"
+            )
+        first[key] = i
 
 
 def attach_folder_columns(audio: Dataset, input_dir: str, requested: list[str] | None) -> Dataset:

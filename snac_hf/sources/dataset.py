@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+import datasets
 import pyarrow as pa
 from datasets import Audio, Dataset, Features, IterableDataset, load_dataset
 
@@ -53,6 +54,13 @@ class DatasetRequest:
 def _load(request: DatasetRequest, streaming: bool) -> Dataset | IterableDataset:
     if not os.path.exists(request.name) and is_repo_id(request.name):
         check_dataset_reachable(request.name)  # an unreachable Hub: an error now, not in ~23 s
+    script = Path(request.name) / f"{Path(request.name).name}.py"
+    if script.is_file():  # datasets 5 raises a RuntimeError with a traceback for this
+        raise ValueError(
+            f"--dataset {request.name}: holds a dataset loading script ({script.name}), which datasets "
+            f"{datasets.__version__} no longer runs; pass the folder of its data files (Parquet, audio + "
+            "metadata.csv), or convert it once with a datasets release that runs scripts (save_to_disk)"
+        )
     try:
         if is_saved_to_disk(request.name):
             ds = load_saved(request.name, request.split)

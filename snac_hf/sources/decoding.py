@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -52,12 +53,25 @@ def default_workers(device: str, local_processes: int = 1) -> int:
     return max(1, cores // max(1, local_processes) - 1)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     # One thread per worker: the workers are the parallelism, and an FFmpeg/torch thread pool in
     # each would oversubscribe the cores.
     import torch
 
     torch.set_num_threads(1)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="snac_hf-parent-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """End this worker when the process that started it is gone (killed with SIGKILL, the pool's
+    own shutdown never runs, and a worker holding a decoded file would otherwise live on for good).
+    A watch on the parent pid rather than Linux's PR_SET_PDEATHSIG: that signal follows the
+    *thread* that forked the worker, and pool workers are started from whichever thread submits."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _decode_one(value: dict, sampling_rate: int) -> Decoded:
@@ -104,7 +118,9 @@ class _Pool:
         self.executor = self._new(num_workers)
 
     def _new(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=self.context, initializer=_init_worker)
+        return ProcessPoolExecutor(
+            workers, mp_context=self.context, initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     def submit(self, value: dict, sampling_rate: int) -> Future:
         return self.executor.submit(_decode_to_shared, value, sampling_rate)

@@ -10,7 +10,10 @@ file that may not exist (harmless), never a file of ours that is not recorded.
 Ownership. `owned_files(folder)` is the set of relative paths (POSIX) of existing files that are
 snac_hf's:
 
-1. every file under `.snac_hf/`, if `.snac_hf/run.json` or `.snac_hf/manifest.json` is there;
+1. the state files under `.snac_hf/` (`STATE_FILE`: run.json, manifest.json, source_rows.json,
+   lock.json, written/*.json, units/NNNNN.json, and their temporary siblings), if
+   `.snac_hf/run.json` or `.snac_hf/manifest.json` is there. Anything else a user puts in
+   `.snac_hf/` stays theirs (and stands in the way of `--overwrite`);
 2. every path in a record, and its temporary sibling `dir/.NAME.partial`;
 3. a token set written before records existed (`run.json` but no `manifest.json`): the names the
    older versions wrote, `data/train-NNNNN-of-NNNNN.parquet`, `metadata.json`, `errors.jsonl`,
@@ -55,6 +58,11 @@ LEGACY_NAMES = frozenset(
     }
 )
 _LEGACY_SHARD = re.compile(r"^data/\.?train-\d{5}-of-\d{5}\.parquet(\.partial)?$")
+#: The files snac_hf keeps under `.snac_hf/` (rule 1), and their temporary siblings `.NAME[.x].partial`.
+STATE_FILE = re.compile(
+    r"^\.snac_hf/(?:(?:run|manifest|source_rows|lock)\.json|written/[0-9a-f]{24}\.json|units/\d{5}\.json"
+    r"|(?:(?:written|units)/)?\.[^/]+\.partial)$"
+)
 
 
 def _checked(path: str) -> str:
@@ -140,7 +148,7 @@ def owned_files(folder: str | os.PathLike) -> set[str]:
     folder = Path(folder)
     if not is_token_set_state(folder):
         return set()
-    owned = set(files_under(folder, STATE_DIR))
+    owned = {p for p in files_under(folder, STATE_DIR) if STATE_FILE.match(p)}
     for path in recorded_paths(folder):
         owned.update(p for p in (path, partial_of(path)) if _is_file(folder / p))
     if not is_recording(folder):
