@@ -37,6 +37,10 @@ _HOMES = {
     "Codec": "snac_hf.codec.load",
     "load_codec": "snac_hf.codec.load",
     "codes_to_audio": "snac_hf.codec.decode",
+    # train-ready data
+    "ExportSettings": "snac_hf.export.run",
+    "export_orpheus": "snac_hf.export.run",
+    "orpheus_ids_to_codes": "snac_hf.export.orpheus",
     # tokenize job (torch)
     "TokenizeSettings": "snac_hf.job.pipeline",
     "tokenize_dataset": "snac_hf.job.pipeline",

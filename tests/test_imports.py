@@ -29,7 +29,7 @@ RANK = {
 }
 SAME_RANK = {("bpe", "analysis"), ("codec", "sources"), ("evidence", "lm")}
 #: Layers that must load (every module) in an interpreter where `import torch` fails.
-TORCH_FREE = ("layout", "tokenset", "analysis", "bpe")
+TORCH_FREE = ("layout", "tokenset", "analysis", "bpe", "export")
 
 
 def module_name(path: Path) -> str:

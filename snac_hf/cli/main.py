@@ -26,6 +26,7 @@ COMMANDS: dict[str, Command] = {
     "analyze": Command("snac_hf.cli.analyze", "token statistics and the BPE-potential report (no torch)"),
     "train-bpe": Command("snac_hf.cli.train_bpe", "train one BPE variant into a tokenizer folder (no torch)"),
     "compare-bpe": Command("snac_hf.cli.compare_bpe", "every BPE variant at the same budgets, held out"),
+    "export": Command("snac_hf.cli.export", "token set -> Orpheus-TTS (Llama + SNAC) training data"),
     "decode": Command("snac_hf.cli.decode", "token ids (or a token set) -> audio files"),
     "evaluate-lm": Command("snac_hf.cli.evaluate_lm", "a small LM per tokenization: bits per audio-second"),
     "evidence": Command("snac_hf.cli.evidence", "which BPE variant serves an audio LM: the whole experiment"),

@@ -1,0 +1,224 @@
+r"""Fine-tune a (tiny) Orpheus-style Llama on an exported token set, then speak and decode back to codes.
+
+    python scripts/tokenize.py --input_dir AUDIO --output_dir TOKENS --model MODEL \
+        --keep_columns transcription                 # AUDIO/metadata.csv: file_name,transcription
+    python examples/finetune_orpheus.py --tokens TOKENS --text_column transcription --output_dir ft/ \
+        [--steps 20] [--model MODEL]                 # --model: also write generated.wav
+
+1. A text tokenizer: Orpheus reads text with Llama 3's tokenizer; nothing is downloaded here, so a
+   byte-level BPE is trained on the token set's transcripts and, like Llama 3's, puts a BOS first.
+   With the real one, pass its folder or Hub id to `snac-hf export --text_tokenizer` instead.
+2. The export (`snac_hf.export.export_orpheus`, what `snac-hf export --format orpheus` runs): one
+   row per file, `[start of human] text [end of text, end of human, start of AI, start of speech]
+   speech ids [end of speech, end of AI]`, in `OUT/orpheus/`.
+3. Training exactly as Orpheus' fine-tuning script does it: `load_dataset(folder, split="train")`
+   straight into `Trainer` (batch size 1, the default collator; `labels` are in the rows). The
+   model is a tiny Llama whose vocabulary covers every Orpheus id (`vocab_size` 156,940, as in
+   Orpheus' config). The mean loss over the rows is measured before and after training.
+4. Generation: the model continues one row's prompt after start-of-speech (greedy). By default
+   each step may only pick an id of the frame position it is at, for as many frames as the row's
+   own speech: a few steps of training cannot learn the layout, and the point here is the way back.
+   `--unconstrained` samples from the whole vocabulary instead; frames holding an id outside its
+   position's range are then dropped (`skip_invalid_frames`) and counted. The ids go back to SNAC
+   codes with `snac_hf.export.orpheus_ids_to_codes`; with `--model` the codes are decoded to audio.
+
+Written to --output_dir: `text_tokenizer/`, `orpheus/` (the exported dataset) and `summary.json`
+(losses, the generated codes per scale). The offline stand-in models have untrained decoders:
+their wav is noise whatever the codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import load_dataset
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedTokenizerFast,
+    Trainer,
+    TrainingArguments,
+)
+
+from snac_hf.export import ExportSettings, export_orpheus, orpheus_ids_to_codes
+from snac_hf.export.orpheus import (
+    CODE_OFFSET,
+    CODEBOOK_SIZE,
+    END_OF_SPEECH,
+    FRAME_CODES,
+    MODEL_VOCAB_SIZE,
+    PAD,
+    START_OF_SPEECH,
+)
+from snac_hf.tokenset.load import open_token_set
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", required=True, help="SNAC 24 kHz token set with a transcript column")
+    parser.add_argument("--text_column", default="transcription", help="column holding each file's text")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--learning_rate", type=float, default=2e-3)
+    parser.add_argument("--hidden_size", type=int, default=64)
+    parser.add_argument("--num_layers", type=int, default=2)
+    parser.add_argument("--unconstrained", action="store_true", help="generate from the whole vocabulary")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--model", help="SNAC 24 kHz model folder or Hub id: decode the generated codes to a wav"
+    )
+    return parser.parse_args(argv)
+
+
+def train_text_tokenizer(texts: list[str], folder: Path, vocab_size: int = 400) -> Path:
+    """A byte-level BPE with a BOS first (as Llama 3's), saved where AutoTokenizer reads it."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 0)])
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<bos>").save_pretrained(str(folder))
+    return folder
+
+
+def tiny_orpheus(hidden_size: int, num_layers: int, max_positions: int) -> LlamaForCausalLM:
+    """A small Llama over every Orpheus id (tied embeddings: 156,940 x hidden_size weights once)."""
+    config = LlamaConfig(
+        vocab_size=MODEL_VOCAB_SIZE,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=max_positions,
+        bos_token_id=0,
+        eos_token_id=END_OF_SPEECH,
+        pad_token_id=PAD,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config)
+
+
+@torch.no_grad()
+def mean_loss(model: LlamaForCausalLM, rows) -> float:
+    """Mean next-id loss (nats) over every row, one row at a time."""
+    model.eval()
+    losses = [
+        model(input_ids=torch.tensor([row["input_ids"]]), labels=torch.tensor([row["labels"]])).loss.item()
+        for row in rows
+    ]
+    return float(np.mean(losses))
+
+
+class FramePositions(LogitsProcessor):
+    """Only the ids of the frame position each step is at (so every frame decodes)."""
+
+    def __init__(self, prompt_length: int):
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        position = (input_ids.shape[1] - self.prompt_length) % FRAME_CODES
+        allowed = torch.full_like(scores, float("-inf"))
+        low = CODE_OFFSET + position * CODEBOOK_SIZE
+        allowed[:, low : low + CODEBOOK_SIZE] = 0
+        return scores + allowed
+
+
+def generate(model: LlamaForCausalLM, row: dict, constrained: bool) -> list[int]:
+    """The row's prompt (through start-of-speech) and what the model generates after it."""
+    ids = row["input_ids"]
+    prompt = ids[: ids.index(START_OF_SPEECH) + 1]
+    frames = (len(ids) - len(prompt) - 2) // FRAME_CODES
+    model.eval()
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([prompt]),
+            attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+            max_new_tokens=frames * FRAME_CODES + (0 if constrained else 1),
+            do_sample=not constrained,
+            logits_processor=LogitsProcessorList([FramePositions(len(prompt))]) if constrained else None,
+            eos_token_id=END_OF_SPEECH,
+            pad_token_id=PAD,
+        )
+    return out[0].tolist()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+
+    texts = [t for t in open_token_set(args.tokens)[args.text_column] if t and t.strip()]
+    text_tokenizer = train_text_tokenizer(texts, out / "text_tokenizer")
+    export_dir = out / "orpheus"
+    settings = ExportSettings(args.text_column, str(text_tokenizer), overwrite=True)
+    summary = export_orpheus(args.tokens, export_dir, settings)
+    counts = summary["counts"]
+    print(f"exported {counts['rows_written']} rows ({counts['ids_written']:,} ids) to {export_dir}")
+
+    rows = load_dataset(str(export_dir), split="train")  # as Orpheus' finetune/train.py reads it
+    longest = max(len(ids) for ids in rows["input_ids"])
+    model = tiny_orpheus(args.hidden_size, args.num_layers, max_positions=max(longest, 64))
+    before = mean_loss(model, rows)
+    training = TrainingArguments(
+        output_dir=str(out / "trainer"),
+        max_steps=args.steps,
+        per_device_train_batch_size=1,  # Orpheus' setting: rows of any length, no padding
+        learning_rate=args.learning_rate,
+        warmup_steps=max(1, args.steps // 10),
+        logging_steps=max(1, args.steps // 5),
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=args.seed,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    Trainer(model=model, args=training, train_dataset=rows).train()
+    after = mean_loss(model, rows)
+    print(f"mean loss over the rows: {before:.3f} -> {after:.3f} nats per id after {args.steps} steps")
+
+    row = rows[0]
+    generated = generate(model, row, constrained=not args.unconstrained)
+    found = orpheus_ids_to_codes(generated, skip_invalid_frames=True)
+    frames = len(found.codes[0])
+    print(
+        f"generated {frames} frames for {row[args.text_column]!r} ({found.skipped_frames} skipped, "
+        f"{found.trailing_ids} trailing ids); codes per scale {[len(c) for c in found.codes]}"
+    )
+    if args.model and frames:
+        from snac_hf.codec.decode import codes_to_audio, write_audio
+        from snac_hf.codec.load import load_codec
+
+        codec = load_codec(args.model)
+        write_audio(out / "generated.wav", codes_to_audio(codec, found.codes), codec.layout.sampling_rate)
+        print(f"wrote {out / 'generated.wav'}" + (f" (note: {codec.notice})" if codec.notice else ""))
+    result = {
+        "rows": len(rows),
+        "vocab_size": model.config.vocab_size,
+        "steps": args.steps,
+        "loss_before": before,
+        "loss_after": after,
+        "generated_for": row[args.text_column],
+        "generated_frames": frames,
+        "skipped_frames": found.skipped_frames,
+        "generated_codes": [c.tolist() for c in found.codes],
+    }
+    (out / "summary.json").write_text(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raise SystemExit(main())

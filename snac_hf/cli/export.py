@@ -1,0 +1,105 @@
+r"""`snac-hf export` (`scripts/export.py`): a token set -> training data in the Orpheus-TTS layout.
+
+    snac-hf export --format orpheus --tokens TOKENS --text_column text \
+        --text_tokenizer meta-llama/Llama-3.2-3B-Instruct --output_dir orpheus/
+    snac-hf export --format orpheus --tokens TOKENS --text_column text --speaker_column speaker \
+        --text_tokenizer TOKENIZER_DIR --max_length 8192 --num_proc 4 --output_dir orpheus/
+    snac-hf export --format orpheus ... --pack 8192 --output_dir pretrain/   # fixed-length blocks
+
+The output folder is a dataset that `load_dataset(OUT)` reads and `push_to_hub` accepts; its card
+states the layout and what was left out. The work is `snac_hf.export.export_orpheus`; the layout
+is docs/export.md. Exit status 2 for unusable arguments or inputs, with one line saying which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from snac_hf.cli.errors import run_command
+from snac_hf.cli.parser import CommandParser
+
+FORMATS = ("orpheus",)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
+    parser = CommandParser(prog, description=__doc__)
+    parser.add_argument("--format", choices=FORMATS, required=True, help="the training-data layout")
+    parser.add_argument(
+        "--tokens",
+        required=True,
+        help="token-set folder, Parquet file/glob, save_to_disk folder, or Hub dataset name (SNAC 24 kHz)",
+    )
+    parser.add_argument("--text_column", required=True, help="the column holding each file's transcript")
+    parser.add_argument(
+        "--text_tokenizer",
+        required=True,
+        help="text tokenizer: a local folder or a Hub id, read with AutoTokenizer (Llama 3's for Orpheus)",
+    )
+    parser.add_argument(
+        "--speaker_column", help='a speaker column: the text becomes "{speaker}: {text}" (multi-speaker)'
+    )
+    parser.add_argument(
+        "--max_length", type=_positive, help="leave out (and count) rows longer than this many ids"
+    )
+    parser.add_argument(
+        "--pack", type=_positive, metavar="N", help="pre-training: chain the rows into blocks of N ids"
+    )
+    parser.add_argument("--num_proc", type=_positive, default=1, help="worker processes (one shard each)")
+    parser.add_argument("--output_dir", required=True, help="the dataset folder to write")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the export in --output_dir (only files snac_hf wrote)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "scripts/export.py") -> int:
+    args = build_parser(prog).parse_args(argv)
+    return run_command(lambda: export(args))
+
+
+def export(args: argparse.Namespace) -> int:
+    from snac_hf.export import ExportSettings, export_orpheus
+
+    settings = ExportSettings(
+        text_column=args.text_column,
+        text_tokenizer=args.text_tokenizer,
+        speaker_column=args.speaker_column,
+        max_length=args.max_length,
+        pack=args.pack,
+        num_proc=args.num_proc,
+        overwrite=args.overwrite,
+    )
+    summary = export_orpheus(args.tokens, args.output_dir, settings)
+    print(describe(summary, args.output_dir))
+    if summary.get("codec_notice"):
+        print(f"note: {summary['codec_notice']}", file=sys.stderr)
+    return 0
+
+
+def describe(summary: dict, output_dir: str) -> str:
+    """The run in two lines: what was written, and what was left out or dropped."""
+    c = summary["counts"]
+    written = f"{c['rows_written']:,} of {c['files']:,} files as Orpheus rows ({c['ids_written']:,} ids"
+    written += f", {summary['blocks']:,} blocks of {summary['pack']})" if summary["pack"] else ")"
+    left = (
+        f"left out: {c['empty_transcript']:,} empty transcript, {c['no_whole_frame']:,} no whole frame, "
+        f"{c['too_long']:,} too long; partial-frame codes dropped: {c['partial_frame_codes_dropped']:,}"
+    )
+    if summary["pack"]:
+        left += f"; ids after the last block dropped: {summary['ids_dropped_after_last_block']:,}"
+    shards = f"{summary['shards']} shard" + ("s" if summary["shards"] != 1 else "")
+    return f"snac_hf: {written} -> {output_dir} ({shards})\n{left}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m snac_hf.cli.export"))

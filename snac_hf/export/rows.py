@@ -1,0 +1,222 @@
+"""Orpheus training rows from one Arrow batch of a token set: many files at once, flat numpy.
+
+Per file: the transcript (`"{speaker}: {text}"` with a speaker column, Orpheus' multi-speaker
+convention; the text alone where the speaker is empty), its text ids (the text tokenizer's
+`input_ids` with its special tokens, one batched call per Arrow batch), and the speech ids of its
+whole frames (`orpheus.batch_speech_ids`); scale lengths no audio gives are refused (a damaged
+set). A file is left out, and counted under the first reason
+that applies, when its transcript is missing or blank, when its audio holds no whole frame, or
+when its row would be longer than `max_length` ids (never cut: a cut row would end mid-frame or
+lose its end-of-speech). The kept rows are assembled by `concat_segments`: every row is the same
+five segments (markers, text, markers, speech, markers), placed with one scatter per segment.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pyarrow as pa
+from transformers import PreTrainedTokenizerBase
+
+from snac_hf.export.orpheus import (
+    CODES_PER_FRAME,
+    PROMPT_END,
+    PROMPT_START,
+    ROW_END,
+    TEXT_VOCAB_END,
+    batch_speech_ids,
+    whole_frames,
+)
+from snac_hf.layout import layout_for
+from snac_hf.layout.codes import check_length_rows
+from snac_hf.tokenset.schema import tokens_column
+
+SNAC_24KHZ = layout_for("snac_24khz")
+
+#: Ids a row holds besides its text and speech ids.
+MARKER_IDS = len(PROMPT_START) + len(PROMPT_END) + len(ROW_END)
+
+
+@dataclass
+class ExportCounts:
+    """What an export did with the files of a token set; counts add over batches and shards."""
+
+    files: int = 0  # rows of the token set read
+    rows_written: int = 0  # training rows (files) written, packed or not
+    empty_transcript: int = 0  # left out: no transcript, or only white space
+    no_whole_frame: int = 0  # left out: audio shorter than one frame (85 ms)
+    too_long: int = 0  # left out: the row would exceed max_length ids
+    partial_frame_codes_dropped: int = 0  # codes of trailing partial frames of the rows written
+    frames_written: int = 0
+    ids_written: int = 0  # ids of the rows written (with pack: before the last partial block is dropped)
+
+    def add(self, other: ExportCounts) -> ExportCounts:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+    @property
+    def left_out(self) -> int:
+        return self.empty_transcript + self.no_whole_frame + self.too_long
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RowSettings:
+    text_column: str
+    speaker_column: str | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class BuiltRows:
+    """The training rows of one batch: flat ids, each row's offsets, and which input rows they are."""
+
+    ids: np.ndarray  # int32, every kept row's ids one after another
+    offsets: np.ndarray  # int64, len(rows) + 1
+    kept: np.ndarray  # bool per input row
+    counts: ExportCounts
+
+
+def column_array(batch: pa.RecordBatch | pa.Table, name: str) -> pa.Array:
+    """A column as one Arrow array (a Table's chunks combined)."""
+    column = batch.column(name)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def prompt_texts(batch: pa.RecordBatch | pa.Table, settings: RowSettings) -> list[str | None]:
+    """Each row's transcript as the model reads it, or None when it is missing or blank."""
+    texts = column_array(batch, settings.text_column).to_pylist()
+    speakers = (
+        column_array(batch, settings.speaker_column).to_pylist()
+        if settings.speaker_column
+        else [None] * len(texts)
+    )
+    prompts: list[str | None] = []
+    for text, speaker in zip(texts, speakers, strict=True):
+        if text is None or not str(text).strip():
+            prompts.append(None)
+        elif speaker is None or not str(speaker).strip():
+            prompts.append(str(text))
+        else:
+            prompts.append(f"{speaker}: {text}")
+    return prompts
+
+
+def text_token_ids(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids, ids per text) of `tokenizer(texts, add_special_tokens=True)`: one batched call."""
+    if not texts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    encoded = tokenizer(
+        list(texts), add_special_tokens=True, return_attention_mask=False, return_token_type_ids=False
+    )["input_ids"]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(lengths.sum()))
+    return flat, lengths
+
+
+def scale_buffers(batch: pa.RecordBatch | pa.Table) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """Per scale: the flat code buffer and the start of each row's codes in it; and the codes per
+    scale of each row (rows x 3). Numpy views of the Arrow buffers, no copy per row."""
+    values, offsets = [], []
+    for k in range(len(CODES_PER_FRAME)):
+        array = column_array(batch, tokens_column(k))
+        if array.null_count:
+            raise ValueError(f"{tokens_column(k)}: {array.null_count} rows have no codes (null)")
+        values.append(array.values.to_numpy(zero_copy_only=False))
+        offsets.append(array.offsets.to_numpy().astype(np.int64))
+    lengths = np.stack([np.diff(o) for o in offsets], axis=1)
+    return values, offsets, lengths
+
+
+def concat_segments(segments: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows made of the same segments in order: segment s gives row j `lengths_s[j]` values, taken
+    in turn from its flat `values_s`. Returns (flat rows, row offsets).
+
+    Each segment's values go to `row start + length of the earlier segments of the row + index
+    inside the segment`, one scatter per segment.
+    """
+    lengths = np.stack([np.asarray(n, dtype=np.int64) for _, n in segments], axis=1)
+    row_offsets = np.concatenate([[0], np.cumsum(lengths.sum(axis=1))])
+    out = np.empty(int(row_offsets[-1]), dtype=np.int32)
+    before = np.cumsum(lengths, axis=1) - lengths  # where each segment starts inside its row
+    for s, (values, _) in enumerate(segments):
+        n = lengths[:, s]
+        first = np.cumsum(n) - n
+        index = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(first, n)
+        out[np.repeat(row_offsets[:-1] + before[:, s], n) + index] = values
+    return out, row_offsets
+
+
+def check_scale_lengths(batch: pa.RecordBatch | pa.Table, lengths: np.ndarray) -> None:
+    """A ValueError naming the first row whose scale lengths no audio gives (a damaged set: whole
+    frames of it would be silently fewer), via `snac_hf.layout.codes.check_length_rows`."""
+    names = (
+        [str(i) for i in column_array(batch, "id").to_pylist()]
+        if "id" in batch.column_names
+        else [f"row {i}" for i in range(batch.num_rows)]
+    )
+    check_length_rows(SNAC_24KHZ, lengths, names)
+
+
+def check_text_ids(
+    batch: pa.RecordBatch | pa.Table, rows: np.ndarray, flat: np.ndarray, lengths: np.ndarray
+) -> None:
+    """A ValueError naming the first row whose text ids reach Orpheus' own ids (from 128256): the
+    text tokenizer is not Llama 3's, and its ids would be read as markers or speech."""
+    if not flat.size or flat.max() < TEXT_VOCAB_END:
+        return
+    row = int(rows[np.repeat(np.arange(rows.size), lengths)[np.argmax(flat >= TEXT_VOCAB_END)]])
+    name = column_array(batch, "id")[row].as_py() if "id" in batch.column_names else f"row {row}"
+    raise ValueError(
+        f"{name}: the text tokenizer gave id {int(flat.max())} for its transcript, but ids from "
+        f"{TEXT_VOCAB_END} are Orpheus' markers and speech ids: use the Llama 3 tokenizer Orpheus reads"
+    )
+
+
+def build_rows(
+    batch: pa.RecordBatch | pa.Table, tokenizer: PreTrainedTokenizerBase, settings: RowSettings
+) -> BuiltRows:
+    """The training rows of `batch` (module docstring), with its counts."""
+    n = batch.num_rows
+    counts = ExportCounts(files=n)
+    prompts = prompt_texts(batch, settings)
+    values, offsets, lengths = scale_buffers(batch)
+    check_scale_lengths(batch, lengths)
+    frames = whole_frames(lengths)
+    has_text = np.fromiter((p is not None for p in prompts), dtype=bool, count=n)
+    counts.empty_transcript = int((~has_text).sum())
+    has_audio = has_text & (frames > 0)
+    counts.no_whole_frame = int((has_text & ~has_audio).sum())
+    candidates = np.flatnonzero(has_audio)
+    text_flat, text_lengths = text_token_ids(tokenizer, [prompts[i] for i in candidates])
+    check_text_ids(batch, candidates, text_flat, text_lengths)
+    row_lengths = MARKER_IDS + text_lengths + 7 * frames[candidates]
+    fits = row_lengths <= settings.max_length if settings.max_length else np.ones(candidates.size, bool)
+    counts.too_long = int((~fits).sum())
+    kept = np.zeros(n, dtype=bool)
+    kept[candidates[fits]] = True
+    text_keep = np.repeat(fits, text_lengths)
+    text_flat, text_lengths = text_flat[text_keep], text_lengths[fits]
+    kept_frames = frames[kept]
+    speech = batch_speech_ids(values, [o[:-1][kept] for o in offsets], kept_frames)
+    m = int(kept.sum())
+    ids, row_offsets = concat_segments(
+        [
+            (np.tile(PROMPT_START, m), np.full(m, len(PROMPT_START))),
+            (text_flat, text_lengths),
+            (np.tile(PROMPT_END, m), np.full(m, len(PROMPT_END))),
+            (speech, 7 * kept_frames),
+            (np.tile(ROW_END, m), np.full(m, len(ROW_END))),
+        ]
+    )
+    counts.rows_written = m
+    counts.frames_written = int(kept_frames.sum())
+    counts.ids_written = int(ids.size)
+    counts.partial_frame_codes_dropped = int(lengths[kept].sum() - 7 * counts.frames_written)
+    return BuiltRows(ids, row_offsets, kept, counts)

@@ -1,0 +1,201 @@
+"""`export_orpheus`: a token set -> an Orpheus training-data folder that `load_dataset` reads.
+
+    from snac_hf.export import ExportSettings, export_orpheus
+    settings = ExportSettings("text", "meta-llama/Llama-3.2-3B-Instruct")
+    summary = export_orpheus("tokens/", "orpheus/", settings)
+
+Order of work: everything that can be wrong with the inputs is checked before anything is written
+(the token set and its layout, the text and speaker columns, the numbers, the text tokenizer, the
+output folder). Then each unit of the token set (a Parquet shard) becomes one output shard
+(`writer.write_shard`), in this process or in `num_proc` worker processes (spawned: a fork after
+the tokenizers' thread pool started can hang), each streaming its unit batch by batch. The shards
+that hold rows are renamed to `data/train-i-of-n.parquet`, then `export.json` and the card are
+written. If the run fails, or writes no row at all, what it wrote is removed again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from datasets import Dataset, Features
+from transformers import PreTrainedTokenizerBase
+
+from snac_hf.export.card import write_card, write_summary
+from snac_hf.export.folder import (
+    EXPORT_FILES,
+    check_output,
+    discard,
+    final_shards,
+    start_output,
+    temporary_shards,
+)
+from snac_hf.export.pack import pack_tails
+from snac_hf.export.rows import MARKER_IDS, ExportCounts, RowSettings
+from snac_hf.export.source import TokenSource, open_source
+from snac_hf.export.text_tokenizer import describe_tokenizer, load_text_tokenizer
+from snac_hf.export.writer import (
+    ShardJob,
+    ShardResult,
+    block_names,
+    blocks_table,
+    output_features,
+    set_worker_tokenizer,
+    write_shard,
+    write_shard_in_worker,
+)
+from snac_hf.tokenset.card import public_name
+from snac_hf.tokenset.ownership import record_written
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    text_column: str
+    text_tokenizer: str  # a local folder or a Hub id (AutoTokenizer)
+    speaker_column: str | None = None
+    max_length: int | None = None  # rows longer are left out and counted
+    pack: int | None = None  # chain the rows into blocks of this many ids (pre-training)
+    num_proc: int = 1
+    overwrite: bool = False
+
+
+def check_numbers(settings: ExportSettings) -> None:
+    """A ValueError for a max_length no row can meet, a block size or process count below 1."""
+    if settings.max_length is not None and settings.max_length <= MARKER_IDS:
+        raise ValueError(f"--max_length {settings.max_length}: a row holds {MARKER_IDS} markers alone")
+    if settings.pack is not None and settings.pack < 1:
+        raise ValueError(f"--pack {settings.pack}: blocks need at least 1 id")
+    if settings.num_proc < 1:
+        raise ValueError(f"--num_proc {settings.num_proc}: need at least 1 process")
+
+
+def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc: int) -> list[ShardResult]:
+    """Every shard job, in this process or in `num_proc` spawned workers; results in job order."""
+    workers = min(num_proc, len(jobs))
+    if workers <= 1:
+        return [write_shard(job, tokenizer) for job in jobs]
+    # Each worker encodes its own batches: the tokenizers' own thread pool would only oversubscribe.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=set_worker_tokenizer, initargs=(tokenizer,)
+    ) as pool:
+        return list(pool.map(write_shard_in_worker, jobs))
+
+
+def nothing_written(counts: ExportCounts, pack: int | None) -> str:
+    """Why an export wrote no row, in one sentence."""
+    if counts.rows_written and pack:
+        return f"the {counts.ids_written:,} ids of all rows make no whole block of --pack {pack} ids"
+    return (
+        f"all {counts.files:,} files were left out: {counts.empty_transcript:,} with an empty transcript, "
+        f"{counts.no_whole_frame:,} shorter than one frame, {counts.too_long:,} longer than --max_length"
+    )
+
+
+def export_orpheus(
+    tokens: str | Dataset,
+    output_dir: str | os.PathLike,
+    settings: ExportSettings,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+) -> dict:
+    """Write the Orpheus training rows of token set `tokens` into `output_dir` (module docstring);
+    the summary, as `export.json` holds it. `tokenizer`: an already loaded text tokenizer instead of
+    loading `settings.text_tokenizer`."""
+    check_numbers(settings)
+    source = open_source(tokens)
+    source.check_text_column(settings.text_column, "--text_column")
+    if settings.speaker_column:
+        source.check_text_column(settings.speaker_column, "--speaker_column")
+    if tokenizer is None:
+        tokenizer = load_text_tokenizer(settings.text_tokenizer)
+    folder = Path(output_dir)
+    check_output(folder, source.folder, settings.overwrite)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        start_output(folder)
+        summary = write_export(source, folder, settings, tokenizer)
+    except BaseException:
+        discard(folder, created)
+        raise
+    return summary
+
+
+def write_export(
+    source: TokenSource, folder: Path, settings: ExportSettings, tokenizer: PreTrainedTokenizerBase
+) -> dict:
+    carried = [] if settings.pack else source.kept_columns()
+    features = output_features(Features({name: source.features[name] for name in carried}))
+    row_settings = RowSettings(settings.text_column, settings.speaker_column, settings.max_length)
+    (folder / "data").mkdir(exist_ok=True)
+    n = len(source.units)
+    paths = temporary_shards(folder, range(n), n)
+    jobs = [
+        ShardJob(unit, str(path), row_settings, features, settings.pack)
+        for unit, path in zip(source.units, paths, strict=True)
+    ]
+    results = run_jobs(jobs, tokenizer, settings.num_proc)
+    counts = ExportCounts()
+    for result in results:
+        counts.add(result.counts)
+    written = [Path(job.path) for job, result in zip(jobs, results, strict=True) if result.written]
+    blocks, dropped = sum(r.blocks for r in results), 0
+    if settings.pack:
+        tail_blocks, dropped = pack_tails([r.tail for r in results], settings.pack)
+        if len(tail_blocks):
+            written.append(write_tail_shard(folder, n, tail_blocks, features))
+            blocks += len(tail_blocks)
+    if not written:
+        raise ValueError(f"{source.description}: nothing to export: {nothing_written(counts, settings.pack)}")
+    shards = final_shards(folder, written)
+    summary = summarize(source, settings, tokenizer, counts, carried, len(shards))
+    if settings.pack:
+        summary.update(blocks=blocks, ids_dropped_after_last_block=dropped)
+    record_written(folder, list(EXPORT_FILES))
+    write_summary(folder, summary)
+    write_card(folder, summary, features)
+    return summary
+
+
+def write_tail_shard(folder: Path, n_units: int, blocks: np.ndarray, features: Features) -> Path:
+    """The shard of the blocks chained from every unit's tail (`pack.pack_tails`), after the units'."""
+    (path,) = temporary_shards(folder, range(n_units, n_units + 1), n_units + 1)
+    pq.write_table(
+        blocks_table(blocks, block_names("tail", 0, len(blocks)), features), path, compression="zstd"
+    )
+    return path
+
+
+def summarize(
+    source: TokenSource,
+    settings: ExportSettings,
+    tokenizer: PreTrainedTokenizerBase,
+    counts: ExportCounts,
+    carried: list[str],
+    shards: int,
+) -> dict:
+    """export.json: what was exported, how, and the counts; no local path."""
+    meta = source.metadata or {}
+    codec = meta.get("codec") or {}
+    return {
+        "format": "orpheus",
+        "token_set": public_name(source.description),
+        "codec": codec.get("name"),
+        "codec_notice": codec.get("notice"),
+        "license": (meta.get("settings") or {}).get("license"),
+        "layout": source.layout.to_dict(),
+        "text_tokenizer": describe_tokenizer(settings.text_tokenizer, tokenizer),
+        "text_column": settings.text_column,
+        "speaker_column": settings.speaker_column,
+        "max_length": settings.max_length,
+        "pack": settings.pack,
+        "carried_columns": carried,
+        "shards": shards,
+        "counts": counts.to_dict(),
+    }

@@ -1,0 +1,71 @@
+"""The text tokenizer of an export: a local folder or a Hub id, loaded with `AutoTokenizer`.
+
+Orpheus reads text through Llama 3's tokenizer (`meta-llama/Llama-3.2-3B-Instruct`, or the copy in
+an Orpheus checkpoint); any tokenizer whose ids stay below 128256 works with the layout (the ids
+above are Orpheus' own). A local folder is what `save_pretrained` writes; a Hub id is asked for
+once (`snac_hf.tokenset.hub.unreachable_reason`, seconds) and read from the local Hugging Face cache
+when the Hub cannot be reached. Whatever fails is one line saying what to pass instead; a
+tokenizer that cannot be read never starts an export. `AutoTokenizer` is imported only here and
+only when called: it imports torch where torch is installed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from transformers import PreTrainedTokenizerBase
+
+from snac_hf.tokenset.card import public_name
+from snac_hf.tokenset.hub import HubUnreachableError, is_repo_id, unreachable_reason
+
+
+def load_text_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """`AutoTokenizer.from_pretrained(name)` for a local folder or a Hub id, or a one-line error
+    (`ValueError` for a folder it cannot read, `FileNotFoundError` for a path that is not there,
+    `HubUnreachableError` for a Hub id neither reachable nor cached)."""
+    if os.path.isdir(name):
+        return _from_folder(name)
+    if os.path.exists(name):
+        raise ValueError(
+            f"--text_tokenizer {name} is a file; give a tokenizer folder (save_pretrained) or a Hub id"
+        )
+    if not is_repo_id(name) or name.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"--text_tokenizer {name}: no such folder, and not a Hub repository id")
+    return _from_hub(name)
+
+
+def _from_folder(folder: str) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(folder)
+    except Exception as error:  # whatever a damaged or foreign folder makes transformers raise: one line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"--text_tokenizer {folder}: not a readable tokenizer folder ({type(error).__name__}: {first}); "
+            "give the folder `tokenizer.save_pretrained(DIR)` writes (tokenizer.json, tokenizer_config.json)"
+        ) from None
+
+
+def _from_hub(repo_id: str) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    reason = unreachable_reason(repo_id, "model", "tokenizer_config.json")
+    try:
+        return AutoTokenizer.from_pretrained(repo_id, local_files_only=reason is not None)
+    except Exception as error:  # offline and not cached, unknown or gated repository
+        why = f"{reason}; not in the local Hub cache either" if reason else f"{type(error).__name__}: {error}"
+        why = why.strip().splitlines()[0]
+        raise HubUnreachableError(
+            f"--text_tokenizer {repo_id}: could not load the tokenizer from the Hugging Face Hub ({why}). "
+            f"Download it where the Hub is reachable (`hf download {repo_id} --local-dir DIR`) and pass "
+            "--text_tokenizer DIR"
+        ) from None
+
+
+def describe_tokenizer(name: str, tokenizer: PreTrainedTokenizerBase) -> str:
+    """How the card names the tokenizer: a Hub id as it is, a local folder by its name (no path),
+    with its class and size: `tok (local folder; TokenizersBackend, 400 ids)`."""
+    what = f"{type(tokenizer).__name__}, {len(tokenizer):,} ids"
+    shown = public_name(name)
+    return f"{shown[:-1]}; {what})" if shown.endswith(" (local folder)") else f"{shown} ({what})"

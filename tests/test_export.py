@@ -1,0 +1,528 @@
+"""`snac-hf export --format orpheus`: the Orpheus-TTS layout, checked against a plain per-frame
+implementation written here, on real bundled speech with transcripts tokenized by the real
+commands (1 process; 2 processes under `accelerate launch` in a slow test), and the way back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from datasets import load_dataset
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+from snac_hf.export import ExportSettings, codes_to_orpheus_ids, export_orpheus, orpheus_ids_to_codes
+from snac_hf.export.orpheus import END_OF_SPEECH, START_OF_SPEECH, batch_speech_ids, whole_frames
+from snac_hf.tokenset.load import open_token_set
+from tests.conftest import REPO, SPEECH, run_script
+
+# --- the layout, written out the plain way: one frame at a time, straight from the published text ---
+
+TEXT_COLUMN = "transcription"
+
+
+def reference_speech(c0, c1, c2) -> list[int]:
+    """Frame i: c0[i], c1[2i], c2[4i], c2[4i+1], c1[2i+1], c2[4i+2], c2[4i+3]; position p: +128266+p*4096."""
+    ids = []
+    i = 0
+    while i < len(c0) and 2 * i + 1 < len(c1) and 4 * i + 3 < len(c2):
+        frame = [c0[i], c1[2 * i], c2[4 * i], c2[4 * i + 1], c1[2 * i + 1], c2[4 * i + 2], c2[4 * i + 3]]
+        ids += [int(code) + 128266 + p * 4096 for p, code in enumerate(frame)]
+        i += 1
+    return ids
+
+
+def reference_row(text_ids: list[int], codes) -> list[int]:
+    speech = reference_speech(*codes)
+    return [128259, *text_ids, 128009, 128260, 128261, 128257, *speech, 128258, 128262]
+
+
+def reference_whole_frames(codes) -> list[list[int]]:
+    frames = min(len(codes[0]), len(codes[1]) // 2, len(codes[2]) // 4)
+    return [list(codes[0][:frames]), list(codes[1][: 2 * frames]), list(codes[2][: 4 * frames])]
+
+
+def prompt(row: dict, speaker_column: str | None = None) -> str | None:
+    text = row[TEXT_COLUMN]
+    if text is None or not text.strip():
+        return None
+    return f"{row[speaker_column]}: {text}" if speaker_column else text
+
+
+# --- fixtures: 10 bundled recordings with their transcripts, tokenized as a user does ---------------
+
+
+def manifest() -> list[dict]:
+    with open(SPEECH / "manifest.tsv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def transcribed_audio(tmp_path_factory) -> Path:
+    """The 10 shortest recordings (18.7 s) and an audiofolder metadata.csv; the shortest one's
+    transcript is blank (it must be left out and counted)."""
+    rows = sorted(manifest(), key=lambda row: float(row["dur_s"]))[:10]
+    folder = tmp_path_factory.mktemp("transcribed") / "audio"
+    folder.mkdir()
+    with open(folder / "metadata.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file_name", TEXT_COLUMN, "speaker"])
+        for i, row in enumerate(rows):
+            shutil.copy(SPEECH / row["file"], folder / row["file"])
+            writer.writerow([row["file"], "" if i == 0 else row["text"], row["speaker"]])
+    return folder
+
+
+def tokenize_args(audio: Path, model: Path, out: Path) -> list[str]:
+    return [
+        "scripts/tokenize.py", "--input_dir", str(audio), "--output_dir", str(out), "--model", str(model),
+        "--keep_columns", TEXT_COLUMN, "speaker", "--files_per_shard", "4", "--no_analysis", "--no_progress",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tokens(transcribed_audio, fitted_model, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("orpheus_tokens") / "tokens"
+    result = run_script(*tokenize_args(transcribed_audio, fitted_model, out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def train_text_tokenizer(folder: Path) -> Path:
+    """A byte-level BPE over the bundled transcripts whose post-processor puts a BOS first, as Llama
+    3's does (built here: the Hub is unreachable)."""
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [row["text"] for row in manifest()] + [row["speaker"] for row in manifest()]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(texts, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 0)])
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>").save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def text_tokenizer(tmp_path_factory) -> Path:
+    return train_text_tokenizer(tmp_path_factory.mktemp("text_tokenizer") / "tok")
+
+
+def text_ids(tokenizer_dir: Path, text: str) -> list[int]:
+    """The tokenizer's ids with its special tokens, read by `tokenizers` alone (not transformers)."""
+    return Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).encode(text).ids
+
+
+def export_cli(*args: str) -> subprocess.CompletedProcess:
+    return run_script("scripts/export.py", "--format", "orpheus", *args)
+
+
+@pytest.fixture(scope="module")
+def exported(tokens, text_tokenizer, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("orpheus_export") / "orpheus"
+    result = export_cli(
+        "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer),
+        "--output_dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "9 of 10 files as Orpheus rows" in result.stdout and "1 empty transcript" in result.stdout
+    return out
+
+
+def token_rows(folder: Path) -> dict[str, dict]:
+    return {row["id"]: row for row in open_token_set(str(folder))}
+
+
+def codes_of(row: dict) -> list[list[int]]:
+    return [row[f"tokens_scale_{k}"] for k in range(3)]
+
+
+def check_against_reference(tokens: Path, exported: Path, tokenizer_dir: Path, speaker: str | None = None):
+    """Every exported row equals the plain implementation's row; every left-out file is counted."""
+    source = token_rows(tokens)
+    rows = {row["id"]: row for row in load_dataset(str(exported), split="train")}
+    expected = {i: r for i, r in source.items() if prompt(r, speaker) is not None}
+    assert rows.keys() == expected.keys()
+    for file_id, row in rows.items():
+        want = reference_row(
+            text_ids(tokenizer_dir, prompt(source[file_id], speaker)), codes_of(source[file_id])
+        )
+        assert row["input_ids"] == want, file_id
+        assert row["labels"] == want and row["attention_mask"] == [1] * len(want)
+        assert (
+            row[TEXT_COLUMN] == source[file_id][TEXT_COLUMN] and row["speaker"] == source[file_id]["speaker"]
+        )
+    summary = json.loads((exported / "export.json").read_text())
+    partial = sum(
+        sum(len(c) for c in codes_of(source[i]))
+        - sum(len(c) for c in reference_whole_frames(codes_of(source[i])))
+        for i in rows
+    )
+    assert summary["counts"]["files"] == len(source)
+    assert summary["counts"]["rows_written"] == len(rows)
+    assert summary["counts"]["empty_transcript"] == len(source) - len(expected)
+    assert summary["counts"]["partial_frame_codes_dropped"] == partial > 0
+    return rows, summary
+
+
+# --- the layout on real speech ------------------------------------------------------------------------
+
+
+def test_rows_equal_the_plain_per_frame_layout(tokens, exported, text_tokenizer):
+    rows, summary = check_against_reference(tokens, exported, text_tokenizer)
+    assert len(rows) == 9 and summary["counts"]["empty_transcript"] == 1
+    features = load_dataset(str(exported), split="train").features
+    assert list(features) == ["id", "input_ids", "labels", "attention_mask", TEXT_COLUMN, "speaker"]
+    assert str(features["input_ids"]) == "List(Value('int32'))"
+    assert sorted(p.name for p in (exported / "data").iterdir()) == [
+        f"train-{i:05d}-of-00003.parquet" for i in range(3)
+    ]  # one shard per token-set shard (4 + 4 + 2 files)
+    card = (exported / "README.md").read_text()
+    assert "name: input_ids" in card and "list: int32" in card  # the YAML features
+    assert "rows written: 9" in card and "1 with an empty transcript" in card and "#122" in card
+    assert "partial-frame codes dropped: " + f"{summary['counts']['partial_frame_codes_dropped']:,}" in card
+    assert "tok (local folder" in card and str(text_tokenizer) not in card  # no local path published
+
+
+def test_round_trip_ids_to_codes_on_every_exported_row(tokens, exported):
+    source = token_rows(tokens)
+    for row in load_dataset(str(exported), split="train"):
+        found = orpheus_ids_to_codes(row["input_ids"])
+        assert [c.tolist() for c in found.codes] == reference_whole_frames(codes_of(source[row["id"]]))
+        assert (found.skipped_frames, found.trailing_ids) == (0, 0)
+
+
+def test_speaker_column_and_max_length(tokens, text_tokenizer, tmp_path):
+    settings = ExportSettings(TEXT_COLUMN, str(text_tokenizer), speaker_column="speaker")
+    export_orpheus(str(tokens), tmp_path / "speakers", settings)
+    rows, _ = check_against_reference(tokens, tmp_path / "speakers", text_tokenizer, speaker="speaker")
+
+    lengths = sorted(len(r["input_ids"]) for r in rows.values())
+    limit = lengths[4]  # rows longer than the 5th shortest are left out, never cut
+    settings = ExportSettings(TEXT_COLUMN, str(text_tokenizer), speaker_column="speaker", max_length=limit)
+    summary = export_orpheus(str(tokens), tmp_path / "short", settings)
+    short = {r["id"]: r for r in load_dataset(str(tmp_path / "short"), split="train")}
+    assert short.keys() == {i for i, r in rows.items() if len(r["input_ids"]) <= limit}
+    assert all(short[i]["input_ids"] == rows[i]["input_ids"] for i in short)
+    assert summary["counts"]["too_long"] == 9 - len(short) > 0
+    assert "too long" in (tmp_path / "short" / "README.md").read_text()
+
+
+def test_pack_chains_rows_into_blocks_and_two_processes_write_the_same(
+    tokens, text_tokenizer, tmp_path, monkeypatch
+):
+    block = 100
+    plain = ExportSettings(TEXT_COLUMN, str(text_tokenizer))
+    export_orpheus(str(tokens), tmp_path / "rows", plain)
+    by_shard = [
+        [r["input_ids"] for r in load_dataset("parquet", data_files=str(p), split="train")]
+        for p in sorted((tmp_path / "rows" / "data").glob("*.parquet"))
+    ]
+    packed = ExportSettings(TEXT_COLUMN, str(text_tokenizer), pack=block, num_proc=2)
+    summary = export_orpheus(str(tokens), tmp_path / "packed", packed)
+    blocks = [r["input_ids"] for r in load_dataset(str(tmp_path / "packed"), split="train")]
+    # Expected, spelled out: each shard's rows chained, cut into blocks; the shards' leftovers chained
+    # in shard order and cut the same way; the ids after the last whole block dropped.
+    expected, tails = [], []
+    for rows in by_shard:
+        chained = [i for row in rows for i in row]
+        whole = len(chained) // block * block
+        expected += [chained[k : k + block] for k in range(0, whole, block)]
+        tails += chained[whole:]
+    whole = len(tails) // block * block
+    expected += [tails[k : k + block] for k in range(0, whole, block)]
+    assert blocks == expected
+    assert summary["blocks"] == len(blocks) and summary["ids_dropped_after_last_block"] == len(tails) - whole
+    assert summary["counts"]["ids_written"] == sum(len(r) for rows in by_shard for r in rows)
+
+    # A save_to_disk copy of the token set (read as a Dataset, cut into ranges of 3 rows) gives the same rows.
+    from snac_hf.export import source
+
+    monkeypatch.setattr(source, "DATASET_UNIT_ROWS", 3)
+    open_token_set(str(tokens)).save_to_disk(str(tmp_path / "saved"))
+    assert export_orpheus(str(tmp_path / "saved"), tmp_path / "from_saved", plain)["shards"] == 4
+    saved = load_dataset(str(tmp_path / "from_saved"), split="train")
+    assert saved.to_list() == load_dataset(str(tmp_path / "rows"), split="train").to_list()
+
+    two = ExportSettings(TEXT_COLUMN, str(text_tokenizer), num_proc=2)
+    export_orpheus(str(tokens), tmp_path / "two", two)
+    for name in ("README.md", "export.json"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "rows" / name).read_text()
+    for a, b in zip(
+        sorted((tmp_path / "two" / "data").iterdir()), sorted((tmp_path / "rows" / "data").iterdir())
+    ):
+        assert a.name == b.name and pq.read_table(a).equals(pq.read_table(b))
+
+
+# --- the layout on random codes -----------------------------------------------------------------------
+
+
+@st.composite
+def code_sequences(draw):
+    """Codes of audio of any length (real-audio scale lengths: partial last frames) and any values."""
+    finest = draw(st.integers(0, 90))
+    lengths = (-(-finest // 4), -(-finest // 2), finest)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 4096, n) for n in lengths]
+
+
+@settings(max_examples=200, deadline=None)
+@given(code_sequences())
+def test_random_codes_layout_and_round_trip(codes):
+    ids = codes_to_orpheus_ids(codes)
+    assert ids.tolist() == reference_speech(*codes)
+    found = orpheus_ids_to_codes(ids)
+    assert [c.tolist() for c in found.codes] == reference_whole_frames(codes)
+    row = orpheus_ids_to_codes(
+        [128259, 7, 8, 128009, 128260, 128261, START_OF_SPEECH, *ids, END_OF_SPEECH, 128262]
+    )
+    assert [c.tolist() for c in row.codes] == reference_whole_frames(codes)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(code_sequences(), min_size=1, max_size=8))
+def test_many_files_at_once_equal_one_at_a_time(files):
+    """The vectorized mapping over flat Arrow buffers of several files equals the per-file reference."""
+    columns = [pa.array([f[k].tolist() for f in files], pa.list_(pa.int16())) for k in range(3)]
+    lengths = np.array([[len(f[k]) for k in range(3)] for f in files])
+    ids = batch_speech_ids(
+        [c.values.to_numpy() for c in columns], [c.offsets.to_numpy() for c in columns], whole_frames(lengths)
+    )
+    assert ids.tolist() == [i for f in files for i in reference_speech(*f)]
+
+
+def test_decoding_raw_model_output():
+    rng = np.random.default_rng(1)
+    codes = [rng.integers(0, 4096, n) for n in (5, 10, 20)]
+    speech = codes_to_orpheus_ids(codes).tolist()
+    want = reference_whole_frames(codes)
+    # Generated: an earlier start-of-speech in the prompt, the last one starts the speech; stop at
+    # end-of-speech; what follows is ignored; a trailing partial frame is left out and counted.
+    generated = [START_OF_SPEECH, 1, 2, START_OF_SPEECH, *speech, *speech[:3], END_OF_SPEECH, 5, 128262]
+    found = orpheus_ids_to_codes(generated)
+    assert [c.tolist() for c in found.codes] == want and found.trailing_ids == 3
+    assert [c.tolist() for c in orpheus_ids_to_codes(speech).codes] == want  # no marker: all speech
+
+    broken = list(speech)
+    broken[7 + 4] = 128266  # position 4 of frame 1 holds position 0's code 0
+    with pytest.raises(ValueError, match=r"id 128266 at index 11 \(frame 1, position 4\)"):
+        orpheus_ids_to_codes(broken)
+    skipped = orpheus_ids_to_codes(broken, skip_invalid_frames=True)
+    assert skipped.skipped_frames == 1
+    assert skipped.codes[0].tolist() == [want[0][0], *want[0][2:]]
+    with pytest.raises(ValueError, match="id 5 at index 0"):
+        orpheus_ids_to_codes([5, *speech])  # text before the speech, with no start-of-speech
+
+
+# --- bad input: one line, exit status 2, nothing written -----------------------------------------------
+
+
+def assert_refused(result: subprocess.CompletedProcess, out: Path, *words: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert not out.exists()
+
+
+def run_export_main(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`snac-hf export` in this process (as fast as a test can ask it), as a CompletedProcess."""
+    from snac_hf.cli.main import main
+
+    status = main(["export", "--format", "orpheus", *args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
+
+
+def test_bad_inputs_are_one_line_and_write_nothing(tokens, text_tokenizer, tmp_path, capsys):
+    from snac_hf.bpe.synthetic import write_synthetic_token_set
+    from snac_hf.layout import layout_for
+
+    out = tmp_path / "out"
+    base = ["--text_tokenizer", str(text_tokenizer), "--output_dir", str(out)]
+    no_text = run_export_main(capsys, "--tokens", str(tokens), "--text_column", "text", *base)
+    assert_refused(no_text, out, "no column 'text'", "--keep_columns text")
+
+    khz32 = write_synthetic_token_set(tmp_path / "khz32", layout_for("snac_32khz"), 3)
+    other_codec = run_export_main(capsys, "--tokens", str(khz32), "--text_column", TEXT_COLUMN, *base)
+    assert_refused(other_codec, out, "32000 Hz", "4 scales", "only for SNAC 24 kHz")
+
+    from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
+
+    misaligned = tmp_path / "misaligned"  # 12 codes of scale 2 need 3 of scale 0 and 6 of scale 1
+    row = {"id": "odd", "file_path": "odd.wav", "duration": 0.26, "codes": [[1, 2], [3] * 6, [4] * 12]}
+    table = rows_to_table([row], 3).append_column(TEXT_COLUMN, pa.array(["some text"], pa.string()))
+    write_parquet(table, misaligned / shard_name(0, 1))
+    damaged = run_export_main(capsys, "--tokens", str(misaligned), "--text_column", TEXT_COLUMN, *base)
+    assert_refused(damaged, out, "odd: misaligned scale lengths (2, 6, 12)")
+
+    broken = tmp_path / "broken_tok"
+    broken.mkdir()
+    (broken / "tokenizer.json").write_text("{not json")
+    (broken / "tokenizer_config.json").write_text("{}")
+    unreadable = run_export_main(
+        capsys, "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(broken),
+        "--output_dir", str(out),
+    )  # fmt: skip
+    assert_refused(unreadable, out, "not a readable tokenizer folder")
+
+    hub = run_export_main(
+        capsys, "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer",
+        "meta-llama/Llama-3.2-3B-Instruct", "--output_dir", str(out),
+    )  # fmt: skip
+    assert_refused(hub, out, "hf download meta-llama/Llama-3.2-3B-Instruct --local-dir DIR")
+
+    speaker = run_export_main(
+        capsys, "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--speaker_column", "voice", *base
+    )
+    assert_refused(speaker, out, "--speaker_column voice")
+    too_short = run_export_main(
+        capsys, "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--max_length", "7", *base
+    )
+    assert_refused(too_short, out, "--max_length 7")
+    nothing = run_export_main(
+        capsys, "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--max_length", "20", *base
+    )
+    assert_refused(nothing, out, "nothing to export", "9 longer than --max_length")
+
+
+def test_the_output_folder_is_never_replaced_by_surprise(tokens, text_tokenizer, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer)]
+    assert run_export_main(capsys, *args, "--output_dir", str(out)).returncode == 0
+    again = run_export_main(capsys, *args, "--output_dir", str(out))
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "nothing was changed" in again.stderr
+    (out / "notes.txt").write_text("mine")
+    assert (
+        run_export_main(
+            capsys, *args, "--output_dir", str(out), "--max_length", "300", "--overwrite"
+        ).returncode
+        == 0
+    )
+    assert (out / "notes.txt").read_text() == "mine"  # the user's file stays
+    assert json.loads((out / "export.json").read_text())["max_length"] == 300
+    (out / "data" / "mine.parquet").write_text("not ours")
+    blocked = run_export_main(capsys, *args, "--output_dir", str(out), "--overwrite")
+    assert blocked.returncode == 2 and "data/mine.parquet" in blocked.stderr
+    assert json.loads((out / "export.json").read_text())["max_length"] == 300  # nothing was changed
+    into_tokens = run_export_main(capsys, *args, "--output_dir", str(tokens / "orpheus"))
+    assert into_tokens.returncode == 2 and "token set" in into_tokens.stderr
+    assert not (tokens / "orpheus").exists()
+
+
+def test_decode_orpheus_ids_to_audio(exported, fitted_model, tmp_path, capsys):
+    from snac_hf.cli.decode import main
+    from snac_hf.codec.decode import codes_to_audio
+    from snac_hf.codec.load import load_codec
+    from snac_hf.sources.audio import decode_audio
+
+    row = load_dataset(str(exported), split="train")[0]
+    (tmp_path / "ids.json").write_text(json.dumps([{"id": "a", "input_ids": row["input_ids"]}]))
+    args = ["--format", "orpheus", "--ids", str(tmp_path / "ids.json"), "--model", str(fitted_model)]
+    assert main([*args, "--out_dir", str(tmp_path / "wavs")]) == 0
+    codes = orpheus_ids_to_codes(row["input_ids"]).codes
+    audio = decode_audio({"path": str(tmp_path / "wavs" / "a.wav"), "bytes": None}, 24000)
+    assert np.array_equal(audio, codes_to_audio(load_codec(str(fitted_model)), codes))
+
+    bad = list(row["input_ids"])
+    bad[-5] = 7  # a text id inside the speech
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    capsys.readouterr()
+    bad_args = ["--format", "orpheus", "--ids", str(tmp_path / "bad.json"), "--model", str(fitted_model)]
+    assert main([*bad_args, "--out_dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "position 4" in err[0] and "id 7 " in err[0]
+    assert not (tmp_path / "none").exists()
+    assert main([*bad_args, "--out_dir", str(tmp_path / "skip"), "--skip_invalid_frames"]) == 0
+    assert "skipped 1 frame(s)" in capsys.readouterr().err
+
+
+def test_the_export_package_loads_without_torch():
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "sys.modules['torch'] = None\n"
+        "import snac_hf.export\n"
+        "for m in pkgutil.iter_modules(snac_hf.export.__path__):\n"
+        "    importlib.import_module('snac_hf.export.' + m.name)\n"
+        "assert 'torch' not in {m.split('.')[0] for m, v in sys.modules.items() if v is not None}\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+# --- two processes for the tokenize step; slow: every bundled file, the example ----------------------
+
+
+def test_two_process_tokenize_then_export_equals_the_plain_layout(
+    transcribed_audio, fitted_model, text_tokenizer, tmp_path
+):
+    """A real 2-rank `accelerate launch` (gloo on CPU) of the tokenize step, then the export."""
+    launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
+    launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    tokens = tmp_path / "tokens"
+    result = run_script(*tokenize_args(transcribed_audio, fitted_model, tokens), launcher=launcher)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tokens / "metadata.json").read_text())["settings"]["num_processes"] == 2
+    out = tmp_path / "orpheus"
+    result = export_cli(
+        "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer),
+        "--speaker_column", "speaker", "--num_proc", "2", "--output_dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows, _ = check_against_reference(tokens, out, text_tokenizer, speaker="speaker")
+    assert len(rows) == 9
+
+
+@pytest.mark.slow
+def test_every_bundled_file_round_trips(speech_token_set, text_tokenizer, tmp_path):
+    """All 40 recordings (the shared speech token set, with the manifest's transcripts added)."""
+    from snac_hf.tokenset.schema import METADATA_FILE
+
+    texts = {row["file"]: row["text"] for row in manifest()}
+    speakers = {row["file"]: row["speaker"] for row in manifest()}
+    transcribed = tmp_path / "tokens"
+    (transcribed / "data").mkdir(parents=True)
+    shutil.copy(speech_token_set / METADATA_FILE, transcribed / METADATA_FILE)
+    for shard in sorted((speech_token_set / "data").glob("*.parquet")):
+        table = pq.read_table(shard).replace_schema_metadata(None)  # features: from the Arrow types
+        names = [Path(i).name for i in table.column("id").to_pylist()]
+        table = table.append_column(TEXT_COLUMN, pa.array([texts[n] for n in names], pa.string()))
+        table = table.append_column("speaker", pa.array([speakers[n] for n in names], pa.string()))
+        pq.write_table(table, transcribed / "data" / shard.name)
+    source = token_rows(transcribed)
+    assert len(source) == 40
+    out = tmp_path / "orpheus"
+    export_orpheus(str(transcribed), out, ExportSettings(TEXT_COLUMN, str(text_tokenizer)))
+    rows, summary = check_against_reference(transcribed, out, text_tokenizer)
+    assert len(rows) == 40 and summary["counts"]["rows_written"] == 40
+    for file_id, row in rows.items():
+        found = orpheus_ids_to_codes(row["input_ids"])
+        assert [c.tolist() for c in found.codes] == reference_whole_frames(codes_of(source[file_id]))
+
+
+@pytest.mark.slow
+def test_finetune_orpheus_example(tokens, tmp_path):
+    result = run_script(
+        "examples/finetune_orpheus.py", "--tokens", str(tokens), "--text_column", TEXT_COLUMN,
+        "--output_dir", str(tmp_path / "ft"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "ft" / "summary.json").read_text())
+    assert summary["loss_after"] < summary["loss_before"]
+    assert summary["vocab_size"] == 156_940
+    frames = summary["generated_frames"]
+    assert frames > 0 and [len(c) for c in summary["generated_codes"]] == [frames, 2 * frames, 4 * frames]
