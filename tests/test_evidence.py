@@ -187,6 +187,71 @@ def test_evidence_command_reports_resumes_and_refuses(speech_token_set, tmp_path
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
+def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_path):
+    """One small run (raw + plain, one seed, one setting), then: the same folder over the same ids,
+    durations and counts with other codes, a record from a run with other steps, a hand-edited
+    record, a NaN record and a damaged evidence_config.json: each one line, exit 2, nothing used."""
+    from test_tamper import recode
+
+    from snac_hf.bpe.synthetic import write_synthetic_token_set
+    from snac_hf.evidence.runs import fingerprint
+    from snac_hf.layout import layout_for
+
+    tokens = write_synthetic_token_set(tmp_path / "tokens", layout_for("snac_24khz"), 40, shards=2)
+    out = tmp_path / "evidence"
+    args = ["--output_dir", str(out), "--preset", "tiny", "--variants", "plain", "--seeds", "0"]
+    args += ["--settings", "equal_steps", "--num_threads", "1"]
+    first = evidence("--tokens", str(tokens), *args)
+    assert first.returncode == 0, first.stderr
+    assert "LM trainings: 0 done before, 2 to run" in first.stderr
+    results = json.loads((out / "evidence.json").read_text())["results"]
+    assert all("fingerprint" not in r and "run" not in r for r in results)  # the report holds measurements
+    record = out / "runs" / "plain-200" / "window64-seed0.json"
+    good = record.read_text()
+    assert json.loads(good)["run"]["lm"]["steps"] == 20
+
+    def refused(*command: str) -> str:
+        before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+        result = evidence(*command, *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+        return lines[0]
+
+    # re-tokenized: same ids, durations and counts, other codes (the old source identity matched)
+    line = refused("--tokens", str(recode(tokens, tmp_path / "recoded")))
+    assert line == (
+        f"error: {out} holds an evidence run with other codes (the token set was re-tokenized or edited); "
+        "nothing was changed. Give another --output_dir, rerun on the token set it was made from to resume, "
+        "or pass --overwrite"
+    )
+
+    def tampered(change) -> str:
+        data = json.loads(good)
+        change(data)
+        record.write_text(json.dumps(data))
+        return refused("--tokens", str(tokens))
+
+    def other_steps(data: dict) -> None:  # what a run with --steps 40 wrote (fingerprint and all)
+        data["run"]["lm"]["steps"] = data["steps"] = 40
+        del data["fingerprint"]
+        data["fingerprint"] = fingerprint(data)
+
+    line = tampered(other_steps)
+    assert line.startswith(f"error: {record}: it was made for another training (its lm.steps 40 where")
+    assert line.endswith("remove it to train that model again, or give another --output_dir")
+    line = tampered(lambda d: d.update(bits_per_second=562.0))
+    assert line.startswith(f"error: {record}: it was edited after it was written")
+    line = tampered(lambda d: d.update(bits_per_second=float("nan")))
+    assert line.startswith(f"error: {record}: its bits_per_second is NaN, not a finite number")
+    record.write_text(good)
+    (out / "evidence_config.json").write_text('{"settings": ')
+    line = refused("--tokens", str(tokens))
+    assert line.startswith(f"error: {out / 'evidence_config.json'}: not valid JSON")
+    assert "pass --overwrite to start the run there again, or give another --output_dir" in line
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

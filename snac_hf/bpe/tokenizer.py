@@ -42,13 +42,25 @@ from snac_hf.bpe.variant import Variant
 from snac_hf.bpe.variants import make_variant
 from snac_hf.layout import CodecLayout
 from snac_hf.layout.codes import CodesPerScale, check_length_rows, check_lengths
-from snac_hf.tokenset.json_files import read_json_object
+from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
 
 #: Version of the `codec_meta` layout in tokenizer_config.json.
 META_FORMAT = "snac_hf.bpe/1"
 #: The JSON files of a saved tokenizer folder.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-DAMAGED = "; the folder was edited or damaged: use the folder train_bpe.py wrote, or train it again"
+DAMAGED = (
+    "; the folder was edited or damaged: restore the folder `snac-hf train-bpe` wrote, or train it again "
+    "(`snac-hf train-bpe`)"
+)
+#: The name every special token has in a saved folder (tokenizer_config.json, special_tokens_map.json).
+SPECIAL_TOKEN_NAMES = {
+    "bos_token": BOS_TOKEN,
+    "eos_token": EOS_TOKEN,
+    "pad_token": PAD_TOKEN,
+    "unk_token": UNK_TOKEN,
+    "audio_start_token": AUDIO_START_TOKEN,
+    "audio_end_token": AUDIO_END_TOKEN,
+}
 
 
 def build_hf_tokenizer(backend: Tokenizer, variant: Variant, meta: dict) -> PreTrainedTokenizerFast:
@@ -82,8 +94,9 @@ class AudioTokenizer:
     """Codes per scale <-> token ids, exactly, for one trained tokenizer folder.
 
     Construction verifies the tokenizer (`id_layout.check_backend`): the documented id layout and
-    the lossless set-up of the variant `codec_meta` names; any difference is a ValueError that
-    starts with `name` (the folder, when loaded by `load_tokenizer`).
+    the lossless set-up of the variant `codec_meta` names, and the special tokens' roles (pad is
+    `<pad>`, not a swapped `<unk>`); any difference is a ValueError that starts with `name` (the
+    folder, when loaded by `load_tokenizer`).
     """
 
     def __init__(self, hf_tokenizer: PreTrainedTokenizerBase, name: str = "tokenizer"):
@@ -92,6 +105,11 @@ class AudioTokenizer:
             raise ValueError(
                 f"{name}: not a snac_hf audio tokenizer: tokenizer_config.json has no codec_meta of format "
                 f"{META_FORMAT!r}"
+            )
+        swapped = special_token_problem(hf_tokenizer.special_tokens_map)
+        if swapped:
+            raise ValueError(
+                f"{name}: {swapped} (special_tokens_map.json or tokenizer_config.json was edited){DAMAGED}"
             )
         self.hf_tokenizer = hf_tokenizer
         self.meta = dict(meta)
@@ -267,8 +285,11 @@ class AudioTokenizer:
 def load_tokenizer(source: str | os.PathLike | PreTrainedTokenizerBase) -> AudioTokenizer:
     """An `AudioTokenizer` from a folder written by `train_tokenizer` (or its loaded HF tokenizer).
 
-    The folder's JSON files are read first, so a damaged one is named (`integrity.read_json`);
-    then the tokenizer is verified (see `AudioTokenizer`).
+    The folder's JSON files are read first, so a damaged one is named (`read_json_object`), and
+    their special tokens checked (`check_special_token_files`); a tokenizer.json that `tokenizers`
+    cannot load (a merge of tokens not in the vocabulary, a vocabulary id that is not a number)
+    is a `DamagedInputError` naming it, not the bare `Exception` `tokenizers` raises; then the
+    tokenizer is verified (see `AudioTokenizer`). Every message is one line with what to do.
     """
     if isinstance(source, PreTrainedTokenizerBase):
         return AudioTokenizer(source)
@@ -278,10 +299,60 @@ def load_tokenizer(source: str | os.PathLike | PreTrainedTokenizerBase) -> Audio
             f"{folder}: not a tokenizer folder (no tokenizer.json); pass the --output_dir of train_bpe.py"
         )
     for name in TOKENIZER_FILES:
-        if os.path.isfile(os.path.join(folder, name)):
-            read_json_object(os.path.join(folder, name), DAMAGED.removeprefix("; "))
-    # The same files AutoTokenizer reads; importing AutoTokenizer would import torch when installed.
-    return AudioTokenizer(PreTrainedTokenizerFast.from_pretrained(folder), name=folder)
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            data = read_json_object(path, DAMAGED.removeprefix("; "))
+            if name != "tokenizer.json":
+                check_special_token_files(path, data)
+    try:
+        # The same files AutoTokenizer reads; importing AutoTokenizer would import torch when installed.
+        hf_tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    except Exception as error:  # tokenizers raises a bare Exception for a tokenizer.json it cannot load
+        raise _unloadable(folder, error) from None
+    return AudioTokenizer(hf_tokenizer, name=folder)
+
+
+def special_token_problem(found: Mapping) -> str | None:
+    """The first special token whose role holds another token (`SPECIAL_TOKEN_NAMES`), or None.
+
+    `found` maps roles to tokens: a tokenizer's `special_tokens_map`, or a saved JSON file (whose
+    tokens may be strings or `{"content": ...}` objects; roles it leaves out are not checked)."""
+    for role, token in SPECIAL_TOKEN_NAMES.items():
+        value = found.get(role)
+        if isinstance(value, Mapping):
+            value = value.get("content")
+        if value is not None and value != token:
+            return f"its {role} is {value!r}, but a snac_hf audio tokenizer's {role} is {token!r}"
+    return None
+
+
+def check_special_token_files(path: str, data: dict) -> None:
+    """A `DamagedInputError` naming `path` when one of its special tokens has another role's token
+    (a swapped `special_tokens_map.json` would otherwise load with pad = `<unk>`)."""
+    roles = dict(data)
+    extra = data.get("extra_special_tokens")
+    if isinstance(extra, Mapping):
+        roles.update({k: v for k, v in extra.items() if k not in roles})
+    problem = special_token_problem(roles)
+    if problem:
+        raise DamagedInputError(f"{path}: {problem}{DAMAGED}")
+
+
+def _unloadable(folder: str, error: BaseException) -> DamagedInputError:
+    """The one-line error of a folder `from_pretrained` could not load: tokenizer.json named when it
+    is that file `tokenizers` cannot read."""
+    path = os.path.join(folder, "tokenizer.json")
+    try:
+        Tokenizer.from_file(path)
+    except Exception as backend_error:  # tokenizers raises a bare Exception
+        return DamagedInputError(f"{path}: tokenizers cannot load it ({_one_line(backend_error)}){DAMAGED}")
+    return DamagedInputError(f"{folder}: not loadable ({type(error).__name__}: {_one_line(error)}){DAMAGED}")
+
+
+def _one_line(error: BaseException) -> str:
+    """`error`'s message on one line, non-ASCII symbols (the alphabet's private-use code points) escaped."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 @lru_cache(maxsize=4)

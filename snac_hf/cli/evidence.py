@@ -8,7 +8,9 @@ variant at every merge budget and measures compression on the held-out files, tr
 small LM on the raw codes and on every variant (equal-audio and equal-step budgets, every seed),
 and writes evidence.md, evidence.json and evidence.png with a verdict that says only what the
 spread over seeds supports (`snac_hf.evidence`). Rerun the same command after an interruption:
-finished tokenizers and trainings are kept. A preset sets every size; flags override it. The
+finished tokenizers and trainings are kept, each training's record checked first against the
+token set's codes and the settings (a record copied from another run, or edited, is refused in
+one line naming it; `snac_hf.evidence.runs`). A preset sets every size; flags override it. The
 token set and --output_dir are checked before torch is imported; a user's mistake is one line,
 exit status 2.
 """

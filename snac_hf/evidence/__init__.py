@@ -7,7 +7,8 @@
 Steps (each module one idea): `settings` (the experiment's sizes and its presets; no torch),
 `splits` (train / held-out by a salted hash of the file id, or of a column such as the speaker),
 `compression` (every variant at every merge budget, measured on held-out files; no torch),
-`runs` (one record per finished LM training: what makes the experiment resumable),
+`runs` (one record per finished LM training: what makes the experiment resumable; each checked
+against the codes and settings it rests on, `fingerprint`, before it is reused),
 `verdict` (what the spread over seeds supports; no torch), `costs` (tokens, training FLOPs and
 time per audio-hour, generation speed; no torch), `report` (evidence.md/.json and the plots)
 and `experiment` (everything in order). The LM itself is `snac_hf.lm`'s.
