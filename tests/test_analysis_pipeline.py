@@ -45,9 +45,26 @@ def random_rows(seed: int, files: int, max_frames: int = 60, codebook: int = 409
     return rows
 
 
+def seconds(layout: CodecLayout, codes) -> float:
+    """A duration of audio whose finest scale has these codes (readers check it): a multiple of
+    1/64 s where one falls in the last code's span, so that sums of durations are exact in any order
+    (the batching tests compare totals bit for bit)."""
+    per_code = layout.samples_per_code(layout.n_scales - 1)
+    samples = len(codes[-1]) * per_code
+    step = layout.sampling_rate // math.gcd(layout.sampling_rate, 64)
+    if step < per_code:
+        samples -= samples % step
+    return samples / layout.sampling_rate
+
+
 def write_set(folder, rows, shards: int = 1, layout: CodecLayout = LAYOUT_24K) -> str:
     records = [
-        {"id": f"file{i:04d}", "file_path": f"/audio/{i}.wav", "duration": 2.0, "codes": codes}
+        {
+            "id": f"file{i:04d}",
+            "file_path": f"/audio/{i}.wav",
+            "duration": seconds(layout, codes),
+            "codes": codes,
+        }
         for i, codes in enumerate(rows)
     ]
     per_shard = -(-len(records) // shards)

@@ -22,11 +22,16 @@ from snac_hf.layout import CodecLayout
 from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
 
 
+def seconds(layout: CodecLayout, codes: list[list[int]]) -> float:
+    """The duration of the audio whose finest scale has these codes (readers check it)."""
+    return len(codes[-1]) * layout.samples_per_code(layout.n_scales - 1) / layout.sampling_rate
+
+
 def token_set(folder, rows: list[list[list[int]]], codebook_size: int = 16, strides=(4, 2, 1)) -> str:
     """A one-shard token set whose file i has the code lists rows[i] (one per scale), id f{i}."""
     layout = CodecLayout(24000, 512, tuple(strides), codebook_size=codebook_size)
     records = [
-        {"id": f"f{i}", "file_path": f"/audio/f{i}.wav", "duration": 1.0, "codes": codes}
+        {"id": f"f{i}", "file_path": f"/audio/f{i}.wav", "duration": seconds(layout, codes), "codes": codes}
         for i, codes in enumerate(rows)
     ]
     write_parquet(rows_to_table(records, len(strides), codebook_size), folder / shard_name(0, 1))

@@ -193,6 +193,20 @@ def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, ro
     assert result.returncode == 2 and f"{tmp_path / 'broken.json'}: not valid JSON" in result.stderr
 
 
+def test_n_tokens_must_be_the_lengths_of_the_code_lists(rows, codec, tmp_path):
+    """The count check every reader shares (`tokenset.row_checks`), on rows given to decode directly."""
+    from snac_hf.codec.decode import decode_rows
+    from snac_hf.tokenset.json_files import DamagedInputError
+
+    row = {**rows[0], "n_tokens_scale_2": rows[0]["n_tokens_scale_2"] + 1}
+    message = rf"row '{row['id']}': n_tokens_scale_2 is {row['n_tokens_scale_2']}, but tokens_scale_2 holds"
+    with pytest.raises(DamagedInputError, match=message):
+        decode_rows([row], codec, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    decode_rows([rows[0]], codec, tmp_path / "out")  # the row as the token set holds it
+    assert len(list((tmp_path / "out").iterdir())) == 1
+
+
 def test_rows_without_codes_and_codes_outside_the_codebook_are_clear_errors(codec, tmp_path):
     from snac_hf.codec.decode import decode_rows
 

@@ -368,7 +368,14 @@ def test_bad_inputs_are_one_line_and_write_nothing(tokens, text_tokenizer, tmp_p
     table = rows_to_table([row], 3).append_column(TEXT_COLUMN, pa.array(["some text"], pa.string()))
     write_parquet(table, misaligned / shard_name(0, 1))
     damaged = run_export_main(capsys, "--tokens", str(misaligned), "--text_column", TEXT_COLUMN, *base)
-    assert_refused(damaged, out, "odd: misaligned scale lengths (2, 6, 12)")
+    assert_refused(damaged, out, "'odd'", "misaligned scale lengths (2, 6, 12)")
+
+    stretched = tmp_path / "stretched"  # 8 codes of scale 2 are 0.15-0.17 s of audio, not 1.7 s
+    row = {"id": "long", "file_path": "long.wav", "duration": 1.7, "codes": [[1, 2], [3] * 4, [4] * 8]}
+    table = rows_to_table([row], 3).append_column(TEXT_COLUMN, pa.array(["some text"], pa.string()))
+    write_parquet(table, stretched / shard_name(0, 1))
+    wrong_duration = run_export_main(capsys, "--tokens", str(stretched), "--text_column", TEXT_COLUMN, *base)
+    assert_refused(wrong_duration, out, "long", "duration")
 
     broken = tmp_path / "broken_tok"
     broken.mkdir()

@@ -4,15 +4,18 @@ intact ones and plain Parquet folders without metadata.json are read as before."
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import run_script
 
 from snac_hf.analysis import analyze
+from snac_hf.bpe.synthetic import write_synthetic_token_set
 from snac_hf.layout import CodecLayout, layout_for
-from snac_hf.tokenset.integrity import check_token_set
+from snac_hf.tokenset.integrity import check_token_set, file_sha256
 from snac_hf.tokenset.json_files import DamagedInputError, read_json
 from snac_hf.tokenset.load import open_token_set
 from snac_hf.tokenset.schema import parquet_files, rows_to_table, shard_name, write_parquet
@@ -211,3 +214,100 @@ def test_only_footers_are_read(pristine, monkeypatch):
     monkeypatch.setattr(pq, "read_table", refuse)
     assert sum(f.rows for f in check_token_set(pristine)) == 5
     assert len(parquet_files(pristine)) == 3
+
+
+# ------------------------------------------------- rows that contradict themselves, swapped shards
+
+ROW_READERS = {  # the readers of rows (tokenize --analyze_only reads them as analyze does)
+    name: command for name, command in READERS.items() if name != "tokenize --analyze_only"
+}
+DURATION_DAMAGE = {  # what one shard's durations become, and what the one error line says
+    "x10": (
+        lambda d: d * 10,
+        r"duration [\d.]+ s is \d+ samples, whose codes per scale are \(\d+, \d+, \d+\)",
+    ),
+    "-1": (lambda d: -1.0, r"duration -1\.0 s is negative"),
+    "NaN": (lambda d: float("nan"), "duration nan is not a finite number of seconds"),
+}
+
+
+def rewrite_column(path, name: str, change) -> None:
+    """Rewrite one column of a shard with pyarrow, everything else as it was."""
+    table = pq.read_table(path)
+    column = table.column(name)
+    values = pa.array([change(v) for v in column.to_pylist()], column.type)
+    write_parquet(table.set_column(table.schema.get_field_index(name), name, values), path)
+
+
+@pytest.fixture
+def downloaded(tokens):
+    """The token set as pushed to the Hub: no resume state, so no shard digests to check."""
+    shutil.rmtree(tokens / ".snac_hf")
+    return tokens
+
+
+@pytest.mark.parametrize("reader", ROW_READERS)
+def test_every_reader_refuses_durations_that_are_not_those_of_the_codes(downloaded, tmp_path, reader):
+    pristine_shard = (downloaded / SHARD_1).read_bytes()
+    for damage, (change, message) in DURATION_DAMAGE.items():
+        (downloaded / SHARD_1).write_bytes(pristine_shard)
+        rewrite_column(downloaded / SHARD_1, "duration", change)
+        out = tmp_path / f"out-{damage}"
+        command = ROW_READERS[reader].replace("TOKENS", str(downloaded)).replace("OUT", str(out))
+        line = one_line_error(run_script(*command.split()))
+        assert re.search(f"{SHARD_1}(: | row 0, )file 'en_007_003.flac': {message}", line), (
+            damage,
+            line,
+        )
+        assert line.endswith("restore the token set, or tokenize the audio again (scripts/tokenize.py)")
+
+
+@pytest.mark.parametrize("reader", ROW_READERS)
+def test_every_reader_refuses_n_tokens_that_are_not_the_list_lengths(downloaded, tmp_path, reader):
+    rewrite_column(downloaded / SHARD_1, "n_tokens_scale_1", lambda n: n + 1)
+    command = ROW_READERS[reader].replace("TOKENS", str(downloaded)).replace("OUT", str(tmp_path / "out"))
+    line = one_line_error(run_script(*command.split()))
+    assert re.search(
+        f"{SHARD_1}(: | row 0, )file 'en_007_003.flac': n_tokens_scale_1 is (\\d+), but "
+        "tokens_scale_1 holds (\\d+) codes",
+        line,
+    ), line
+
+
+def test_unit_records_hold_each_shards_sha256(pristine):
+    records = [
+        json.loads(path.read_text()) for path in sorted((pristine / ".snac_hf" / "units").glob("*.json"))
+    ]
+    assert [r["sha256"] for r in records] == [file_sha256(pristine / r["shard"]) for r in records]
+
+
+@pytest.mark.parametrize("reader", ["analyze", "train_bpe", "evaluate_lm"])
+def test_a_shard_of_another_set_with_the_same_rows_is_refused(tokens, tmp_path, reader):
+    other = write_synthetic_token_set(tmp_path / "other", layout_for("snac_24khz"), 4, shards=2)
+    shutil.copy(parquet_files(other)[0], tokens / SHARD_1)  # 2 rows, as the shard it replaces
+    command = READERS[reader].replace("TOKENS", str(tokens)).replace("OUT", str(tmp_path / "out"))
+    line = one_line_error(run_script(*command.split()))
+    assert (
+        f"{SHARD_1} is not the shard tokenize wrote (its sha256 differs from the one in 00001.json)" in line
+    )
+    assert "restore the shards, or delete the damaged ones and run the same scripts/tokenize.py" in line
+
+
+def test_swapped_shards_are_refused_and_records_without_digests_accepted(tokens):
+    first, second = tokens / "data/train-00000-of-00003.parquet", tokens / SHARD_1
+    a, b = first.read_bytes(), second.read_bytes()
+    first.write_bytes(b)
+    second.write_bytes(a)
+    with pytest.raises(DamagedInputError) as error:
+        check_token_set(tokens)
+    assert "train-00000-of-00003.parquet is not the shard tokenize wrote" in str(error.value)
+    assert f"{SHARD_1} is not the shard tokenize wrote" in str(error.value)
+    for path in (tokens / ".snac_hf" / "units").glob("*.json"):  # records of an older snac_hf
+        record = json.loads(path.read_text())
+        del record["sha256"]
+        path.write_text(json.dumps(record))
+    assert sum(f.rows for f in check_token_set(tokens)) == 5
+    first_record = tokens / ".snac_hf" / "units" / "00000.json"
+    first_record.write_text(json.dumps({**json.loads(first_record.read_text()), "sha256": "x"}))
+    with pytest.raises(DamagedInputError, match=r"00000\.json: 'sha256' is not a hex SHA-256 digest"):
+        check_token_set(tokens)

@@ -19,12 +19,12 @@ def make_token_set(folder, item_id, code):
         {
             "id": item_id,
             "file_path": f"/audio/{item_id}",
-            "duration": 0.1,
-            "codes": [[code], [code] * 2, [code] * 5],
+            "duration": 0.1,  # 2400 samples at 24 kHz: 2, 3 and 5 codes (open_token_set checks it)
+            "codes": [[code] * 2, [code] * 3, [code] * 5],
         }
     ]
     write_parquet(rows_to_table(rows, 3), folder / shard_name(0, 1))
-    counts = [np.bincount([code] * n, minlength=4096).tolist() for n in (1, 2, 5)]
+    counts = [np.bincount([code] * n, minlength=4096).tolist() for n in (2, 3, 5)]
     record = {"rows": 1, "errors": [], "duration": 0.1, "shard": shard_name(0, 1), "counts": counts}
     codec = {"name": "x", "checkpoint": None, "layout": layout.to_dict(), "notice": None}
     settings = {"precision": "float32", "segment_seconds": 4.0, "context_seconds": 0.0}

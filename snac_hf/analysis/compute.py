@@ -40,7 +40,7 @@ def count_units(units: Sequence[WorkUnit], config: AnalysisConfig, bar: tqdm | N
     stats = TokenStats(config)
     for unit in units:
         for batch in unit.batches():
-            stats.count(batch, unit.label)
+            stats.count(batch, unit.label, unit.layout)
         if bar is not None:
             bar.update(1)
     return stats

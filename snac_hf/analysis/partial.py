@@ -32,6 +32,7 @@ from snac_hf.analysis.pair_counts import PairCounts
 from snac_hf.analysis.runs import RunCounts
 from snac_hf.layout import CodecLayout
 from snac_hf.layout.codes import check_length_rows
+from snac_hf.tokenset.row_checks import check_rows
 
 
 @dataclass(frozen=True)
@@ -114,18 +115,22 @@ class TokenStats:
             config.codes_per_frame, config.codebook_size, config.distinct_budget, config.heavy_budget
         )
 
-    def count(self, batch: ArrowBatch, where: str) -> None:
+    def count(self, batch: ArrowBatch, where: str, layout: CodecLayout | None = None) -> None:
         """Add one Arrow batch of token rows; `where` names the input in error messages.
 
-        Refused, naming the file: codes outside the codebook, and scale lengths that no audio length
-        produces (the check of BPE training, `bpe.codes.check_length_rows`).
+        Refused, naming the file: codes outside the codebook, scale lengths that no audio length
+        produces (the check of BPE training, `bpe.codes.check_length_rows`), and the rows whose
+        `n_tokens_scale_k` or `duration` contradict their codes (`tokenset.row_checks.check_rows`;
+        durations against the code counts only with the codec's `layout`, else only finite and >= 0).
         """
         scales = [
             scale_codes(batch, k, self.config.codebook_size, where) for k in range(self.config.n_scales)
         ]
         ids = batch_ids(batch)
+        names = RowNames(where, ids, batch.num_rows)
         lengths = np.stack([scale.lengths for scale in scales], axis=1)
-        check_length_rows(self.config.stride_layout, lengths, RowNames(where, ids, batch.num_rows))
+        check_length_rows(self.config.stride_layout, lengths, names)
+        check_rows(batch, layout, where, row_name=names.row)
         self.files += batch.num_rows
         if "duration" in batch.schema.names:
             self.duration += float(np.nansum(batch.column("duration").to_numpy(zero_copy_only=False)))
@@ -179,13 +184,18 @@ class RowNames(Sequence[str]):
         return self.rows
 
     def __getitem__(self, i: int) -> str:  # type: ignore[override]  (no slices needed)
-        if self.ids is None:
-            return f"{self.where}: row {i}"
-        return f"{self.where}: file {self.ids[i].as_py()!r}"
+        return f"{self.where}: {self.row(i)}"
+
+    def row(self, i: int) -> str:
+        """Row i without `where`: `file 'ID'`, or `row i` (of the batch) without ids."""
+        return f"row {i}" if self.ids is None else f"file {self.ids[i].as_py()!r}"
 
 
-def count_batch(batch: ArrowBatch, config: AnalysisConfig, where: str = "batch") -> TokenStats:
-    """The partial statistics of one Arrow batch (a `pa.RecordBatch` or `pa.Table` of token rows)."""
+def count_batch(
+    batch: ArrowBatch, config: AnalysisConfig, where: str = "batch", layout: CodecLayout | None = None
+) -> TokenStats:
+    """The partial statistics of one Arrow batch (a `pa.RecordBatch` or `pa.Table` of token rows);
+    `layout` (the codec's) checks its durations against its codes (`TokenStats.count`)."""
     stats = TokenStats(config)
-    stats.count(batch, where)
+    stats.count(batch, where, layout)
     return stats

@@ -7,7 +7,9 @@ folder would first copy it into the cache. The codec layout comes from the set's
 when there is one; otherwise it is assumed from the number of scales, and the report says so.
 A folder is checked whole first (`snac_hf.tokenset.integrity.check_token_set`: shards against metadata.json
 and the unit records, from the footers); Parquet files given by name or glob are checked one by
-one (readable, with rows), since a share of a set is what `--save_partial` runs on.
+one (readable, with rows), since a share of a set is what `--save_partial` runs on. Every batch's
+rows are checked as they are counted (`snac_hf.tokenset.row_checks`: `n_tokens_scale_k` against the
+lists, durations against the codes of the recorded or given layout).
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ DEFAULT_ROWS = 256  # rows per batch when the code counts per row are unknown
 
 
 def wanted_columns(names: list[str], n_scales: int) -> list[str]:
+    """What the analysis reads: `id`, `duration`, the code lists, and the `n_tokens_scale_k` columns
+    that `tokenset.row_checks` compares with the lists (when present)."""
     extra = [name for name in ("id", "duration") if name in names]
-    return extra + [tokens_column(k) for k in range(n_scales)]
+    counts = [count_column(k) for k in range(n_scales) if count_column(k) in names]
+    return extra + [tokens_column(k) for k in range(n_scales)] + counts
 
 
 def _rows_per_batch(tokens_per_row: float | None) -> int:
@@ -60,6 +65,8 @@ class ParquetUnit:
     tokens: int  # codes in the file (0 if unknown)
     rows: int
     digest: str  # `integrity.footer_digest`: the same shard has the same digest on every machine
+    #: the codec layout its durations are checked against (None when the layout is only assumed)
+    layout: CodecLayout | None = None
 
     @property
     def label(self) -> str:
@@ -92,6 +99,8 @@ class DatasetUnit:
     index: int
     count: int
     n_scales: int
+    #: the codec layout its durations are checked against (None when the layout is only assumed)
+    layout: CodecLayout | None = None
 
     @property
     def label(self) -> str:
@@ -147,11 +156,12 @@ def assumed_layout(n_scales: int) -> tuple[CodecLayout, str]:
     return layout, f"no metadata.json: assumed strides {strides}, 4096 codes, hop 512 at 24 kHz"
 
 
-def _parquet_unit(footer: ShardFooter, layout_scales: int | None) -> ParquetUnit:
+def _parquet_unit(footer: ShardFooter, layout: CodecLayout | None) -> ParquetUnit:
     path, n_scales = footer.path, footer.n_scales
-    if layout_scales is not None and n_scales != layout_scales:
+    if layout is not None and n_scales != layout.n_scales:
         raise ValueError(
-            f"{path}: {n_scales} token columns, but the layout in {METADATA_FILE} has {layout_scales} scales"
+            f"{path}: {n_scales} token columns, but the layout in {METADATA_FILE} has "
+            f"{layout.n_scales} scales"
         )
     counts = [count_column(k) for k in range(n_scales)]
     tokens = 0
@@ -162,15 +172,17 @@ def _parquet_unit(footer: ShardFooter, layout_scales: int | None) -> ParquetUnit
             tokens = int(sum(table.column(name).to_numpy().sum() for name in counts))
     except (OSError, pa.ArrowException) as error:
         raise DamagedInputError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
-    return ParquetUnit(path, n_scales, tokens, footer.rows, footer.digest)
+    return ParquetUnit(path, n_scales, tokens, footer.rows, footer.digest, layout)
 
 
 def _parquet_source(description: str, footers: list[ShardFooter], layout: CodecLayout | None) -> Source:
-    note = None
-    units = [_parquet_unit(footer, layout.n_scales if layout else None) for footer in footers]
-    if layout is None:
-        layout, note = assumed_layout(units[0].n_scales)
-    return Source(description, units, layout, note)
+    """The units of checked footers. Durations are checked against a recorded or given layout,
+    not against an assumed one (a 4-scale set may be 32 or 44.1 kHz)."""
+    units = [_parquet_unit(footer, layout) for footer in footers]
+    if layout is not None:
+        return Source(description, units, layout, None)
+    assumed, note = assumed_layout(units[0].n_scales)
+    return Source(description, units, assumed, note)
 
 
 def _short_path(path: str) -> str:
@@ -208,9 +220,9 @@ def _dataset_source(
         n_scales = n_scales_of(dataset.column_names)
     except ValueError as error:
         raise ValueError(f"{description}: {error}") from None
-    note = None
+    note, checked = None, layout
     if layout is None:
         layout, note = assumed_layout(n_scales)
     count = max(1, min(num_shards, len(dataset)))
-    units = [DatasetUnit(dataset, i, count, n_scales) for i in range(count)]
+    units = [DatasetUnit(dataset, i, count, n_scales, checked) for i in range(count)]
     return Source(description, units, layout, note)

@@ -26,6 +26,7 @@ from datasets import Dataset
 
 from snac_hf.layout import SNAC_CONFIGS, CodecLayout, layout_for
 from snac_hf.tokenset.load import open_token_set
+from snac_hf.tokenset.row_checks import check_dataset_rows
 from snac_hf.tokenset.schema import count_column, layout_of, n_scales_of, tokens_column
 
 #: Default training budget: 20 M characters, about 3 GB of trainer memory (~68 h of 24 kHz audio).
@@ -47,7 +48,10 @@ def open_source(source: str | os.PathLike | Dataset) -> tuple[Dataset, Path | No
 def resolve_layout(
     dataset: Dataset, folder: Path | None, layout: CodecLayout | str | None = None
 ) -> CodecLayout:
-    """The codec layout: given, else the token set's metadata.json, else inferred (see below).
+    """The codec layout: given, else the token set's metadata.json, else inferred (see below); and
+    every row checked against it before anything is trained or measured
+    (`snac_hf.tokenset.row_checks.check_dataset_rows`: `n_tokens_scale_k` against the lists,
+    durations against the code counts; offsets and scalars only, a small fraction of reading the codes).
 
     Inference: the published SNAC models with this many scales whose `n_codes(duration)` matches
     the first rows' lengths. Three scales can only be the 24 kHz model; four scales are 32 or
@@ -64,6 +68,7 @@ def resolve_layout(
     n_scales = n_scales_of(dataset.column_names)
     if resolved.n_scales != n_scales:
         raise ValueError(f"the token set has {n_scales} scales but the codec layout has {resolved.n_scales}")
+    check_dataset_rows(dataset, resolved, str(folder) if folder is not None else "the token set")
     return resolved
 
 

@@ -47,6 +47,9 @@ from snac_hf.codec.load import Codec
 from snac_hf.codec.wav import write_float_wav
 from snac_hf.layout import CodecLayout
 from snac_hf.layout.codes import validate_codes
+from snac_hf.tokenset.json_files import DamagedInputError
+from snac_hf.tokenset.row_checks import REMEDY, count_problem, duration_problem, samples_of
+from snac_hf.tokenset.schema import count_column
 
 
 def latent_steps(layout: CodecLayout, codes_per_scale: Sequence[np.ndarray]) -> int:
@@ -184,7 +187,7 @@ def row_samples(row: dict, rate: int, what: str) -> int | None:
         raise ValueError(f"{what}: duration {duration!r} is not a finite number of seconds")
     if duration <= 0:
         raise ValueError(f"{what}: duration {duration} s is not positive: give the audio's length in seconds")
-    return round(float(duration) * rate)
+    return samples_of(duration, rate)
 
 
 def row_codes(row: dict, codec: Codec, tokenizer: AudioTokenizer | None, what: str) -> list[np.ndarray]:
@@ -203,7 +206,9 @@ def row_codes(row: dict, codec: Codec, tokenizer: AudioTokenizer | None, what: s
 
 def plan_decode(rows: Sequence[dict], codec: Codec, tokenizer: AudioTokenizer | None) -> list[DecodeJob]:
     """Every row checked and turned into codes before any audio is written: ids, durations (which
-    must be those of the codes: `layout.n_codes(n_samples)` codes per scale), codes."""
+    must be those of the codes: `layout.n_codes(n_samples)` codes per scale), `n_tokens_scale_k`
+    (the lengths of the lists), codes. The duration and count checks are those of every reader
+    (`snac_hf.tokenset.row_checks`)."""
     layout = codec.layout
     ids = row_ids(rows)
     jobs = []
@@ -212,11 +217,13 @@ def plan_decode(rows: Sequence[dict], codec: Codec, tokenizer: AudioTokenizer | 
         n_samples = row_samples(row, layout.sampling_rate, what)
         codes = row_codes(row, codec, tokenizer, what)
         lengths = tuple(len(c) for c in codes)
-        if n_samples is not None and layout.n_codes(n_samples) != lengths:
-            raise ValueError(
-                f"{what}: duration {row['duration']} s is {n_samples} samples, whose codes per scale are "
-                f"{layout.n_codes(n_samples)}, but the row has {lengths}: a duration of other audio?"
-            )
+        for k, length in enumerate(lengths):
+            count = row.get(count_column(k))
+            if count is not None and count != length:
+                raise DamagedInputError(f"{what}: {count_problem(k, count, length)}; {REMEDY}")
+        problem = duration_problem(row["duration"], lengths, layout) if n_samples is not None else None
+        if problem:
+            raise DamagedInputError(f"{what}: {problem}; {REMEDY}")
         jobs.append(DecodeJob(name, codes, n_samples))
     return jobs
 

@@ -33,6 +33,7 @@ from snac_hf.layout import CodecLayout, layout_for
 from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
 from snac_hf.tokenset.json_files import DamagedInputError
 from snac_hf.tokenset.load import is_saved_to_disk, open_token_set
+from snac_hf.tokenset.row_checks import check_rows
 from snac_hf.tokenset.schema import DATA_DIR, layout_of, n_scales_of, read_metadata
 
 #: Rows per Arrow batch: a token set's shard (256 files by default) in one or a few batches.
@@ -64,8 +65,22 @@ class ExportUnit:
     shard: int = 0
     count: int = 1
 
-    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch | pa.Table]:
-        """Arrow batches of `BATCH_ROWS` rows holding `columns` (those the unit has)."""
+    def batches(
+        self, columns: list[str], layout: CodecLayout | None = None
+    ) -> Iterator[pa.RecordBatch | pa.Table]:
+        """Arrow batches of `BATCH_ROWS` rows holding `columns` (those the unit has). With `layout`,
+        each batch's durations and `n_tokens_scale_k` are first checked against its codes
+        (`snac_hf.tokenset.row_checks`: a row that contradicts itself is refused, never exported)."""
+        checked = [c for c in ("duration", *(f"n_tokens_scale_{k}" for k in range(3))) if c not in columns]
+        first_row = 0
+        for batch in self._read([*columns, *checked] if layout is not None else columns):
+            if layout is not None:
+                check_rows(batch, layout, self.path or "the dataset", first_row)
+                batch = batch.select([c for c in columns if c in batch.schema.names])
+            first_row += batch.num_rows
+            yield batch
+
+    def _read(self, columns: list[str]) -> Iterator[pa.RecordBatch | pa.Table]:
         if self.path is None:
             part = self.dataset.shard(self.count, self.shard, contiguous=True)
             part = part.select_columns([c for c in columns if c in part.column_names])

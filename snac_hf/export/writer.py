@@ -24,7 +24,11 @@ from transformers import PreTrainedTokenizerBase
 from snac_hf.export.pack import Packer
 from snac_hf.export.rows import BuiltRows, ExportCounts, RowSettings, build_rows, column_array
 from snac_hf.export.source import ExportUnit
+from snac_hf.layout import layout_for
 from snac_hf.tokenset.schema import tokens_column
+
+#: The only layout an export reads (`orpheus.check_orpheus_layout` refused any other before this).
+ORPHEUS_LAYOUT = layout_for("snac_24khz")
 
 
 def output_features(kept: Features | None = None) -> Features:
@@ -110,7 +114,7 @@ def write_shard(job: ShardJob, tokenizer: PreTrainedTokenizerBase) -> ShardResul
     writer: pq.ParquetWriter | None = None
     first_row = job.unit.first_row
     try:
-        for batch in job.unit.batches(columns):
+        for batch in job.unit.batches(columns, ORPHEUS_LAYOUT):
             built = build_rows(batch, tokenizer, settings)
             result.counts.add(built.counts)
             if packer is None:

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from snac_hf.codec.encode import SnacEncoder
 from snac_hf.codec.load import Codec
+from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
 from snac_hf.job.units import Unit, assign_units, record_path, unit_done
@@ -50,6 +51,7 @@ from snac_hf.sources.audio import AudioDecodeError
 from snac_hf.sources.decoding import decode_in_order, default_workers
 from snac_hf.sources.skipped import SKIPPED_FILE, write_skipped
 from snac_hf.tokenset.card import build_metadata, write_card, write_errors, write_metadata
+from snac_hf.tokenset.integrity import file_sha256
 from snac_hf.tokenset.ownership import record_written
 from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, write_parquet
 
@@ -196,14 +198,17 @@ class UnitWriter:
             for row, c in zip(decoded.rows, codes)
         ]
         shard = decoded.unit.shard if rows else None
+        digest = None
         if shard:  # the shard first: a record without its shard is not done
             table = rows_to_table(rows, layout.n_scales, layout.codebook_size, self.kept)
             record_written(self.folder, [shard])  # before the write: never a shard of ours unrecorded
             write_parquet(table, self.folder / shard, self.kept)
+            digest = file_sha256(self.folder / shard)  # checked by every reader (`check_token_set`)
         record = {
             "unit": decoded.unit.index,
             "shard": shard,
             "rows": len(rows),
+            "sha256": digest,
             "duration": sum(r["duration"] for r in rows),
             "errors": decoded.errors,
             "counts": [
@@ -242,12 +247,36 @@ def tokenize_dataset(
     source = as_input(audio)
     folder = Path(output_dir)
     fingerprint = run_fingerprint(source, codec, settings)
-    resume = check_output(folder, fingerprint, overwrite)  # every process checks before anyone writes
+    lock = FolderLock.acquire(folder) if processes.is_main else None  # one run per folder
+    try:
+        resume = check_output(folder, fingerprint, overwrite)  # every process checks before anyone writes
+    except Exception:
+        if lock is not None:
+            lock.release(refused=True)
+        raise
     processes.wait()
     if processes.is_main and not resume:
         reset_output(folder, fingerprint)
+    if lock is not None:
+        lock.record_holder()
     processes.wait()
+    try:
+        return _run(source, codec, folder, settings, processes, progress, resume)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _run(
+    source: MapInput | StreamInput,
+    codec: Codec,
+    folder: Path,
+    settings: TokenizeSettings,
+    processes: Processes,
+    progress: bool,
+    resume: bool,
+) -> dict | None:
+    """The run after its folder is locked and started: plan, encode this process's units, finish."""
     units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait)
     ours = assign_units(units, processes.index, processes.count, source.n_source_shards)
     done_before = {u.index for u in units if unit_done(folder, u.index)}

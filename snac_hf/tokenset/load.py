@@ -12,7 +12,8 @@ from pathlib import Path
 from datasets import Dataset, load_dataset
 
 from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
-from snac_hf.tokenset.schema import SPLIT, n_scales_of
+from snac_hf.tokenset.row_checks import check_dataset_rows
+from snac_hf.tokenset.schema import DATA_DIR, SPLIT, layout_of, n_scales_of
 
 
 def open_token_set(source: str, split: str = SPLIT) -> Dataset:
@@ -21,15 +22,24 @@ def open_token_set(source: str, split: str = SPLIT) -> Dataset:
     `source` is a token-set folder (its `data/*.parquet`), a `save_to_disk` folder (`state.json` or
     `dataset_dict.json`; read with `load_from_disk`), a Parquet file or glob, or a Hub dataset name
     (`open_dataset`). A token-set folder is first checked whole against its metadata.json and unit
-    records, Parquet files each by their footer (`snac_hf.tokenset.integrity`).
+    records, Parquet files each by their footer (`snac_hf.tokenset.integrity`); then their rows are
+    checked against the layout in the set's metadata.json (`snac_hf.tokenset.row_checks`:
+    durations against the code counts, `n_tokens_scale_k` against the lists), naming shard and row.
     """
     if os.path.isdir(source) and not is_saved_to_disk(source):
-        ds = load_parquet_files(source, [footer.path for footer in check_token_set(source)], split)
+        footers = check_token_set(source)
+        ds = load_parquet_files(source, [footer.path for footer in footers], split)
+        shards = [(os.path.relpath(f.path, source).replace(os.sep, "/"), f.rows) for f in footers]
+        check_dataset_rows(ds, layout_of(source), source, shards)
     elif source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:
             raise FileNotFoundError(f"{source}: no Parquet file matches")
-        ds = load_parquet_files(source, [footer.path for footer in check_parquet_files(files)], split)
+        footers = check_parquet_files(files)
+        ds = load_parquet_files(source, [footer.path for footer in footers], split)
+        parent = os.path.dirname(os.path.abspath(files[0]))  # shards of a token set: its layout
+        layout = layout_of(os.path.dirname(parent)) if os.path.basename(parent) == DATA_DIR else None
+        check_dataset_rows(ds, layout, source, [(f.path, f.rows) for f in footers])
     else:
         ds = open_dataset(source, split)
     n_scales_of(ds.column_names)  # a clear error if this is not a token set
