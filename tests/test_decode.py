@@ -99,7 +99,10 @@ def test_decode_script_writes_trimmed_wavs(tokenizers, rows, codec, fitted_model
     audio, rate = read_float_wav(tmp_path / "wavs" / "a_b.wav")
     n_samples = round(row["duration"] * 24000)
     assert rate == 24000 and len(audio) == n_samples
-    assert np.array_equal(audio, codes_to_audio(codec, codes, n_samples))
+    # The script's process and this one may run the float32 decoder with other torch thread counts
+    # (a test before this one may have changed it), which rounds convolutions differently: equal to
+    # within 1e-5 (differences seen: <= 2.4e-6 on samples of magnitude ~0.1), not bit for bit.
+    np.testing.assert_allclose(audio, codes_to_audio(codec, codes, n_samples), rtol=0, atol=1e-5)
     # FFmpeg (through datasets' Audio feature) reads the same samples from the file
     decoded = decode_audio({"path": str(tmp_path / "wavs" / "a_b.wav"), "bytes": None}, 24000)
     assert np.array_equal(decoded, audio)
