@@ -27,9 +27,11 @@ from snac_hf.tokenset.ownership import (
     STATE_DIR,
     WRITTEN_DIR,
     files_under,
+    is_inside,
     owned_files,
     partial_of,
     record_written,
+    remove_empty_dirs,
 )
 from snac_hf.tokenset.schema import DATA_DIR, METADATA_FILE, shard_name
 
@@ -37,12 +39,6 @@ CARD_FILE = "README.md"
 SUMMARY_FILE = "export.json"
 #: Top-level files an export writes.
 EXPORT_FILES = (CARD_FILE, SUMMARY_FILE)
-
-
-def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
-    """Whether `path` is `folder` or lies under it, links resolved."""
-    inner, outer = os.path.realpath(path), os.path.realpath(folder)
-    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
 
 def in_the_way(folder: Path) -> list[str]:
@@ -132,17 +128,6 @@ def discard(folder: Path, created: bool) -> None:
         remove_empty_dirs(folder / top)
     if created:
         remove_empty_dirs(folder)
-
-
-def remove_empty_dirs(top: Path) -> None:
-    """Remove `top` and the directories under it that hold no file (links are not followed)."""
-    if top.is_symlink() or not top.is_dir():
-        return
-    for directory, _, _ in sorted(os.walk(top), key=lambda w: -len(Path(w[0]).parts)):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            pass
 
 
 def write_text(path: Path, text: str) -> None:

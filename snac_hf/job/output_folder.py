@@ -25,8 +25,10 @@ from snac_hf.tokenset.ownership import (
     STATE_DIR,
     WRITTEN_DIR,
     files_under,
+    is_inside,
     owned_files,
     partial_of,
+    remove_empty_dirs,
 )
 from snac_hf.tokenset.schema import DATA_DIR
 
@@ -65,12 +67,6 @@ def check_output_location(input_dir: str | None, output_dir: str) -> None:
             f"(e.g. {foreign}): they would be read as input or replaced. Nothing was changed. Give an "
             "--output_dir outside --input_dir."
         )
-
-
-def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
-    """Whether `path` is `folder` or lies under it, links resolved."""
-    inner, outer = os.path.realpath(path), os.path.realpath(folder)
-    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
 
 def first_foreign_file(folder: Path) -> str | None:
@@ -154,17 +150,6 @@ def reset_output(folder: Path, fingerprint: dict) -> None:
     (state / "units").mkdir(exist_ok=True)
     (state / WRITTEN_DIR).mkdir(exist_ok=True)
     write_json(state / RUN_FILE, fingerprint)
-
-
-def remove_empty_dirs(top: Path) -> None:
-    """Remove `top` and the directories under it that hold no file (links are not followed)."""
-    if top.is_symlink() or not top.is_dir():
-        return
-    for directory, _, _ in sorted(os.walk(top), key=lambda w: -len(Path(w[0]).parts)):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            pass
 
 
 def write_json(path: Path, value: dict) -> None:

@@ -154,3 +154,20 @@ def owned_files(folder: str | os.PathLike) -> set[str]:
     if not is_recording(folder):
         owned.update(_legacy_files(folder))
     return owned
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether `path` is `folder` or lies under it, links resolved."""
+    inner, outer = os.path.realpath(path), os.path.realpath(folder)
+    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+
+def remove_empty_dirs(top: Path) -> None:
+    """Remove `top` and the directories under it that hold no file (links are not followed)."""
+    if top.is_symlink() or not top.is_dir():
+        return
+    for directory, _, _ in sorted(os.walk(top), key=lambda w: -len(Path(w[0]).parts)):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
