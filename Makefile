@@ -18,12 +18,12 @@ lint:
 	$(PYTHON) -m ruff format --check .
 
 test: setup lint
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q --durations=15
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n 2 --dist loadfile --durations=15
 
 # The evidence run of EVIDENCE.md (manual, not CI): hours of real speech from Debian packages
 # (bench/speech_corpus.py), tokenized with the offline model, then `snac-hf evidence` with the
-# cpu-small preset. Two processes on 2 cores (one thread each); 8 windows per process = the
-# preset's 16 per step. Rerunning resumes both steps.
+# cpu-small preset. Two processes on 2 cores (one thread each); 4 windows per process = the
+# preset's 8 per step. Rerunning resumes both steps.
 EVIDENCE_OUT ?= out/evidence
 LAUNCH2 = OMP_NUM_THREADS=1 $(PYTHON) -m accelerate.commands.launch --multi_gpu --num_processes 2 \
 	--num_machines 1 --mixed_precision no --dynamo_backend no --main_process_port 0
@@ -33,4 +33,4 @@ evidence: setup
 		--model "$$($(PYTHON) -c 'from snac_hf.codec.model_folder import cached_model_dir; print(cached_model_dir())')" \
 		--keep_columns package language speaker license --no_analysis --no_progress
 	$(LAUNCH2) scripts/evidence.py --tokens $(EVIDENCE_OUT)/tokens --output_dir $(EVIDENCE_OUT)/report \
-		--preset cpu-small --batch_size 8
+		--preset cpu-small --batch_size 4

@@ -4,19 +4,28 @@ The whole tokenize pipeline (read, decode in `num_workers` processes, segment, b
 Parquet shards and records) runs with SNAC replaced by a zero-cost stub that returns zero codes
 of the right lengths. Its audio-seconds per second is the most any encoder (a GPU) could get
 from it. Beside it, in the same run, the decode-only rate of one process: `decode_audio` over the
-same files in a plain loop, nothing else. Goals on the 2-core development machine: >= 0.9x that
-rate with one worker, >= 1.8x with two.
+same files in a plain loop, nothing else. Goals on the 2-core development machine (issue 18):
+>= 0.9x that rate with one worker, >= 1.7x with two, memory flat in the number of files.
 
-Input: the bundled speech (tests/data/speech, 133 s) concatenated into long files, converted
-with torchcodec's encoder to mp3, ogg (vorbis), flac and wav at 16, 22.05, 44.1 and 48 kHz (one
-file per format and rate, stereo for 44.1/48 kHz; `--minutes` each), cached under --work_dir.
-Each configuration runs in its own process (peak RSS per configuration: the job's process plus
-its largest decode worker), configurations alternate over `--repeat` rounds, and the load
-average is recorded. A pipeline's rate is given twice: over the whole job (start-up included:
-spawning the workers, the input fingerprint) and *steady*: from its first unit record to its last
-(`--files_per_shard 1`, so a unit is a file), which is what a long job sees.
+Corpora (`--corpus`, cached under --work_dir; both by default):
 
-    python bench/feed_ceiling.py [--minutes 30] [--repeat 2] [--work_dir /tmp/snac_hf_feed]
+- `long`: the bundled speech (tests/data/speech, 133 s) looped into one file per format and rate
+  (mp3, ogg/vorbis, flac, wav at 16, 22.05, 44.1, 48 kHz; stereo at 44.1/48 kHz), `--minutes`
+  each: 16 files. One file per shard (`files_per_shard` 1), so the steady rate has units to time.
+- `short`: the same speech cut into 1-10 s utterances (uniform, seeded), 200 per format and rate:
+  3,200 files, ~4.9 h, as TTS corpora are. The pipeline's default settings.
+- `--input_dir DIR`: any folder of audio instead (what `snac-hf tokenize --input_dir` reads), with
+  the pipeline's default settings.
+
+Each configuration runs in its own process; configurations alternate over `--repeat` rounds, and
+the load average is recorded. A pipeline's rate is given twice: over the whole job (start-up
+included: spawning the workers, the input fingerprint) and *steady*: from its first unit record
+to its last, which is what a long job sees. Beside the rates, CPU time per audio-second of the job
+process and of its workers (rusage): unlike wall-clock rates these barely move with other load,
+and they say where a 2-core machine's cycles go.
+
+    python bench/feed_ceiling.py [--corpus long short] [--minutes 30] [--repeat 2]
+    python bench/feed_ceiling.py --input_dir DIR
 """
 
 from __future__ import annotations
@@ -61,6 +70,41 @@ def build_corpus(folder: Path, minutes: float) -> list[Path]:
     return paths
 
 
+def build_short_corpus(folder: Path, files_per_kind: int = 200, seed: int = 0) -> list[Path]:
+    """Short utterances as real TTS corpora hold them: the bundled speech looped and cut into
+    pieces of 1-10 s (uniform, seeded), `files_per_kind` per (format, rate): 3,200 files, ~4.9 h,
+    in folders per rate (speech in 44.1/48 kHz is stereo, as above)."""
+    import numpy as np
+    import torch
+    from torchcodec.encoders import AudioEncoder
+
+    from snac_hf.sources.audio import decode_audio
+
+    paths = [
+        folder / str(rate) / f"utt_{i:04d}.{fmt}"
+        for rate in RATES
+        for fmt in FORMATS
+        for i in range(files_per_kind)
+    ]
+    if all(p.is_file() for p in paths):
+        return sorted(paths)
+    speech = sorted((REPO / "tests" / "data" / "speech").glob("*.flac"))
+    lengths = np.random.default_rng(seed).uniform(1.0, 10.0, len(paths))
+    for rate in RATES:
+        loop = np.concatenate([decode_audio({"path": str(p), "bytes": None}, rate) for p in speech])
+        (folder / str(rate)).mkdir(parents=True, exist_ok=True)
+        start = 0
+        for path, seconds in zip(paths, lengths, strict=True):
+            if path.parent.name != str(rate):
+                continue
+            n = int(seconds * rate)
+            piece = np.take(loop, np.arange(start, start + n), mode="wrap").astype(np.float32)
+            start = (start + n) % len(loop)
+            channels = 2 if rate >= 44100 else 1
+            AudioEncoder(torch.from_numpy(np.stack([piece] * channels)), sample_rate=rate).to_file(str(path))
+    return sorted(paths)
+
+
 def peak_rss_mib() -> tuple[float, float]:
     """(this process, its largest finished child) peak RSS in MiB (Linux reports KiB)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -83,7 +127,7 @@ def decode_only(files: list[Path]) -> dict:
     return {"audio_seconds": seconds, "wall_seconds": wall}
 
 
-def pipeline(files: list[Path], workers: int, out: Path) -> dict:
+def pipeline(files: list[Path], workers: int, out: Path, files_per_shard: int = 256) -> dict:
     """The whole pipeline with a zero-cost encoder, from the file list to Parquet shards."""
     import numpy as np
     import torch
@@ -111,7 +155,7 @@ def pipeline(files: list[Path], workers: int, out: Path) -> dict:
         {"id": ids, "file_path": [str(p) for p in files], "audio": [str(p) for p in files]}
     )
     audio = audio.cast_column("audio", Audio(decode=False))
-    settings = pipeline_module.TokenizeSettings(files_per_shard=1, num_workers=workers)
+    settings = pipeline_module.TokenizeSettings(files_per_shard=files_per_shard, num_workers=workers)
     shutil.rmtree(out, ignore_errors=True)  # a fresh job every time, never a resume
     started = time.perf_counter()
     meta = pipeline_module.tokenize_dataset(audio, codec, str(out), settings, overwrite=True, progress=False)
@@ -131,37 +175,81 @@ def steady_state(out: Path) -> dict:
     return {"steady_audio_seconds": audio, "steady_wall_seconds": span}
 
 
-def run_one(config: str, files: list[Path], work: Path) -> dict:
+def cpu_seconds() -> tuple[float, float]:
+    """(this process, its finished children) user + system CPU seconds."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def corpus_files(corpus: str, args: argparse.Namespace) -> tuple[list[Path], int]:
+    """The corpus's files and the files per shard its pipeline runs use."""
+    work = Path(args.work_dir)
+    if corpus == "long":
+        return build_corpus(work / f"corpus_{args.minutes:g}min", args.minutes), 1
+    if corpus == "short":
+        return build_short_corpus(work / "corpus_short"), 256
+    from snac_hf.sources.folder import scan_folder
+
+    return [Path(p) for p in scan_folder(corpus).files], 256
+
+
+def run_one(config: str, files: list[Path], files_per_shard: int, work: Path) -> dict:
+    before = cpu_seconds()
     if config == "decode_only":
         result = decode_only(files)
     else:
         workers = int(config.split("=")[1])
-        result = pipeline(files, workers, work / f"out_{workers}")
+        result = pipeline(files, workers, work / f"out_{workers}", files_per_shard)
+    after = cpu_seconds()
     own, child = peak_rss_mib()
-    return {**result, "peak_rss_mib": own, "peak_child_rss_mib": child}
+    audio = result["audio_seconds"]
+    return {
+        **result,
+        "peak_rss_mib": own,
+        "peak_child_rss_mib": child,
+        "job_cpu_ms_per_audio_s": (after[0] - before[0]) / audio * 1e3,
+        "worker_cpu_ms_per_audio_s": (after[1] - before[1]) / audio * 1e3,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30, help="minutes per file (16 files)")
+    parser.add_argument("--corpus", nargs="+", choices=["long", "short"], default=["long", "short"])
+    parser.add_argument("--input_dir", help="a folder of audio instead of the bench's corpora")
+    parser.add_argument("--minutes", type=float, default=30, help="minutes per file of the long corpus")
     parser.add_argument("--repeat", type=int, default=2, help="rounds over the configurations")
     parser.add_argument("--work_dir", default="/tmp/snac_hf_feed")
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "feed_ceiling.json"))
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # internal: CORPUS CONFIG, print JSON
     args = parser.parse_args()
-    work = Path(args.work_dir)
-    files = build_corpus(work / f"corpus_{args.minutes:g}min", args.minutes)
     if args.one:
-        print(json.dumps(run_one(args.one, files, work)))
+        files, files_per_shard = corpus_files(args.one[0], args)
+        print(json.dumps(run_one(args.one[1], files, files_per_shard, Path(args.work_dir))))
         return
+    corpora = [str(Path(args.input_dir).resolve())] if args.input_dir else args.corpus
+    reports = {}
+    for corpus in corpora:
+        files, files_per_shard = corpus_files(corpus, args)  # built once, before any timing
+        runs = measure(corpus, args)
+        reports[corpus] = summarize(runs, args, len(files), files_per_shard)
+        print(f"\n{corpus}: {markdown(reports[corpus])}\n", flush=True)
+    report = {"machine": machine(), "corpora": reports}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
 
+
+def measure(corpus: str, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Every configuration once per round, each in a fresh process, rounds interleaved."""
     configs = ["decode_only", "workers=1", "workers=2"]
     runs: dict[str, list[dict]] = {c: [] for c in configs}
+    command = [sys.executable, __file__, "--minutes", str(args.minutes), "--work_dir", args.work_dir]
     for round_ in range(args.repeat):
         for config in configs:
             load = os.getloadavg()[0]
-            command = [sys.executable, __file__, "--minutes", str(args.minutes), "--work_dir", str(work)]
-            done = subprocess.run([*command, "--one", config], capture_output=True, text=True, check=True)
+            done = subprocess.run([*command, "--one", corpus, config], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{corpus} {config} failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout.strip().splitlines()[-1])
             result["load_before"] = load
             result["rate"] = result["audio_seconds"] / result["wall_seconds"]
@@ -169,16 +257,19 @@ def main() -> None:
                 result["steady_rate"] = result["steady_audio_seconds"] / result["steady_wall_seconds"]
             runs[config].append(result)
             print(
-                f"round {round_ + 1} {config:12s} {result['rate']:8.1f} audio-s/s  load {load:.2f}",
+                f"{Path(corpus).name} round {round_ + 1} {config:12s} {result['rate']:8.1f} audio-s/s  "
+                f"load {load:.2f}",
                 flush=True,
             )
-    report = summarize(runs, args)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
-    print(markdown(report))
+    return runs
 
 
-def summarize(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
+def machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version()}  # fmt: skip
+
+
+def summarize(runs: dict[str, list[dict]], args: argparse.Namespace, files: int, per_shard: int) -> dict:
     """Per round, each pipeline rate over the decode-only rate of the same round."""
     rounds = []
     for i in range(args.repeat):
@@ -193,13 +284,8 @@ def summarize(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
             }
         )
     return {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "minutes_per_file": args.minutes,
-        "files": len(FORMATS) * len(RATES),
+        "files": files,
+        "files_per_shard": per_shard,
         "audio_hours": runs["decode_only"][0]["audio_seconds"] / 3600,
         "runs": runs,
         "ratios_per_round": rounds,
@@ -207,21 +293,26 @@ def summarize(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
 
 
 def markdown(report: dict) -> str:
-    machine = report["machine"]
     lines = [
-        f"{report['files']} files, {report['audio_hours']:.2f} h of audio, {machine['cores']} cores",
+        f"{report['files']} files, {report['audio_hours']:.2f} h of audio, "
+        f"{report['files_per_shard']} files per shard",
         "",
-        "| round | decode only, 1 process (audio-s/s) | pipeline, 1 worker | pipeline, 2 workers "
-        "| 1 worker, steady | 2 workers, steady | peak RSS (job + worker, MiB) |",
-        "|---|---|---|---|---|---|---|",
+        "| round | load | decode only, 1 process (audio-s/s) | pipeline, 1 worker | pipeline, 2 workers "
+        "| 1 worker, steady | 2 workers, steady | CPU ms per audio-s: decode only / 2 workers + job "
+        "| peak RSS (job + worker, MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(report["ratios_per_round"]):
-        w1, w2 = report["runs"]["workers=1"][i], report["runs"]["workers=2"][i]
+        d, w1, w2 = (report["runs"][c][i] for c in ("decode_only", "workers=1", "workers=2"))
         rss = f"{w2['peak_rss_mib']:.0f} + {w2['peak_child_rss_mib']:.0f}"
+        cpu = (
+            f"{d['job_cpu_ms_per_audio_s']:.3f} / {w2['worker_cpu_ms_per_audio_s']:.3f} + "
+            f"{w2['job_cpu_ms_per_audio_s']:.3f}"
+        )
         lines.append(
-            f"| {i + 1} | {r['decode_only']:.0f} | {w1['rate']:.0f} ({r['workers=1']:.2f}x) | "
-            f"{w2['rate']:.0f} ({r['workers=2']:.2f}x) | {r['workers=1 steady']:.2f}x | "
-            f"{r['workers=2 steady']:.2f}x | {rss} |"
+            f"| {i + 1} | {d['load_before']:.2f} | {r['decode_only']:.0f} | {w1['rate']:.0f} "
+            f"({r['workers=1']:.2f}x) | {w2['rate']:.0f} ({r['workers=2']:.2f}x) | "
+            f"{r['workers=1 steady']:.2f}x | {r['workers=2 steady']:.2f}x | {cpu} | {rss} |"
         )
     return "\n".join(lines)
 

@@ -2,6 +2,13 @@
 
     python bench/gpu_check.py [--model M] [--output_dir D] [--device cuda] [--tiny]
         [--input_dir DIR] [--input_hours 1.0] [--batch_size B] [--num_workers W] [--work_dir DIR]
+        [--budget_s S] [--quick]
+
+`--quick` is the run that fits a 10-minute GPU lease: `--budget_s 480` and 10 minutes of looped
+speech for the pipeline. With a budget, sections run most informative first (1, 2, 3, 5, 4
+below) and a section starts only while time is left (a tokenize run is killed at the budget);
+gpu_check.json and gpu_check.md are rewritten after every section, so a run cut short, or one
+whose section fails, keeps what it finished and says why the rest is missing.
 
 Writes gpu_check.json (every figure, the machine, torch/CUDA versions, the load) and gpu_check.md
 (the tables, also printed) to --output_dir (default bench/results/gpu_check/). It measures:
@@ -26,12 +33,17 @@ Writes gpu_check.json (every figure, the machine, torch/CUDA versions, the load)
    tokenize, vs a CPU `--exact` tokenize (the reference). In this process, on the device:
    `SnacEncoder` at batch size 1 vs B (does batching change a code there?), `quantize` vs SNAC's
    own quantizer item by item on the same latents, and (CUDA) float32 with TF32 off vs the reference.
+5. **Encoder options** on the device: `--precision` bf16/fp16 autocast (where the device computes
+   them natively; else the refusal is recorded) and the compiled fp32 encoder, against eager fp32:
+   `encode_files` seconds on the bundled speech after a warm-up (compiled: the first pass's extra
+   time is the compilation), codes vs fp32 and vs the CPU `--exact` reference.
 4. **Cost of --exact** on the device: `SnacEncoder.encode_files` seconds in float64 / float32 on the
    bundled speech repeated to >= 10 min, each after a warm-up call.
 
 `--tiny` (for the test suite, with `--device cpu`): the same on two short bundled recordings
 (en_005_001, en_007_003: 2.6 s) as both inputs, B = 1, 2 with 1.0 s segments, one warm-up and
-one timed call, 1 worker, no repetition for the cost of --exact. With the device and the
+one timed call, 1 worker, no repetition for the cost of --exact, encoder options fp32 and bf16
+only (no compilation: 20-90 s on CPU). With the device and the
 reference both on the CPU, the device's `--exact` run is the reference itself, and a run asked
 for twice is made once.
 """
@@ -61,6 +73,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 from snac_hf.codec.encode import SnacEncoder, code_agreement, model_on, quantize  # noqa: E402
 from snac_hf.codec.load import Codec, load_codec  # noqa: E402
 from snac_hf.codec.model_folder import DEFAULT_MODEL  # noqa: E402
+from snac_hf.codec.precision import PrecisionError, check_precision  # noqa: E402
 from snac_hf.sources.audio import decode_audio  # noqa: E402
 from snac_hf.sources.folder import find_audio_files, folder_dataset  # noqa: E402
 
@@ -68,6 +81,8 @@ REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO / "tests" / "data" / "speech"
 TOKENIZE = REPO / "scripts" / "tokenize.py"
 RATE_GOAL, REAL_TIME_GOAL = 0.9, 5000.0
+#: --quick: the whole check inside a 10-minute device lease, start-up and copies included.
+QUICK_BUDGET_S, QUICK_INPUT_HOURS = 480.0, 10 / 60
 
 
 @dataclass(frozen=True)
@@ -83,10 +98,14 @@ class Plan:
     speech_is_input: bool  # the speech is also the pipeline's input (no long input built)
     exact_cost_seconds: float  # speech repeated to at least this much audio for the cost of --exact
     workers: int
+    measure_compile: bool = True  # a compilation costs 20-90 s on CPU: not in the suite's --tiny
+    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")  # of the encoder options measured
 
 
 FULL = Plan(tuple(2**k for k in range(9)), 4.0, 2, 3, 1.0, None, False, 600.0, os.cpu_count() or 1)
-TINY = Plan((1, 2), 1.0, 1, 1, 0.0, ("en_005_001.flac", "en_007_003.flac"), True, 0.0, 1)
+TINY = Plan(
+    (1, 2), 1.0, 1, 1, 0.0, ("en_005_001.flac", "en_007_003.flac"), True, 0.0, 1, False, ("fp32", "bf16")
+)
 
 
 def main() -> int:
@@ -100,38 +119,82 @@ def main() -> int:
     parser.add_argument("--batch_size", type=int, help="the pipeline's (default: the fastest SNAC.encode B)")
     parser.add_argument("--num_workers", type=int, help="the pipeline's decode workers (default: the cores)")
     parser.add_argument("--work_dir", help="keep inputs and token sets here (default: a temporary folder)")
+    parser.add_argument(
+        "--budget_s",
+        type=float,
+        help="stop starting sections after this many seconds; what finished is written (default: none)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the 10-minute preset: --budget_s 480, 10 min of looped speech for the pipeline",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.budget_s = args.budget_s or QUICK_BUDGET_S
+        args.input_hours = QUICK_INPUT_HOURS if args.input_hours == 1.0 else args.input_hours
     plan = TINY if args.tiny else FULL
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but torch sees no CUDA device (use --device cpu --tiny on a CPU)")
+    out = Path(args.output_dir)
+    clock = Budget(args.budget_s)
     if args.work_dir:
-        report = run_check(args, plan, device, Path(args.work_dir))
+        report = run_check(args, plan, device, Path(args.work_dir), out, clock)
     else:
         with tempfile.TemporaryDirectory(prefix="gpu_check_") as work:
-            report = run_check(args, plan, device, Path(work))
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown(report)
-    (out / "gpu_check.md").write_text(table)
+            report = run_check(args, plan, device, Path(work), out, clock)
+    table = write_report(report, out)
     print(table)
     print(f"wrote {out / 'gpu_check.json'} and {out / 'gpu_check.md'}")
     return 0
 
 
-def run_check(args: argparse.Namespace, plan: Plan, device: torch.device, work: Path) -> dict:
+class Budget:
+    """The wall-clock budget: sections start only while time is left (None: no limit)."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.started = time.monotonic()
+
+    def left(self) -> float | None:
+        return None if self.seconds is None else self.seconds - (time.monotonic() - self.started)
+
+    def spent(self) -> bool:
+        left = self.left()
+        return left is not None and left <= 0
+
+
+def write_report(report: dict, out: Path) -> str:
+    """gpu_check.json and gpu_check.md as they stand (after every section: a run cut short keeps
+    what it finished)."""
+    out.mkdir(parents=True, exist_ok=True)
+    report["machine"]["loadavg_end"] = list(os.getloadavg())
+    (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    (out / "gpu_check.md").write_text(table)
+    return table
+
+
+def run_check(
+    args: argparse.Namespace, plan: Plan, device: torch.device, work: Path, out: Path, clock: Budget
+) -> dict:
+    """The sections, most informative first, each written as soon as it is done; a section that
+    cannot start within the budget, or fails, is recorded as such and the next one still runs."""
     report: dict = {"machine": machine(device), "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    report["budget_s"] = clock.seconds
     codec = load_codec(args.model)
     rate = codec.layout.sampling_rate
     speech_dir = speech_subset(work / "speech", plan.speech_files)
     rows = folder_dataset(str(speech_dir))
     speech = {key: decode_audio(value, rate) for key, value in zip(rows["id"], rows["audio"])}
-    sweep = snac_encode_sweep(codec, device, list(speech.values()), plan)
+    seconds = sum(map(len, speech.values())) / rate
+    report["speech"] = {"dir": str(speech_dir), "files": len(speech), "seconds": seconds}
+    sweep = snac_encode_sweep(codec, device, list(speech.values()), plan, clock)
     fastest = max((r for r in sweep if "audio_s_per_s" in r), key=lambda r: r["audio_s_per_s"])
     batch = args.batch_size or fastest["batch_size"]
     workers = plan.workers if args.num_workers is None else args.num_workers
-    runs = Runs(args.model, work / "tokens", batch, workers)
+    runs = Runs(args.model, work / "tokens", batch, workers, clock)
     if args.input_dir:
         input_dir = Path(args.input_dir)
     elif plan.speech_is_input:
@@ -153,13 +216,33 @@ def run_check(args: argparse.Namespace, plan: Plan, device: torch.device, work: 
         },
     }
     report["snac_encode"] = {"segment_seconds": plan.segment_seconds, "runs": sweep, "best": fastest}
-    report["pipeline"] = pipeline(runs, input_dir, device, fastest["audio_s_per_s"])
-    seconds = sum(map(len, speech.values())) / rate
-    report["speech"] = {"dir": str(speech_dir), "files": len(speech), "seconds": seconds}
-    report["agreement"] = agreements(runs, codec, device, speech_dir, speech, batch)
-    report["exact_cost"] = exact_cost(codec, device, list(speech.values()), batch, plan)
-    report["machine"]["loadavg_end"] = list(os.getloadavg())
+    write_report(report, out)
+    sections = {
+        "pipeline": lambda: pipeline(runs, input_dir, device, fastest["audio_s_per_s"]),
+        "agreement": lambda: agreements(runs, codec, device, speech_dir, speech, batch),
+        "encoder_options": lambda: encoder_options(codec, device, speech_dir, speech, batch, plan, runs),
+        "exact_cost": lambda: exact_cost(codec, device, list(speech.values()), batch, plan),
+    }
+    for name, section in sections.items():
+        report[name] = run_section(section, clock)
+        write_report(report, out)
     return report
+
+
+def run_section(section, clock: Budget) -> dict:
+    """A section's figures, or why there are none (the budget was spent; what it raised)."""
+    if clock.spent():
+        return {"not_run": f"the budget of {clock.seconds:.0f} s was spent"}
+    try:
+        return section()
+    except (subprocess.TimeoutExpired, BudgetSpent) as error:
+        return {"not_run": f"cut at the budget ({type(error).__name__})"}
+    except Exception as error:  # a failing section must not cost the others (a GPU run is scarce)
+        return {"failed": f"{type(error).__name__}: {str(error)[-2000:]}"}
+
+
+class BudgetSpent(RuntimeError):
+    """A section's loop saw the budget run out."""
 
 
 def machine(device: torch.device) -> dict:
@@ -225,12 +308,18 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def snac_encode_sweep(codec: Codec, device: torch.device, speech: list[np.ndarray], plan: Plan) -> list[dict]:
-    """Rate and peak memory of SNAC's own `encode` per batch size (item 1 of the module docstring)."""
+def snac_encode_sweep(
+    codec: Codec, device: torch.device, speech: list[np.ndarray], plan: Plan, clock: Budget
+) -> list[dict]:
+    """Rate and peak memory of SNAC's own `encode` per batch size (item 1 of the module docstring);
+    batch 1 always, larger ones while the budget lasts."""
     model = model_on(codec, device, torch.float32)
     size = round(plan.segment_seconds * codec.layout.sampling_rate)
     results = []
     for batch in plan.batch_sizes:
+        if results and clock.spent():
+            results.append({"batch_size": batch, "not_run": "budget spent"})
+            break
         try:
             results.append(time_encode(model, device, segments(speech, batch, size), plan))
         except (torch.cuda.OutOfMemoryError, MemoryError) as error:
@@ -270,8 +359,8 @@ def time_encode(model: torch.nn.Module, device: torch.device, batch: np.ndarray,
 class Runs:
     """`scripts/tokenize.py` runs in subprocesses; a run asked for twice is made once."""
 
-    def __init__(self, model: str, folder: Path, batch: int, workers: int):
-        self.model, self.folder, self.batch, self.workers = model, folder, batch, workers
+    def __init__(self, model: str, folder: Path, batch: int, workers: int, clock: Budget):
+        self.model, self.folder, self.batch, self.workers, self.clock = model, folder, batch, workers, clock
         self.done: dict[tuple, dict] = {}
         self.flags = [f for f in ("--device", "--num_workers") if f in tokenize_help()]
 
@@ -294,7 +383,10 @@ class Runs:
         if device.type == "cpu":  # also where tokenize has no --device flag
             env["CUDA_VISIBLE_DEVICES"] = ""
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+        left = self.clock.left()
+        if left is not None and left <= 0:
+            raise BudgetSpent("no time left for a tokenize run")
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=left)
         command_seconds = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -428,6 +520,67 @@ def no_tf32_agreement(
     return code_agreement(codes, reference)
 
 
+#: (name, --precision, --compile) of the encoder options measured against fp32 eager.
+ENCODER_OPTIONS = (("fp32", "fp32", False), ("bf16", "bf16", False), ("fp16", "fp16", False))
+COMPILED_OPTIONS = (("fp32 compiled", "fp32", True),)
+
+
+def encoder_options(
+    codec: Codec,
+    device: torch.device,
+    speech_dir: Path,
+    speech: dict[str, np.ndarray],
+    batch: int,
+    plan: Plan,
+    runs: Runs,
+) -> dict:
+    """Item 5 of the module docstring: `--precision` and `--compile` on the device, against eager
+    fp32: `encode_files` seconds on the bundled speech after a warm-up call (compiled: a first
+    whole pass, whose extra time over the timed pass is the compilation), and the codes vs eager
+    fp32 and vs the CPU --exact reference."""
+    reference = read_codes(runs.run(speech_dir, torch.device("cpu"), exact=True)["output_dir"])
+    ids = sorted(speech)
+    files = [speech[i] for i in ids]
+    segment = codec.layout.segment_samples(4.0)
+    options = [o for o in ENCODER_OPTIONS if o[1] in plan.precisions]
+    options += COMPILED_OPTIONS if plan.measure_compile else ()
+    results, codes = {}, {}
+    for name, precision, compile in options:
+        try:
+            check_precision(precision, device)
+        except PrecisionError as error:
+            results[name] = {"refused": str(error)}
+            continue
+        encoder = SnacEncoder(codec, device, precision=precision, compile=compile)
+        results[name], codes[name] = time_option(encoder, files, segment, batch, compile)
+    for name, figures in results.items():
+        if name in codes:
+            figures["speed_vs_fp32"] = results["fp32"]["seconds"] / figures["seconds"]
+            figures["agreement_vs_fp32"] = code_agreement(codes[name], codes["fp32"])
+            figures["agreement_vs_reference"] = code_agreement(codes[name], [reference[i] for i in ids])
+    if not plan.measure_compile:
+        results["fp32 compiled"] = {"not_run": "--tiny: a compilation costs 20-90 s on CPU"}
+    return {"audio_seconds": sum(map(len, files)) / codec.layout.sampling_rate, "options": results}
+
+
+def time_option(
+    encoder: SnacEncoder, files: list[np.ndarray], segment: int, batch: int, compile: bool
+) -> tuple[dict, list[list[np.ndarray]]]:
+    device = encoder.device
+    synchronize(device)
+    started = time.perf_counter()
+    encoder.encode_files(files if compile else files[:1], segment, batch)
+    synchronize(device)
+    warmup = time.perf_counter() - started
+    started = time.perf_counter()
+    codes = encoder.encode_files(files, segment, batch)
+    synchronize(device)
+    figures = {"seconds": time.perf_counter() - started, "warmup_seconds": warmup}
+    if compile:
+        figures["compile_seconds"] = warmup - figures["seconds"]
+    return figures, codes
+
+
 def exact_cost(codec: Codec, device: torch.device, speech: list[np.ndarray], batch: int, plan: Plan) -> dict:
     """Item 4 of the module docstring."""
     rate = codec.layout.sampling_rate
@@ -453,9 +606,51 @@ def exact_cost(codec: Codec, device: torch.device, speech: list[np.ndarray], bat
 
 
 def markdown(report: dict) -> str:
-    """The tables of gpu_check.md."""
-    sections = (header, encode_table, pipeline_tables, agreement_table, exact_table)
-    return "\n\n".join(section(report) for section in sections) + "\n"
+    """The tables of gpu_check.md: those of the finished sections, and why the others are missing."""
+    sections = (
+        ("settings", header),
+        ("snac_encode", encode_table),
+        ("pipeline", pipeline_tables),
+        ("agreement", agreement_table),
+        ("encoder_options", options_table),
+        ("exact_cost", exact_table),
+    )
+    parts = []
+    for key, table in sections:
+        figures = report.get(key)
+        if figures is None:
+            parts.append(f"## {key}: not reached")
+        elif "not_run" in figures or "failed" in figures:
+            parts.append(f"## {key}: {figures.get('not_run') or 'failed: ' + figures['failed']}")
+        else:
+            parts.append(table(report))
+    return "\n\n".join(parts) + "\n"
+
+
+def options_table(report: dict) -> str:
+    o = report["encoder_options"]
+    lines = [
+        f"## Encoder options on the device (encode_files, {o['audio_seconds']:.1f} s of bundled speech)",
+        "",
+        row("option", "seconds", "speed vs fp32", "compile (s)", "codes vs fp32", "codes vs CPU --exact"),
+        row(*["---"] * 6),
+    ]
+    for name, f in o["options"].items():
+        if "seconds" not in f:
+            lines.append(row(name, f.get("refused") or f.get("not_run"), "", "", "", ""))
+            continue
+        compile_s = f"{f['compile_seconds']:.1f}" if "compile_seconds" in f else ""
+        lines.append(
+            row(
+                name,
+                f"{f['seconds']:.3f}",
+                f"{f['speed_vs_fp32']:.3f}",
+                compile_s,
+                f"{f['agreement_vs_fp32']:.4%}",
+                f"{f['agreement_vs_reference']:.4%}",
+            )
+        )
+    return "\n".join(lines)
 
 
 def row(*cells: object) -> str:
@@ -484,8 +679,8 @@ def encode_table(report: dict) -> str:
         row(*["---"] * 5),
     ]
     for r in sweep["runs"]:
-        if "oom" in r:
-            lines.append(row(r["batch_size"], "out of memory", "", "", ""))
+        if "oom" in r or "not_run" in r:
+            lines.append(row(r["batch_size"], "out of memory" if "oom" in r else r["not_run"], "", "", ""))
             continue
         memory = "n/a" if r["peak_memory_mib"] is None else f"{r['peak_memory_mib']:.0f}"
         lines.append(

@@ -8,6 +8,7 @@ Both are cached across runs (see snac_hf.codec.model_folder.cached_model_dir); `
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -18,6 +19,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # fail fast instead of retrying an unreachable Hub
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs 2 pytest-xdist workers on 2 cores
+    # one OpenMP thread each (and in what they start): 2 workers x 2 spinning OpenMP threads on 2
+    # cores made float64 encodes 7x slower (measured: the exact speech fixture 407 s instead of ~55)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = REPO / "tests" / "data" / "speech"
@@ -37,6 +42,49 @@ def run_script(
     """Run a repository script exactly as a user types it, from the repository root."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([*launcher, *args], cwd=REPO, env=env, capture_output=True, text=True, **kwargs)
+
+
+#: The `snac-hf` command each script runs (scripts/X.py is `snac-hf X` under its own name).
+SCRIPT_COMMANDS = {
+    "scripts/tokenize.py": "tokenize",
+    "scripts/analyze.py": "analyze",
+    "scripts/train_bpe.py": "train-bpe",
+    "scripts/compare_bpe.py": "compare-bpe",
+    "scripts/export.py": "export",
+    "scripts/decode.py": "decode",
+    "scripts/evaluate_lm.py": "evaluate-lm",
+    "scripts/evidence.py": "evidence",
+}
+
+
+def run_here(capsys, command: str, *args: str, prog: str | None = None) -> subprocess.CompletedProcess:
+    """`snac-hf COMMAND ARGS` in this process: the same `main` the console command runs, from the
+    repository root, its exit status and console output as a CompletedProcess.
+
+    For refusals (a one-line error, exit 2) and other short runs: a subprocess spends 1.5-3 s
+    importing torch and datasets before the first check, which made the hostile-input matrices most
+    of the suite's time. A bug's traceback propagates into the test (it fails). Every command still
+    runs as a subprocess in other tests, and those cover logging, exit at interpreter shutdown and
+    the worker processes."""
+    from snac_hf.cli.main import run
+
+    capsys.readouterr()  # drop what the test printed before
+    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    with contextlib.chdir(REPO):
+        try:
+            status = run(command, list(args), prog or f"snac-hf {command}")
+        except SystemExit as exit_:  # argparse's errors (exit status 2)
+            status = exit_.code
+        finally:  # `--num_threads` sets torch's for the process: the next test must not inherit it
+            if threads is not None:
+                sys.modules["torch"].set_num_threads(threads)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess([command, *args], status, captured.out, captured.err)
+
+
+def run_script_here(capsys, script: str, *args: str) -> subprocess.CompletedProcess:
+    """`python SCRIPT ARGS` in this process (`run_here` of the command the script runs)."""
+    return run_here(capsys, SCRIPT_COMMANDS[script], *args, prog=script)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +114,25 @@ def random_model() -> Path:
     return ensure_offline_model("random")
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` run once per test session, even when pytest-xdist splits the session over
+    several worker processes: the first worker builds under a file lock in the folder all workers
+    share, the others wait for it and read the result (pytest-xdist's documented pattern). Returns
+    the folder."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's basetemp is a sibling under the session's
+    folder = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def speech_token_set(tmp_path_factory, fitted_model) -> Path:
     """All 40 speech fixtures tokenized by the real pipeline with the fitted model (no analysis).
@@ -77,9 +144,9 @@ def speech_token_set(tmp_path_factory, fitted_model) -> Path:
     from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
     from snac_hf.sources.folder import folder_dataset
 
-    out = tmp_path_factory.mktemp("speech_tokens") / "tokens"
-    settings = TokenizeSettings(files_per_shard=16, exact=True)
-    tokenize_dataset(
-        folder_dataset(str(SPEECH)), load_codec(str(fitted_model)), str(out), settings, progress=False
-    )
-    return out
+    def build(folder: Path) -> None:
+        settings = TokenizeSettings(files_per_shard=16, exact=True)
+        codec = load_codec(str(fitted_model))
+        tokenize_dataset(folder_dataset(str(SPEECH)), codec, str(folder / "tokens"), settings, progress=False)
+
+    return built_once(tmp_path_factory, "speech_tokens", build) / "tokens"

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_here
 
 from snac_hf.bpe.synthetic import write_synthetic_token_set
 from snac_hf.cli.main import COMMANDS
@@ -41,6 +41,11 @@ def run(*command: str, env: dict | None = None, timeout: int = 120) -> subproces
 
 def snac_hf(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return run(str(SNAC_HF), *args, **kwargs)
+
+
+def snac_hf_here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`snac-hf ARGS` in this process (conftest.run_here): for the refusal matrices."""
+    return run_here(capsys, *args)
 
 
 def one_error_line(stderr: str, status: int) -> str:
@@ -124,19 +129,21 @@ MISSING_PATH_COMMANDS = {
 
 
 @pytest.mark.parametrize("case", list(MISSING_PATH_COMMANDS))
-def test_a_missing_path_is_one_error_line(case, tmp_path):
+def test_a_missing_path_is_one_error_line(case, tmp_path, capsys):
     missing, out = tmp_path / "no_such_thing", tmp_path / "out"
     args = [{MISSING: str(missing), "OUT": str(out)}.get(a, a) for a in MISSING_PATH_COMMANDS[case]]
-    result = snac_hf(*args)
+    result = snac_hf_here(capsys, *args)
     assert str(missing) in one_error_line(result.stderr, result.returncode)
     assert not out.exists()  # nothing written
 
 
-def test_a_bad_flag_value_is_one_error_line(tmp_path):
-    result = snac_hf("train-bpe", "--tokens", "x", "--output_dir", str(tmp_path), "--codec", "snac_99khz")
+def test_a_bad_flag_value_is_one_error_line(tmp_path, capsys):
+    result = snac_hf_here(
+        capsys, "train-bpe", "--tokens", "x", "--output_dir", str(tmp_path), "--codec", "snac_99khz"
+    )
     line = one_error_line(result.stderr, result.returncode)
     assert "unknown SNAC model 'snac_99khz'" in line and "(see snac-hf train-bpe --help)" in line
-    result = snac_hf("tokenize", "--input_dir", "x", "--output_dir", "y", "--batch_size", "0")
+    result = snac_hf_here(capsys, "tokenize", "--input_dir", "x", "--output_dir", "y", "--batch_size", "0")
     assert "--batch_size must be positive" in one_error_line(result.stderr, result.returncode)
 
 
@@ -316,11 +323,18 @@ def model_with(tmp_path: Path, fitted_model, **config) -> Path:
     ids=["stride-0", "stride-1.5", "rate-true", "rate-negative"],
 )
 def test_a_model_config_with_impossible_values_is_one_line(
-    tmp_path, short_speech_dir, fitted_model, config, message
+    tmp_path, short_speech_dir, fitted_model, config, message, capsys
 ):
     model, out = model_with(tmp_path, fitted_model, **config), tmp_path / "out"
-    result = snac_hf(
-        "tokenize", "--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(model)
+    result = snac_hf_here(
+        capsys,
+        "tokenize",
+        "--input_dir",
+        str(short_speech_dir),
+        "--output_dir",
+        str(out),
+        "--model",
+        str(model),
     )
     line = one_error_line(result.stderr, result.returncode)
     assert f"{model / 'config.json'}" in line and message in line
@@ -328,8 +342,9 @@ def test_a_model_config_with_impossible_values_is_one_line(
 
 
 @pytest.mark.parametrize("value", ["inf", "nan"])
-def test_a_segment_length_that_is_not_finite_is_one_line(tmp_path, value):
-    result = snac_hf(
+def test_a_segment_length_that_is_not_finite_is_one_line(tmp_path, value, capsys):
+    result = snac_hf_here(
+        capsys,
         "tokenize",
         "--input_dir",
         str(tmp_path),
@@ -343,7 +358,7 @@ def test_a_segment_length_that_is_not_finite_is_one_line(tmp_path, value):
     )
 
 
-def test_integer_weights_and_loading_scripts_are_refused(tmp_path, short_speech_dir):
+def test_integer_weights_and_loading_scripts_are_refused(tmp_path, short_speech_dir, capsys):
     import torch
 
     from snac_hf.codec.offline import seeded_snac
@@ -352,8 +367,8 @@ def test_integer_weights_and_loading_scripts_are_refused(tmp_path, short_speech_
     checkpoint = tmp_path / "int.pt"
     torch.save({k: v.to(torch.int64) for k, v in snac.state_dict().items()}, checkpoint)
     out = tmp_path / "out"
-    result = snac_hf(
-        "tokenize", "--input_dir", str(short_speech_dir), "--output_dir", str(out),
+    result = snac_hf_here(
+        capsys, "tokenize", "--input_dir", str(short_speech_dir), "--output_dir", str(out),
         "--model", "hubertsiuzdak/snac_24khz", "--checkpoint", str(checkpoint),
     )  # fmt: skip
     line = one_error_line(result.stderr, result.returncode)
@@ -362,6 +377,6 @@ def test_integer_weights_and_loading_scripts_are_refused(tmp_path, short_speech_
     scripted = tmp_path / "scripted"
     scripted.mkdir()
     (scripted / "scripted.py").write_text("import datasets\n")
-    result = snac_hf("tokenize", "--dataset", str(scripted), "--output_dir", str(out))
+    result = snac_hf_here(capsys, "tokenize", "--dataset", str(scripted), "--output_dir", str(out))
     line = one_error_line(result.stderr, result.returncode)
     assert "holds a dataset loading script (scripted.py)" in line and not out.exists()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_script
+from tests.conftest import run_script, run_script_here
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +109,12 @@ def test_decode_script_writes_trimmed_wavs(tokenizers, rows, codec, fitted_model
     assert "noise" in result.stderr  # the offline model's notice travels to the user
 
 
-def test_bad_ids_are_usage_errors(tmp_path, fitted_model, tokenizers):
+def test_bad_ids_are_usage_errors(tmp_path, fitted_model, tokenizers, capsys):
     tokenizers["plain"].save_pretrained(tmp_path / "tok")
     (tmp_path / "ids.json").write_text(json.dumps([[1, 2, 999999]]))
-    result = run_script(
-        "scripts/decode.py", "--tokenizer", str(tmp_path / "tok"), "--ids", str(tmp_path / "ids.json"),
+    result = run_script_here(
+        capsys, "scripts/decode.py",
+        "--tokenizer", str(tmp_path / "tok"), "--ids", str(tmp_path / "ids.json"),
         "--model", str(fitted_model), "--out_dir", str(tmp_path / "wavs"),
     )  # fmt: skip
     assert result.returncode == 2 and "unknown token id 999999" in result.stderr
@@ -132,7 +133,9 @@ def test_distinct_ids_get_distinct_file_names_in_any_order():
         output_names(["x", "y", "x"])
 
 
-def test_decode_script_never_overwrites_and_checks_durations(tokenizers, rows, fitted_model, tmp_path):
+def test_decode_script_never_overwrites_and_checks_durations(
+    tokenizers, rows, fitted_model, tmp_path, capsys
+):
     from snac_hf.codec.wav import read_float_wav
 
     tok = tokenizers["plain"]
@@ -163,8 +166,9 @@ def test_decode_script_never_overwrites_and_checks_durations(tokenizers, rows, f
     assert decode(items, "--overwrite").returncode == 0
 
     (tmp_path / "bad.json").write_text(json.dumps([{"id": "x", "input_ids": ids, "duration": -1.0}]))
-    result = run_script(
-        "scripts/decode.py", "--tokenizer", str(tmp_path / "tok"), "--ids", str(tmp_path / "bad.json"),
+    result = run_script_here(
+        capsys, "scripts/decode.py",
+        "--tokenizer", str(tmp_path / "tok"), "--ids", str(tmp_path / "bad.json"),
         "--model", str(fitted_model), "--out_dir", str(tmp_path / "bad"),
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
@@ -172,7 +176,7 @@ def test_decode_script_never_overwrites_and_checks_durations(tokenizers, rows, f
     assert not (tmp_path / "bad").exists()
 
 
-def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, rows, codec, tmp_path):
+def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, rows, codec, tmp_path, capsys):
     from snac_hf.codec.decode import decode_rows
 
     tok = tokenizers["plain"]
@@ -190,8 +194,9 @@ def test_durations_must_be_positive_finite_and_those_of_the_codes(tokenizers, ro
             decode_rows([{"id": "x", "input_ids": ids, "duration": duration}], codec, tmp_path / "out", tok)
     assert not (tmp_path / "out").exists()
     (tmp_path / "broken.json").write_text("[[1, 2,")
-    result = run_script(
-        "scripts/decode.py", "--ids", str(tmp_path / "broken.json"), "--out_dir", str(tmp_path / "out"),
+    result = run_script_here(
+        capsys, "scripts/decode.py", "--ids", str(tmp_path / "broken.json"),
+        "--out_dir", str(tmp_path / "out"),
     )  # fmt: skip
     assert result.returncode == 2 and f"{tmp_path / 'broken.json'}: not valid JSON" in result.stderr
 

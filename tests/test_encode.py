@@ -170,19 +170,19 @@ def test_segment_must_be_a_padding_multiple(codec, recordings):
 @pytest.mark.slow
 def test_exact_codes_are_the_same_bits_when_the_cores_are_oversubscribed(codec, recordings):
     """Issue 21: one held-out check once saw 0.9889 agreement of --exact codes with SNAC's float64
-    encode, later 1.000. Encode the same files 10 times, with 2 threads, beside two processes that
+    encode, later 1.000. Encode the same files 6 times, with 2 threads, beside two processes that
     keep both cores busy: every run must give the same bits (float64 encode and quantize do not
     depend on scheduling; a thread pool that is preempted still splits the work the same way)."""
     import subprocess
     import sys
 
-    recordings = recordings[1:3]  # two short ones (3.1 s of speech): 10 runs in about half a minute
+    recordings = recordings[1:3]  # two short ones (3.1 s of speech): 6 runs in about 15 s
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         with torch_threads(2):
             encoder = SnacEncoder(codec, exact=True)
             segment = codec.layout.padded_length(max(len(r) for r in recordings))
-            runs = [encoder.encode_files(recordings, segment, batch_size=4) for _ in range(10)]
+            runs = [encoder.encode_files(recordings, segment, batch_size=4) for _ in range(6)]
     finally:
         for hog in hogs:
             hog.kill()
@@ -193,3 +193,71 @@ def test_exact_codes_are_the_same_bits_when_the_cores_are_oversubscribed(codec, 
     # and they are SNAC's own float64 codes of each file
     reference = [encode_alone(codec, r, exact=True) for r in recordings]
     assert code_agreement(first, reference) == 1.0
+
+
+def test_plain_encoder_equals_snacs_encoder_bit_for_bit(codec, recordings):
+    """What makes the compiled encoder exact on CPU, checked without compiling: weight norm folded
+    into plain weights and Snake through `eager_sin` give SNAC's own latents bit for bit."""
+    from snac_hf.codec.compiled import plain_encoder
+
+    plain = plain_encoder(codec, torch.device("cpu"), torch.float32)
+    audio = torch.from_numpy(recordings[1][: codec.layout.segment_samples(1.0)].copy()).view(1, 1, -1)
+    with torch.inference_mode():
+        assert torch.equal(plain(audio), codec.model.encoder(audio))
+    assert next(codec.model.encoder.parameters()).device.type == "cpu"  # the original is untouched
+    assert any(n.endswith("original0") for n, _ in codec.model.encoder.named_parameters())
+
+
+@pytest.mark.slow  # one torch.compile on CPU: 20-90 s
+def test_compiled_encoder_gives_eager_codes_bit_for_bit_with_one_and_two_threads(codec, recordings):
+    short = recordings[1:3]
+    segment = codec.layout.segment_samples(4.0)
+    for n in (1, 2):
+        with torch_threads(n):
+            eager = SnacEncoder(codec).encode_files(short, segment, batch_size=4)
+            compiled = SnacEncoder(codec, compile=True)
+            assert compiled.compiled
+            got = compiled.encode_files(short, segment, batch_size=4)
+        assert all(np.array_equal(a, b) for fa, fb in zip(got, eager) for a, b in zip(fa, fb)), n
+
+
+def test_bf16_autocast_changes_some_codes_and_keeps_their_shape(codec, recordings):
+    from snac_hf.codec.precision import native
+
+    if not native("bf16", torch.device("cpu")):
+        pytest.skip("this CPU has no native bf16")
+    short = recordings[1:3]
+    segment = codec.layout.segment_samples(4.0)
+    fp32 = SnacEncoder(codec).encode_files(short, segment, batch_size=4)
+    bf16 = SnacEncoder(codec, precision="bf16").encode_files(short, segment, batch_size=4)
+    assert [[len(c) for c in f] for f in bf16] == [[len(c) for c in f] for f in fp32]
+    assert 0.3 < code_agreement(bf16, fp32) < 1.0  # reduced precision is never the default: it changes codes
+
+
+def test_precision_refusals_are_one_line():
+    from snac_hf.codec.precision import PrecisionError, check_precision
+
+    with pytest.raises(PrecisionError, match="--exact computes in float64"):
+        check_precision("bf16", "cpu", exact=True)
+    with pytest.raises(PrecisionError, match="unknown"):
+        check_precision("int8", "cpu")
+    with pytest.raises(PrecisionError, match="no native fp16"):
+        check_precision("fp16", "meta")  # a device with no arithmetic of its own
+    check_precision("fp32", "meta", exact=True)
+
+
+def test_the_default_compiles_only_long_cpu_fp32_jobs():
+    from snac_hf.codec.compile_choice import LONG_ENOUGH_SECONDS, CompileChoice, compile_changes_codes
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    second = np.zeros(24000, np.float32)
+    long_job = CompileChoice(cpu, "fp32", False, expected_files=int(LONG_ENOUGH_SECONDS) + 16)
+    assert not long_job.observe([second] * 4, 24000)  # too few files seen to estimate
+    assert long_job.observe([second] * 4, 24000) and not long_job.observe([second], 24000)  # once
+    short_job = CompileChoice(cpu, "fp32", False, expected_files=int(LONG_ENOUGH_SECONDS) // 2)
+    assert not any(short_job.observe([second] * 8, 24000) for _ in range(4))
+    for device, precision, exact in ((cuda, "fp32", False), (cpu, "bf16", False), (cpu, "fp32", True)):
+        assert not CompileChoice(device, precision, exact, 10**9).observe([second] * 8, 24000)
+        assert compile_changes_codes(True, device, precision, exact)
+    assert not compile_changes_codes(True, cpu, "fp32", False)  # proven equal: not in the fingerprint
+    assert not compile_changes_codes(None, cuda, "fp32", False)

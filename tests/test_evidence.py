@@ -1,6 +1,8 @@
-"""`snac-hf evidence`: the split, the verdict's rule, the cost arithmetic, and the user's command on
-real tokens (the bundled speech, `--preset tiny`): reports, resume after a lost training, refusal
-of other settings, one-line errors, and two processes under `accelerate launch`."""
+"""`snac-hf evidence`: the splits (hash, held-out voices), the plan of the merge curve, the orpheus
+baseline's ids, the verdict's rule and the curve's best budget, the cost arithmetic, and the user's
+command on real tokens (the bundled speech with its voices, `--preset tiny`): reports, resume after
+a lost training, refusal of other settings, one-line errors, and two processes under `accelerate
+launch`."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from conftest import run_script
 from datasets import Dataset
 
 from snac_hf.evidence.costs import cost_rows, flops_per_token
-from snac_hf.evidence.splits import SplitError, split
+from snac_hf.evidence.curve import best_budgets, curve_sentences, overall_best
+from snac_hf.evidence.plan import curve_lines, plan_tokenizations, raw_of
+from snac_hf.evidence.settings import EvidenceSettings
+from snac_hf.evidence.splits import SplitError, split, split_voices
 from snac_hf.evidence.verdict import judge, paired_difference, sentences
 
 
@@ -46,7 +51,89 @@ def test_split_by_speaker_holds_every_voice_out_together():
     assert sorted(other["id"]) != sorted(held_out["id"])
 
 
-def test_split_errors_say_what_to_change():
+def test_held_out_voices_are_whole_and_hold_the_share():
+    # 8 voices of unequal length (1 to 8 files of 3 s) and 4 files without a voice
+    speakers = [f"v{v}" for v in range(8) for _ in range(v + 1)] + [None, "", None, ""]
+    dataset = Dataset.from_dict(
+        {"id": [f"f{i:02d}" for i in range(len(speakers))], "duration": [3.0] * 40, "speaker": speakers}
+    )
+    train, held_out, summary = split_voices(dataset, "speaker", 0.15, "test-salt")
+    held = set(held_out["speaker"])
+    assert held and not held & set(train["speaker"]) and None not in held and "" not in held
+    assert summary.held_out_seconds == 3.0 * len(held_out) >= 0.15 * 120.0
+    assert summary.files_keyed_by_id == 4 and summary.keys == 8 and summary.held_out_keys == len(held)
+    # the voices go in salted-hash order and stop at the share: one voice fewer falls short of it
+    from snac_hf.bpe.corpus import id_fractions
+
+    voices = sorted({s for s in speakers if s})
+    keys = [f"speaker:{v}" for v in voices]  # what is hashed: salt:column:voice
+    order = [v for _, v in sorted(zip(id_fractions(keys, "test-salt"), voices, strict=True))]
+    assert held == set(order[: len(held)])
+    seconds = {v: 3.0 * speakers.count(v) for v in voices}
+    assert sum(seconds[v] for v in order[: len(held) - 1]) < 0.15 * 120.0
+    # the same voices whatever the row order
+    _, again, _ = split_voices(dataset.select(list(reversed(range(40)))), "speaker", 0.15, "test-salt")
+    assert sorted(again["id"]) == sorted(held_out["id"])
+    one_voice = Dataset.from_dict({"id": ["a", "b"], "duration": [1.0, 1.0], "speaker": ["x", "x"]})
+    with pytest.raises(SplitError, match="1 voices .* or pass --voices_by none"):
+        split_voices(one_voice, "speaker", 0.15, "s")
+    with pytest.raises(SplitError, match="--voices_by language: the token set has no such column"):
+        split_voices(dataset, "language", 0.15, "s")
+
+
+def test_the_curve_gives_each_serialization_one_raw_row():
+    settings = EvidenceSettings(variants=("plain", "thresholded", "cross_scale"), lm_merges=(64, 0, 8))
+    assert plan_tokenizations(settings) == {
+        "raw-scale": ("plain", 0),  # plain and thresholded at 0 merges are the same ids: one row
+        "raw-frame": ("cross_scale", 0),
+        "plain-8": ("plain", 8),
+        "plain-64": ("plain", 64),
+        "thresholded-8": ("thresholded", 8),
+        "thresholded-64": ("thresholded", 64),
+        "cross_scale-8": ("cross_scale", 8),
+        "cross_scale-64": ("cross_scale", 64),
+        "orpheus": ("orpheus", 0),
+    }
+    assert raw_of(settings)["thresholded-64"] == "raw-scale"
+    assert raw_of(settings)["orpheus"] == raw_of(settings)["cross_scale-8"] == "raw-frame"
+    assert curve_lines(settings)["cross_scale"] == [
+        (0, "raw-frame"),
+        (8, "cross_scale-8"),
+        (64, "cross_scale-64"),
+    ]
+    # orpheus is judged against the raw frame order, which the plan then holds even without cross_scale
+    alone = EvidenceSettings(variants=("plain",), lm_merges=(0, 64))
+    assert list(plan_tokenizations(alone)) == ["raw-scale", "plain-64", "raw-frame", "orpheus"]
+    assert "raw-frame" not in plan_tokenizations(EvidenceSettings(variants=("plain",), orpheus=False))
+
+
+def test_orpheus_ids_are_the_exports_and_keep_every_code():
+    import numpy as np
+
+    from snac_hf.export.orpheus import CODE_OFFSET, codes_to_orpheus_ids
+    from snac_hf.layout import layout_for
+    from snac_hf.layout.orpheus import POSITION_INDEX, POSITION_SCALE, frame_positions
+    from snac_hf.lm.orpheus_tokens import OrpheusTokenizer
+
+    layout = layout_for("snac_24khz")
+    assert frame_positions(layout) == (POSITION_SCALE, POSITION_INDEX)
+    assert len(frame_positions(layout_for("snac_32khz"))[0]) == 15
+    tokenizer = OrpheusTokenizer(layout)
+    assert tokenizer.vocab_size == 6 + 7 * 4096
+    rng = np.random.default_rng(0)
+    files = [[rng.integers(0, 4096, n) for n in layout.n_codes(m * 512)] for m in (20, 21, 22, 23, 0, 1)]
+    encoded = tokenizer.encode_batch(files, add_special_tokens=True)
+    # 0..3 codes past the last whole frame: 1, 3, 4, 6 more ids than whole frames have; none dropped
+    assert [len(e) for e in encoded] == [4 + 35, 4 + 35 + 3, 4 + 35 + 4, 4 + 35 + 6, 4, 4 + 3]
+    for codes, ids in zip(files, encoded, strict=True):
+        assert list(ids[:2]) == [1, 3] and list(ids[-2:]) == [
+            4,
+            2,
+        ]  # <bos> <audio_start> ... <audio_end> <eos>
+        whole = codes_to_orpheus_ids(codes)  # the Orpheus export: whole frames, offset 128,266
+        assert np.array_equal(ids[2 : 2 + whole.size], whole - CODE_OFFSET + 6)
+        assert all(np.array_equal(a, b) for a, b in zip(tokenizer.decode(ids), codes, strict=True))
+
     dataset = speakers_dataset()
     with pytest.raises(SplitError, match="--keep_columns language"):
         split(dataset, 0.2, "language", "s")
@@ -100,6 +187,32 @@ def test_verdict_names_only_supported_differences():
     assert sentences(at_unigram)[0].startswith(expected)
 
 
+def test_the_curve_names_each_variants_best_budget():
+    table = {
+        "raw-scale": [800.0, 801.0, 802.0],
+        "plain-32": [795.0, 796.5, 796.0],  # the best of plain, better than raw-scale in every seed
+        "plain-4000": [840.0, 841.0, 842.0],
+        "raw-frame": [810.0, 811.0, 812.0],
+        "cross_scale-32": [812.0, 809.0, 813.0],  # best of cross_scale, not distinguishable
+        "cross_scale-4000": [850.0, 851.0, 852.0],
+        "orpheus": [830.0, 832.0, 831.0],  # worse than raw-frame
+    }
+    settings = EvidenceSettings(variants=("plain", "cross_scale"), lm_merges=(0, 32, 4000))
+    lines = curve_lines(settings)
+    verdict = judge(results(table), 1000.0, raw_of(settings))["equal_audio"]
+    assert best_budgets(verdict, lines) == {"plain": (32, "plain-32"), "cross_scale": (32, "cross_scale-32")}
+    assert overall_best(verdict, lines) == "plain-32"
+    assert curve_sentences(verdict, lines) == [
+        "plain (scale by scale): lowest mean at 32 merges (795.8 bits/s, 3 seeds), lower than raw-scale in "
+        "every seed, beyond 2 standard errors (-0.6%).",
+        "cross_scale (frame by frame): lowest mean at 32 merges (811.3 bits/s, 3 seeds), not "
+        "distinguishable from raw-frame at these seeds (+0.0%).",
+        "orpheus (frame order, one id per frame position and code): 831.0 bits/s, higher (worse) than "
+        "raw-frame in every seed, beyond 2 standard errors (+2.5%).",
+        "Best budget of the run: plain-32; the confirmations below compare it with raw-scale.",
+    ]
+
+
 def test_cost_arithmetic():
     record = {
         "tokenization": "plain-10",
@@ -125,56 +238,124 @@ def evidence(*args: str, launcher: tuple[str, ...] = (sys.executable,)):
     return run_script("scripts/evidence.py", *args, launcher=launcher)
 
 
+@pytest.fixture(scope="module")
+def voiced_token_set(speech_token_set, tmp_path_factory):
+    """The bundled speech's token set with a `speaker` column: four voices as the file names tell
+    them (the Austen reader, the other English recordings, the Italian and the Russian prompts).
+    A copy of the folder without its resume state (whose shard digests the new column changes)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("voiced") / "tokens"
+    shutil.copytree(speech_token_set, folder, ignore=shutil.ignore_patterns(".snac_hf"))
+    for shard in sorted((folder / "data").glob("*.parquet")):
+        table = pq.read_table(shard)
+        ids = table.column("id").to_pylist()
+        voices = [i.split("_")[0] + ("-austen" if "austen" in i else "") for i in ids]
+        pq.write_table(table.append_column("speaker", pa.array(voices)), shard)
+    return folder
+
+
 @pytest.mark.slow
-def test_evidence_command_reports_resumes_and_refuses(speech_token_set, tmp_path):
+def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path):
     out = tmp_path / "evidence"
-    args = ["--tokens", str(speech_token_set), "--output_dir", str(out), "--preset", "tiny"]
-    args += ["--variants", "plain", "hierarchical", "--num_threads", "1"]
+    args = ["--tokens", str(voiced_token_set), "--output_dir", str(out), "--preset", "tiny"]
+    args += ["--variants", "plain", "cross_scale", "--num_threads", "1"]
     first = evidence(*args)
     assert first.returncode == 0, first.stderr
-    assert "LM trainings: 0 done before, 10 to run" in first.stderr
+    # per seed: raw-scale, raw-frame and orpheus once (the same window in both settings), the four
+    # BPE rows twice (their equal-audio windows are shorter); then best and raw: seed 2, 2 x 4x longer
+    assert "LM trainings on the curve: 0 done before, 22 to run" in first.stderr
+    assert (
+        "LM trainings at the best budget and at 0 (more seeds, longer): 0 done before, 6 to run"
+        in first.stderr
+    )
+    assert "LM trainings on held-out voices: 0 done before, 4 to run" in first.stderr
     report = json.loads((out / "evidence.json").read_text())
-    # raw + 2 variants, 2 settings, 2 seeds; the raw codes train once for both settings
-    assert len(report["results"]) == 12
-    assert {r["tokenization"] for r in report["results"]} == {"raw", "plain-200", "hierarchical-200"}
-    assert len(list((out / "runs").rglob("*.json"))) == 10
-    assert all(r["round_trip_exact"] for r in report["compression"])
+    curve = [r for r in report["results"] if r["phase"] == "curve"]
+    assert len(curve) == 7 * 2 * 2  # 7 tokenizations, 2 settings, 2 seeds
+    assert {r["tokenization"] for r in curve} == {
+        "raw-scale", "raw-frame", "plain-50", "plain-200", "cross_scale-50", "cross_scale-200", "orpheus"
+    }  # fmt: skip
+    best = report["best"]
+    assert best in {"plain-50", "plain-200", "cross_scale-50", "cross_scale-200"}
+    pair = {best, report["plan"][best]["raw"]}
+    assert report["plan"][best]["raw"] == ("raw-scale" if best.startswith("plain") else "raw-frame")
+    more = [r for r in report["results"] if r["phase"] == "more_seeds"]
+    longer = [r for r in report["results"] if r["phase"] == "longer"]
+    assert {(r["tokenization"], r["seed"], r["steps"]) for r in more} == {(n, 2, 20) for n in pair}
+    assert {(r["tokenization"], r["seed"], r["steps"]) for r in longer} == {
+        (n, s, 80) for n in pair for s in (0, 1)
+    }
+    assert {r["setting"] for r in more + longer} == {"equal_audio"}
+    orpheus = next(r for r in curve if r["tokenization"] == "orpheus")
+    assert orpheus["vocab_size"] == 6 + 7 * 4096 and orpheus["num_merges"] == 0
+    raw_frame = next(r for r in curve if r["tokenization"] == "raw-frame")
+    assert orpheus["held_out_tokens"] == raw_frame["held_out_tokens"]  # every code, in the same order
+    voices = report["voices"]
+    assert voices["split"]["held_out_seconds"] >= 0.15 * report["data"]["hours"] * 3600
+    assert {(r["tokenization"], r["seed"]) for r in voices["results"]} == {
+        (n, s) for n in pair for s in (0, 1)
+    }
+    assert len(list((out / "runs").rglob("*.json"))) == 22 + 6
+    assert len(list((out / "held_out_voices" / "runs").rglob("*.json"))) == 4
+    assert all(r["round_trip_exact"] for r in report["compression"] + voices["compression"])
     assert {(r["variant"], r["num_merges"]) for r in report["compression"]} == {
-        (v, m) for v in ("plain", "hierarchical") for m in (50, 200)
+        (v, m) for v in ("plain", "cross_scale") for m in (50, 200)
     }
     markdown = (out / "evidence.md").read_text()
     for heading in (
         "## Verdict",
+        "## The merge curve",
         "## Compression on held-out files",
         "## LM: held-out",
+        "## At the best budget and at 0",
         "## Cost per audio-hour",
     ):
         assert heading in markdown
+    assert (
+        "Held-out voices: split by speaker (whole voices in salted-hash order until they hold 15%" in markdown
+    )
     assert "offline stand-in codec" in markdown  # the codec's notice travels into the report
     # 133 s of audio and 20 steps: every model stays at the unigram level, and the verdict says so
-    assert "Not supported:" in markdown and "**-" not in markdown
+    assert "Not supported:" in markdown and "**-" not in markdown and "**+" not in markdown
+    assert markdown.count("not comparable (a model stayed within 5% of the unigram level)") == 5
     assert (out / "evidence.png").stat().st_size > 10_000
-    assert "equal_audio:" in first.stdout and "wrote " in first.stdout
+    assert "equal audio-seconds seen" in first.stdout and "At the best budget and at 0" in first.stdout
+    assert "wrote " in first.stdout
 
-    # a lost training is redone, and only it
-    lost = out / "runs" / "plain-200" / "window64-seed1.json"
-    kept = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*.json") if p != lost}
-    lost.unlink()
+    # lost trainings (one of the curve, one longer, one on held-out voices) are redone, and only they
+    voices_runs = out / "held_out_voices" / "runs"
+    lost = [
+        out / "runs" / "plain-200" / "window64-steps20-seed1.json",
+        out / "runs" / best / f"window{longer[0]['window_tokens']}-steps80-seed1.json",
+        voices_runs / best / f"window{voices['results'][0]['window_tokens']}-steps20-seed1.json",
+    ]
+    kept = {p: p.stat().st_mtime_ns for p in out.rglob("runs/*/*.json") if p not in lost}
+    for path in lost:
+        path.unlink()
     second = evidence(*args)
     assert second.returncode == 0, second.stderr
-    assert "LM trainings: 9 done before, 1 to run" in second.stderr
-    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
-    again = json.loads((out / "evidence.json").read_text())["results"]
-    redone = [
-        i for i, r in enumerate(report["results"]) if r["tokenization"] == "plain-200" and r["seed"] == 1
-    ]
-    redone = [i for i in redone if report["results"][i]["window_tokens"] == 64]
-    assert len(redone) == 1  # equal_steps; plain's equal_audio window is shorter
-    for i, (old, new) in enumerate(zip(report["results"], again, strict=True)):
-        if i in redone:  # retrained from the same seed on one thread: the same model
+    assert "LM trainings on the curve: 21 done before, 1 to run" in second.stderr
+    assert "(more seeds, longer): 5 done before, 1 to run" in second.stderr
+    assert "LM trainings on held-out voices: 3 done before, 1 to run" in second.stderr
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items()) and all(p.is_file() for p in lost)
+    again = json.loads((out / "evidence.json").read_text())
+    assert again["best"] == best  # decided by the curve's records: the same after a resume
+    redone = {("plain-200", 64, 20, 1), (best, longer[0]["window_tokens"], 80, 1)}
+
+    def same(old: dict, new: dict, retrained: bool) -> None:
+        if retrained:  # from the same seed on one thread: the same model
             assert new["bits_per_second"] == pytest.approx(old["bits_per_second"], rel=1e-9)
         else:
             assert new == old
+
+    for old, new in zip(report["results"], again["results"], strict=True):
+        same(old, new, (old["tokenization"], old["window_tokens"], old["steps"], old["seed"]) in redone)
+    for old, new in zip(voices["results"], again["voices"]["results"], strict=True):
+        same(old, new, old["tokenization"] == best and old["seed"] == 1)
 
     # other settings in the same folder: one line, exit 2, nothing touched
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
@@ -201,13 +382,14 @@ def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_p
     tokens = write_synthetic_token_set(tmp_path / "tokens", layout_for("snac_24khz"), 40, shards=2)
     out = tmp_path / "evidence"
     args = ["--output_dir", str(out), "--preset", "tiny", "--variants", "plain", "--seeds", "0"]
-    args += ["--settings", "equal_steps", "--num_threads", "1"]
+    args += ["--settings", "equal_steps", "--num_threads", "1", "--lm_merges", "0", "200", "--no_orpheus"]
+    args += ["--more_seeds", "--longer", "0", "--voices_by", "none"]
     first = evidence("--tokens", str(tokens), *args)
     assert first.returncode == 0, first.stderr
-    assert "LM trainings: 0 done before, 2 to run" in first.stderr
+    assert "LM trainings on the curve: 0 done before, 2 to run" in first.stderr
     results = json.loads((out / "evidence.json").read_text())["results"]
     assert all("fingerprint" not in r and "run" not in r for r in results)  # the report holds measurements
-    record = out / "runs" / "plain-200" / "window64-seed0.json"
+    record = out / "runs" / "plain-200" / "window64-steps20-seed0.json"
     good = record.read_text()
     assert json.loads(good)["run"]["lm"]["steps"] == 20
 
@@ -256,8 +438,11 @@ def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_p
     "extra, message",
     [
         (["--split_by", "speaker"], "--split_by speaker: the token set has no such column"),
-        (["--seeds", "0", "0"], "--seeds [0, 0] repeats a seed"),
-        (["--budgets", "0"], "--budgets and --lm_merges must be at least 1 merge"),
+        (["--seeds", "0", "0"], "--seeds [0, 0] and --more_seeds [2] repeat a seed"),
+        (["--budgets", "0"], "--budgets must be at least 1 merge"),
+        (["--lm_merges", "0", "-5"], "--lm_merges [0, -5]: give distinct budgets of at least 0 merges"),
+        (["--more_seeds", "1"], "--seeds [0, 1] and --more_seeds [1] repeat a seed"),
+        (["--voices_by", "speaker"], "--voices_by speaker: the token set has no such column"),
     ],
 )
 def test_evidence_bad_values_are_one_line(speech_token_set, tmp_path, extra, message):
@@ -295,6 +480,7 @@ def test_evidence_under_accelerate_launch_trains_data_parallel(speech_token_set,
         result = evidence(
             "--tokens", str(speech_token_set), "--output_dir", str(out), "--preset", "tiny",
             "--variants", "plain", "--seeds", "0", "1", "--settings", "equal_steps",
+            "--lm_merges", "0", "200", "--no_orpheus", "--more_seeds", "--longer", "0", "--voices_by", "none",
             launcher=launcher,
         )  # fmt: skip
     finally:
@@ -308,5 +494,5 @@ def test_evidence_under_accelerate_launch_trains_data_parallel(speech_token_set,
     assert {r["tokens_seen"] for r in report["results"]} == {
         20 * 4 * 2 * 64
     }  # steps x batch x processes x window
-    assert result.stderr.count("LM trainings: 0 done before") == 1  # one console voice
+    assert result.stderr.count("LM trainings on the curve: 0 done before") == 1  # one console voice
     assert result.stdout.count("wrote ") == 1

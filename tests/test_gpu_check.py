@@ -56,7 +56,36 @@ def test_gpu_check_tiny_on_cpu_writes_json_and_tables(tmp_path, fitted_model):
     assert exact["audio_seconds"] == pytest.approx(TINY_SECONDS)
     assert exact["ratio"] == pytest.approx(exact["float64_seconds"] / exact["float32_seconds"])
 
+    options = report["encoder_options"]["options"]
+    assert options["fp32"]["speed_vs_fp32"] == 1.0 and options["fp32"]["agreement_vs_fp32"] == 1.0
+    assert 0.9 <= options["fp32"]["agreement_vs_reference"] <= 1.0
+    assert "seconds" in options["bf16"] or "refused" in options["bf16"]  # bf16 where the CPU has it
+    assert "not_run" in options["fp32 compiled"]
+
     headings = ("# GPU check", "## SNAC.encode alone", "## Pipeline", "## Code agreement", "## Cost of")
+    headings += ("## Encoder options",)
     assert all(heading in table for heading in headings)
     assert "| 1 | " in table and "| 2 | " in table
     assert table.strip() in done.stdout
+
+
+def test_a_spent_budget_keeps_what_finished_and_says_why_the_rest_is_missing(tmp_path):
+    """--budget_s: a section that cannot start is recorded as not run, one that fails as failed,
+    and the tables are written from what there is (no model, no subprocess: instant)."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "bench" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_check"] = gpu_check  # its dataclasses look their module up there
+    spec.loader.exec_module(gpu_check)
+    assert gpu_check.run_section(lambda: {"x": 1}, gpu_check.Budget(None)) == {"x": 1}
+    assert "not_run" in gpu_check.run_section(lambda: {"x": 1}, gpu_check.Budget(0.0))
+    failed = gpu_check.run_section(lambda: 1 / 0, gpu_check.Budget(60.0))
+    assert failed["failed"].startswith("ZeroDivisionError")
+    report = {"machine": {"loadavg_start": [0.0] * 3}, "started": "now", "pipeline": failed}
+    table = gpu_check.write_report(report, tmp_path)
+    assert "## settings: not reached" in table and "## pipeline: failed: ZeroDivisionError" in table
+    assert json.loads((tmp_path / "gpu_check.json").read_text())["pipeline"] == failed

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHORT_SPEECH, SPEECH, run_script
+from conftest import SHORT_SPEECH, SPEECH, run_script, run_script_here
 from datasets import load_dataset
 
 from snac_hf.codec.wav import write_float_wav
@@ -423,6 +423,11 @@ def tokenize(*args, **kwargs):
     return run_script("scripts/tokenize.py", "--no_analysis", "--no_progress", *args, timeout=600, **kwargs)
 
 
+def tokenize_here(capsys, *args):
+    """`tokenize` in this process (conftest.run_script_here): for refusals, which stop before any work."""
+    return run_script_here(capsys, "scripts/tokenize.py", "--no_analysis", "--no_progress", *args)
+
+
 def one_error_line(result) -> str:
     lines = [line for line in result.stderr.splitlines() if not line.startswith("NOTE:")]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -449,7 +454,7 @@ def test_cli_odd_inputs_become_rows_or_error_lines(tmp_path, fitted_model):
     assert errors["cut.mp3"].startswith("truncated") and "far outside" in errors["huge.wav"]
 
 
-def test_cli_overwrite_never_deletes_files_it_did_not_write(tmp_path, short_speech_dir, fitted_model):
+def test_cli_overwrite_never_deletes_files_it_did_not_write(tmp_path, short_speech_dir, fitted_model, capsys):
     audio = tmp_path / "audio"
     (audio / "data").mkdir(parents=True)
     for name in SHORT_SPEECH[:2]:
@@ -462,8 +467,8 @@ def test_cli_overwrite_never_deletes_files_it_did_not_write(tmp_path, short_spee
     model = ("--model", str(fitted_model))
     for input_dir, output_dir in [(short_speech_dir, out), (audio, audio)]:
         before = snapshot(tmp_path)
-        result = tokenize(
-            "--input_dir", str(input_dir), "--output_dir", str(output_dir), *model, "--overwrite"
+        result = tokenize_here(
+            capsys, "--input_dir", str(input_dir), "--output_dir", str(output_dir), *model, "--overwrite"
         )
         assert result.returncode == 2
         assert "did not write" in one_error_line(result)
@@ -491,7 +496,7 @@ def test_cli_overwrite_keeps_the_users_files_and_lists_skipped(tmp_path, short_s
     assert len(load_dataset(str(out), split="train")) == 3
 
 
-def test_cli_unusable_output_dir_is_one_line(tmp_path, short_speech_dir, fitted_model):
+def test_cli_unusable_output_dir_is_one_line(tmp_path, short_speech_dir, fitted_model, capsys):
     """Needs `check_output_location` called before the model loads."""
     (tmp_path / "file").write_text("x")
     audio = tmp_path / "audio"
@@ -503,8 +508,8 @@ def test_cli_unusable_output_dir_is_one_line(tmp_path, short_speech_dir, fitted_
         (tmp_path / "file", "not a folder"),
         (audio / "tokens", "inside --input_dir"),
     ]:
-        result = tokenize(
-            "--input_dir", str(audio), "--output_dir", str(output_dir), "--model", str(fitted_model)
+        result = tokenize_here(
+            capsys, "--input_dir", str(audio), "--output_dir", str(output_dir), "--model", str(fitted_model)
         )
         assert result.returncode == 2 and message in one_error_line(result)
     assert snapshot(tmp_path) == before
@@ -526,7 +531,7 @@ def test_a_users_file_inside_the_state_folder_is_theirs(tmp_path):
     assert (out / STATE_DIR / "notes.txt").read_text() == "mine"
 
 
-def test_reports_and_tokenizers_never_replace_a_users_json(tmp_path):
+def test_reports_and_tokenizers_never_replace_a_users_json(tmp_path, capsys):
     """Issue 21: train-bpe replaced a user's training.json, analyze a user's analysis.json in --report_dir."""
     from snac_hf.bpe.synthetic import write_synthetic_token_set
     from snac_hf.layout import layout_for
@@ -536,21 +541,34 @@ def test_reports_and_tokenizers_never_replace_a_users_json(tmp_path):
     for folder, name in ((tok, "training.json"), (reports, "analysis.json")):
         folder.mkdir()
         (folder / name).write_text('{"mine": true}')
-    result = run_script(
-        "scripts/train_bpe.py", "--tokens", str(tokens), "--num_merges", "10", "--output_dir", str(tok)
+    result = run_script_here(
+        capsys,
+        "scripts/train_bpe.py",
+        "--tokens",
+        str(tokens),
+        "--num_merges",
+        "10",
+        "--output_dir",
+        str(tok),
     )
     assert result.returncode == 2 and "holds training.json but no snac_hf tokenizer" in result.stderr
-    result = run_script("scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports))
+    result = run_script_here(
+        capsys, "scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)
+    )
     assert result.returncode == 2 and "is not a snac_hf analysis; nothing was written" in result.stderr
     assert (tok / "training.json").read_text() == (reports / "analysis.json").read_text() == '{"mine": true}'
     assert sorted(os.listdir(tok)) == ["training.json"] and sorted(os.listdir(reports)) == ["analysis.json"]
     # snac_hf's own analysis.json is replaced by the next analysis
     (reports / "analysis.json").unlink()
     assert (
-        run_script("scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)).returncode
+        run_script_here(
+            capsys, "scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)
+        ).returncode
         == 0
     )
     assert (
-        run_script("scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)).returncode
+        run_script_here(
+            capsys, "scripts/analyze.py", "--tokens", str(tokens), "--report_dir", str(reports)
+        ).returncode
         == 0
     )

@@ -10,7 +10,7 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_script
+from conftest import run_script, run_script_here
 
 from snac_hf.analysis import analyze
 from snac_hf.bpe.synthetic import write_synthetic_token_set
@@ -247,14 +247,14 @@ def downloaded(tokens):
 
 
 @pytest.mark.parametrize("reader", ROW_READERS)
-def test_every_reader_refuses_durations_that_are_not_those_of_the_codes(downloaded, tmp_path, reader):
+def test_every_reader_refuses_durations_that_are_not_those_of_the_codes(downloaded, tmp_path, reader, capsys):
     pristine_shard = (downloaded / SHARD_1).read_bytes()
     for damage, (change, message) in DURATION_DAMAGE.items():
         (downloaded / SHARD_1).write_bytes(pristine_shard)
         rewrite_column(downloaded / SHARD_1, "duration", change)
         out = tmp_path / f"out-{damage}"
         command = ROW_READERS[reader].replace("TOKENS", str(downloaded)).replace("OUT", str(out))
-        line = one_line_error(run_script(*command.split()))
+        line = one_line_error(run_script_here(capsys, *command.split()))
         assert re.search(f"{SHARD_1}(: | row 0, )file 'en_007_003.flac': {message}", line), (
             damage,
             line,
@@ -263,10 +263,10 @@ def test_every_reader_refuses_durations_that_are_not_those_of_the_codes(download
 
 
 @pytest.mark.parametrize("reader", ROW_READERS)
-def test_every_reader_refuses_n_tokens_that_are_not_the_list_lengths(downloaded, tmp_path, reader):
+def test_every_reader_refuses_n_tokens_that_are_not_the_list_lengths(downloaded, tmp_path, reader, capsys):
     rewrite_column(downloaded / SHARD_1, "n_tokens_scale_1", lambda n: n + 1)
     command = ROW_READERS[reader].replace("TOKENS", str(downloaded)).replace("OUT", str(tmp_path / "out"))
-    line = one_line_error(run_script(*command.split()))
+    line = one_line_error(run_script_here(capsys, *command.split()))
     assert re.search(
         f"{SHARD_1}(: | row 0, )file 'en_007_003.flac': n_tokens_scale_1 is (\\d+), but "
         "tokens_scale_1 holds (\\d+) codes",
@@ -282,11 +282,11 @@ def test_unit_records_hold_each_shards_sha256(pristine):
 
 
 @pytest.mark.parametrize("reader", ["analyze", "train_bpe", "evaluate_lm"])
-def test_a_shard_of_another_set_with_the_same_rows_is_refused(tokens, tmp_path, reader):
+def test_a_shard_of_another_set_with_the_same_rows_is_refused(tokens, tmp_path, reader, capsys):
     other = write_synthetic_token_set(tmp_path / "other", layout_for("snac_24khz"), 4, shards=2)
     shutil.copy(parquet_files(other)[0], tokens / SHARD_1)  # 2 rows, as the shard it replaces
     command = READERS[reader].replace("TOKENS", str(tokens)).replace("OUT", str(tmp_path / "out"))
-    line = one_line_error(run_script(*command.split()))
+    line = one_line_error(run_script_here(capsys, *command.split()))
     assert (
         f"{SHARD_1} is not the shard tokenize wrote (its sha256 differs from the one in 00001.json)" in line
     )

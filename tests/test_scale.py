@@ -18,7 +18,7 @@ import time
 import pytest
 from conftest import REPO, SHORT_SPEECH, SPEECH, run_script
 from datasets import Audio, Dataset, load_dataset
-from test_tokenize_cli import assert_same_shards, rows, shards, tokenize
+from test_tokenize_cli import assert_same_shards, rows, shards, tokenize, tokenize_here
 
 from snac_hf.job.units import source_shard_block
 from snac_hf.sources.audio import AudioDecodeError
@@ -72,15 +72,63 @@ def by_id_without_paths(folder) -> dict:
 # --- decode workers ------------------------------------------------------------------------------
 
 
-def test_decode_in_order_returns_every_file_in_input_order():
-    values = [{"path": str(SPEECH / f), "bytes": None} for f in SHORT_SPEECH]
-    values.insert(2, {"path": None, "bytes": b"not audio at all"})
-    serial = list(decode_in_order(values, 24000, num_workers=0))
+def test_shared_blocks_are_reused_and_grow_for_long_files():
+    """The ring lends the same block again once it is read (no block per file), and a worker
+    whose samples do not fit makes a larger one, which the job adopts while unlinking the small."""
+    import numpy as np
+
+    from snac_hf.sources.shared_blocks import MIN_BLOCK_BYTES, BlockRing, WorkerBlocks, block_bytes
+
+    ring, worker = BlockRing(), WorkerBlocks()  # the worker's side, run here: the same calls
+    short = [np.arange(n, dtype=np.float32) for n in (24000, 48000, 5)]
+    lent = ring.take()
+    written, pieces = worker.write(lent, short)
+    assert written == lent and [(p.offset, p.size) for p in pieces] == [
+        (0, 24000),
+        (24000, 48000),
+        (72000, 5),
+    ]
+    assert all((a == b).all() for a, b in zip(ring.read(lent, written, pieces), short))
+    assert ring.take() == lent  # the same block, pages already mapped
+    long = [np.full(MIN_BLOCK_BYTES // 4 + 1, 0.5, np.float32)]
+    written, pieces = worker.write(lent, long)
+    assert written != lent and ring.blocks[lent if lent in ring.blocks else written]
+    (copy,) = ring.read(lent, written, pieces)
+    assert (copy == 0.5).all() and copy.size == MIN_BLOCK_BYTES // 4 + 1
+    assert lent not in ring.blocks and not os.path.exists(f"/dev/shm/{lent.lstrip('/')}")
+    assert ring.blocks[written].size == block_bytes(long[0].nbytes) == 2 * MIN_BLOCK_BYTES
+    for block in worker.attached.values():
+        block.close()
+    ring.close()
+    assert not os.path.exists(f"/dev/shm/{written.lstrip('/')}")
+
+
+def test_decode_in_order_returns_every_file_in_input_order(tmp_path):
+    """Many short files (0.1-0.9 s clips of real speech) and one that is not audio, through 2
+    workers: batches of up to 32 files per task, every result in input order and equal to
+    decoding in this process."""
+    import numpy as np
+
+    from snac_hf.codec.wav import write_float_wav
+    from snac_hf.sources.audio import decode_audio
+    from snac_hf.sources.decoding import _BatchSizer
+
+    speech = decode_audio({"path": str(SPEECH / SHORT_SPEECH[0]), "bytes": None}, 24000)
+    values = [
+        {
+            "path": str(write_float_wav(tmp_path / f"{k}.wav", speech[: 2400 * (1 + k % 9)], 24000)),
+            "bytes": None,
+        }
+        for k in range(60)
+    ]
+    values[7] = {"path": None, "bytes": b"not audio"}
+    sizer = _BatchSizer(24000)
+    sizer.observe([np.zeros(12000, np.float32)] * 4)
+    assert sizer.size() == 32  # 16 s of 0.5 s files, at most 32 per task
     parallel = list(decode_in_order(values, 24000, num_workers=2, max_pending=3))
-    assert isinstance(serial[2], AudioDecodeError) and isinstance(parallel[2], AudioDecodeError)
-    for a, b in zip(serial, parallel):
-        if not isinstance(a, AudioDecodeError):
-            assert a.dtype == b.dtype and (a == b).all()
+    serial = list(decode_in_order(values, 24000, num_workers=0))
+    assert isinstance(parallel[7], AudioDecodeError) and isinstance(serial[7], AudioDecodeError)
+    assert all((a == b).all() for i, (a, b) in enumerate(zip(parallel, serial, strict=True)) if i != 7)
 
 
 def test_a_killed_decode_worker_loses_no_file():
@@ -255,7 +303,7 @@ def test_streamed_two_processes_and_kill_resume(tmp_path, parquet_dataset, fitte
     assert_same_shards(killed, one)
 
 
-def test_a_changed_source_is_refused_on_resume(tmp_path, fitted_model):
+def test_a_changed_source_is_refused_on_resume(tmp_path, fitted_model, capsys):
     """Same rows, other audio bytes: the resume stops instead of mixing old and new rows."""
     source = tmp_path / "source"
     write_parquet_dataset(source)
@@ -265,7 +313,7 @@ def test_a_changed_source_is_refused_on_resume(tmp_path, fitted_model):
         assert tokenize(*args, "--output_dir", str(out)).returncode == 0
         shutil.rmtree(source)
         write_parquet_dataset(source, marker=b"\0")  # flac ignores trailing bytes: same audio, other bytes
-        result = tokenize(*args, "--output_dir", str(out))
+        result = tokenize_here(capsys, *args, "--output_dir", str(out))
         assert result.returncode == 2, result.stderr
         assert "other inputs or settings" in result.stderr and "Nothing was changed" in result.stderr
         shutil.rmtree(source)
@@ -306,7 +354,7 @@ def test_folder_metadata_csv_columns_are_kept(tmp_path, short_speech_dir, fitted
         (["audio"], "audio or --id_column"),
     ],
 )
-def test_bad_keep_columns_are_one_line_errors(tmp_path, parquet_dataset, fitted_model, keep, message):
+def test_bad_keep_columns_are_one_line_errors(tmp_path, parquet_dataset, fitted_model, keep, message, capsys):
     source = tmp_path / "src"
     shutil.copytree(parquet_dataset, source)
     if keep == ["duration"]:
@@ -314,7 +362,8 @@ def test_bad_keep_columns_are_one_line_errors(tmp_path, parquet_dataset, fitted_
         shutil.rmtree(source / "data")
         ds.to_parquet(str(source / "data" / "train-00000-of-00001.parquet"))
     out = tmp_path / "tokens"
-    result = tokenize(*dataset_args(source, fitted_model, "--keep_columns", *keep), "--output_dir", str(out))
+    args = dataset_args(source, fitted_model, "--keep_columns", *keep)
+    result = tokenize_here(capsys, *args, "--output_dir", str(out))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -391,7 +440,7 @@ def test_streams_stopped_early_exit_cleanly_every_time(tmp_path, parquet_dataset
 
 
 def test_an_edited_metadata_csv_is_another_input_and_duplicates_are_refused(
-    tmp_path, short_speech_dir, fitted_model
+    tmp_path, short_speech_dir, fitted_model, capsys
 ):
     """Issue 21: a resume after editing metadata.csv mixed old and new transcripts (exit 0), and a
     file_name listed twice silently kept the last row's values."""
@@ -417,13 +466,13 @@ def test_an_edited_metadata_csv_is_another_input_and_duplicates_are_refused(
     (audio / "metadata.csv").write_text(
         "\n".join(line.replace("take one", "take two") for line in lines) + "\n"
     )
-    result = tokenize(*args)
+    result = tokenize_here(capsys, *args)
     assert result.returncode == 2, result.stderr
     assert "other inputs or settings" in result.stderr and "Nothing was changed" in result.stderr
     assert {(out / "data").joinpath(p).read_bytes() for p in os.listdir(out / "data")} == before
 
     (audio / "metadata.csv").write_text("\n".join([*lines, f"{names[0]},a second row"]) + "\n")
-    result = tokenize(*args[:-1], str(tmp_path / "other"))
+    result = tokenize_here(capsys, *args[:-1], str(tmp_path / "other"))
     assert result.returncode == 2
     assert f"file_name '{names[0]}' on line {len(lines) + 1} repeats line 2" in result.stderr
     assert not (tmp_path / "other").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_script
+from conftest import run_here
 from transformers import PreTrainedTokenizerFast
 
 from snac_hf.bpe import AudioTokenizer, load_tokenizer, train_tokenizer
@@ -21,7 +21,7 @@ from snac_hf.bpe.corpus import open_source
 from snac_hf.bpe.synthetic import write_synthetic_token_set
 from snac_hf.evidence.experiment import CONFIG_FILE, ConfigMismatch, check_config, source_identity
 from snac_hf.evidence.fingerprint import codes_digest
-from snac_hf.evidence.runs import NUMBERS, RecordError, load_record, record_path, save_record
+from snac_hf.evidence.runs import NUMBERS, RecordError, Training, load_record, record_path, save_record
 from snac_hf.layout import layout_for
 from snac_hf.tokenset.json_files import DamagedInputError
 from snac_hf.tokenset.schema import tokens_column
@@ -63,6 +63,7 @@ def test_codes_digest_is_the_codes_not_the_files(tmp_path):
 
 # Run records ------------------------------------------------------------------------------------
 
+RAW_SEED0, RAW_SEED1 = Training("raw", 64, 20, 0), Training("raw", 64, 20, 1)
 RUN = {"codes": "c0de", "source": "50c", "tokenization": "raw", "window": 64, "seed": 0, "lm": {"steps": 20}}
 
 
@@ -77,23 +78,23 @@ def rewrite(path: Path, change) -> None:
 
 
 def test_a_record_is_used_only_for_the_training_it_was_made_for(tmp_path):
-    save_record(tmp_path, "raw", 64, 0, measured(), RUN)
-    path = record_path(tmp_path, "raw", 64, 0)
-    assert load_record(tmp_path, "raw", 64, 0, RUN) == measured()  # the fingerprint stays in the file
-    assert load_record(tmp_path, "raw", 64, 1, {**RUN, "seed": 1}) is None  # not trained yet
+    save_record(tmp_path, RAW_SEED0, measured(), RUN)
+    path = record_path(tmp_path, RAW_SEED0)
+    assert load_record(tmp_path, RAW_SEED0, RUN) == measured()  # the fingerprint stays in the file
+    assert load_record(tmp_path, RAW_SEED1, {**RUN, "seed": 1}) is None  # not trained yet
 
     # copied from another run: other steps, other codes, or another seed's file
     with pytest.raises(
         RecordError, match=r"its lm.steps 20 where this run has 40\); nothing was changed: remove it"
     ):
-        load_record(tmp_path, "raw", 64, 0, {**RUN, "lm": {"steps": 40}})
+        load_record(tmp_path, RAW_SEED0, {**RUN, "lm": {"steps": 40}})
     with pytest.raises(RecordError, match='made for another training \\(its codes "c0de" where this run has'):
-        load_record(tmp_path, "raw", 64, 0, {**RUN, "codes": "other"})
-    shutil.copy(path, record_path(tmp_path, "raw", 64, 1))
+        load_record(tmp_path, RAW_SEED0, {**RUN, "codes": "other"})
+    shutil.copy(path, record_path(tmp_path, RAW_SEED1))
     with pytest.raises(
-        RecordError, match=f"^{record_path(tmp_path, 'raw', 64, 1)}: .*its seed 0 where this run has 1"
+        RecordError, match=f"^{record_path(tmp_path, RAW_SEED1)}: .*its seed 0 where this run has 1"
     ):
-        load_record(tmp_path, "raw", 64, 1, {**RUN, "seed": 1})
+        load_record(tmp_path, RAW_SEED1, {**RUN, "seed": 1})
 
     cases = {
         "edited": (lambda d: d.update(bits_per_second=562.0), "edited after it was written"),
@@ -110,7 +111,7 @@ def test_a_record_is_used_only_for_the_training_it_was_made_for(tmp_path):
         path.write_text(original)
         rewrite(path, change)
         with pytest.raises(RecordError, match=message) as refused:
-            load_record(tmp_path, "raw", 64, 0, RUN)
+            load_record(tmp_path, RAW_SEED0, RUN)
         text = str(refused.value)
         assert text.startswith(f"{path}: ") and "\n" not in text, name
         assert text.endswith(
@@ -120,13 +121,13 @@ def test_a_record_is_used_only_for_the_training_it_was_made_for(tmp_path):
     with pytest.raises(
         DamagedInputError, match=f"^{path}: not valid JSON .*remove it to train that model again"
     ):
-        load_record(tmp_path, "raw", 64, 0, RUN)
+        load_record(tmp_path, RAW_SEED0, RUN)
 
 
 def test_a_diverged_training_is_not_recorded(tmp_path):
     with pytest.raises(ValueError, match="its bits_per_second is NaN.*diverged.*lower --learning_rate"):
-        save_record(tmp_path, "raw", 64, 0, {**measured(), "bits_per_second": float("nan")}, RUN)
-    assert not record_path(tmp_path, "raw", 64, 0).exists()
+        save_record(tmp_path, RAW_SEED0, {**measured(), "bits_per_second": float("nan")}, RUN)
+    assert not record_path(tmp_path, RAW_SEED0).exists()
 
 
 def test_an_unreadable_evidence_config_is_named(tmp_path):
@@ -205,7 +206,7 @@ def test_an_edited_tokenizer_folder_is_one_line(tokenizer_folder, tmp_path):
             AudioTokenizer(PreTrainedTokenizerFast.from_pretrained(str(folder)), name=str(folder))
 
 
-def test_decode_refuses_an_edited_tokenizer_in_one_line(tokenizer_folder, random_model, tmp_path):
+def test_decode_refuses_an_edited_tokenizer_in_one_line(tokenizer_folder, random_model, tmp_path, capsys):
     (tmp_path / "ids.json").write_text(json.dumps([[6, 7, 8]]))
     damaged = {
         "tokenizer.json": edited(
@@ -219,8 +220,8 @@ def test_decode_refuses_an_edited_tokenizer_in_one_line(tokenizer_folder, random
         ),
     }
     for file, folder in damaged.items():
-        result = run_script(
-            "-m", "snac_hf", "decode", "--tokenizer", str(folder), "--ids", str(tmp_path / "ids.json"),
+        result = run_here(
+            capsys, "decode", "--tokenizer", str(folder), "--ids", str(tmp_path / "ids.json"),
             "--model", str(random_model), "--out_dir", str(tmp_path / f"wavs_{file}"),
         )  # fmt: skip
         lines = result.stderr.strip().splitlines()

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, SHORT_SPEECH, run_script
+from conftest import REPO, SHORT_SPEECH, run_script, run_script_here
 from datasets import load_dataset
 
 from snac_hf.codec.encode import encode_alone
@@ -23,6 +23,11 @@ from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE
 
 def tokenize(*args, **kwargs):
     return run_script("scripts/tokenize.py", "--no_analysis", "--no_progress", *args, **kwargs)
+
+
+def tokenize_here(capsys, *args):
+    """`tokenize` in this process (conftest.run_script_here): for refusals, which stop before any work."""
+    return run_script_here(capsys, "scripts/tokenize.py", "--no_analysis", "--no_progress", *args)
 
 
 def rows(folder) -> dict:
@@ -152,10 +157,11 @@ def test_nothing_encodable_exits_non_zero(tmp_path, fitted_model):
     assert "0 files encoded, 1 failed" in result.stdout
 
 
-def test_bad_flags_and_inputs_are_clear_errors(tmp_path, fitted_model):
-    result = tokenize("--output_dir", str(tmp_path / "o"))
+def test_bad_flags_and_inputs_are_clear_errors(tmp_path, fitted_model, capsys):
+    result = tokenize_here(capsys, "--output_dir", str(tmp_path / "o"))
     assert result.returncode == 2 and "exactly one of --input_dir or --dataset" in result.stderr
-    result = tokenize(
+    result = tokenize_here(
+        capsys,
         "--input_dir",
         str(tmp_path / "missing"),
         "--output_dir",
@@ -164,17 +170,19 @@ def test_bad_flags_and_inputs_are_clear_errors(tmp_path, fitted_model):
         str(fitted_model),
     )
     assert result.returncode == 2 and "is not a directory" in result.stderr
-    result = tokenize("--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"), "--batch_size", "0")
+    result = tokenize_here(
+        capsys, "--input_dir", str(tmp_path), "--output_dir", str(tmp_path / "o"), "--batch_size", "0"
+    )
     assert result.returncode == 2 and "--batch_size must be positive" in result.stderr
 
 
-def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fitted_model):
+def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fitted_model, capsys):
     out = tmp_path / "tokens"
     base = ("--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(fitted_model))
     assert tokenize(*base).returncode == 0
     before = shards(out)
     metadata = (out / METADATA_FILE).read_text()
-    result = tokenize(*base, "--segment_length", "1.0")  # other settings -> another dataset
+    result = tokenize_here(capsys, *base, "--segment_length", "1.0")  # other settings -> another dataset
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert shards(out).keys() == before.keys() and (out / METADATA_FILE).read_text() == metadata
     result = tokenize(*base, "--segment_length", "1.0", "--max_files", "2", "--overwrite")
@@ -184,8 +192,8 @@ def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fi
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"jpg")
-    result = tokenize(
-        "--input_dir", str(short_speech_dir), "--output_dir", str(other), "--model", str(fitted_model)
+    result = tokenize_here(
+        capsys, "--input_dir", str(short_speech_dir), "--output_dir", str(other), "--model", str(fitted_model)
     )
     assert result.returncode == 2 and (other / "cat.jpg").exists()
 
@@ -310,3 +318,42 @@ def test_one_run_per_output_folder_and_a_killed_runs_lock_is_free(tmp_path, shor
     assert result.returncode == 0, result.stderr
     ids = load_dataset(str(out), split="train")["id"]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 5
+
+
+def test_precision_and_compile_on_resume(tmp_path, short_speech_dir, fitted_model):
+    """A setting that changes codes (`--precision bf16`) is part of the run fingerprint: a resume
+    with it is refused in one line, nothing changed; `--compile` on CPU gives eager's codes bit
+    for bit (tests/test_encode.py), so it resumes the same folder (here with nothing left to
+    encode: no compilation is paid). bf16 states its precision in metadata.json and the card."""
+    from snac_hf.codec.precision import native
+    from snac_hf.sources.folder import find_audio_files
+
+    two = tmp_path / "two"
+    two.mkdir()
+    for name in SHORT_SPEECH[:2]:
+        shutil.copy(short_speech_dir / name, two / name)
+    out = tmp_path / "tokens"
+    base = ("--input_dir", str(two), "--output_dir", str(out), "--model", str(fitted_model))
+    assert tokenize(*base, "--files_per_shard", "1").returncode == 0
+    before, metadata = shards(out), (out / METADATA_FILE).read_text()
+    result = tokenize(*base, "--files_per_shard", "1", "--precision", "bf16")
+    assert result.returncode == 2 and "other inputs or settings" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (out / METADATA_FILE).read_text() == metadata
+    result = tokenize(*base, "--files_per_shard", "1", "--compile")
+    assert result.returncode == 0, result.stderr
+    assert "resuming: 2 of 2 units done; nothing left to encode" in result.stderr
+    after = shards(out)
+    assert after.keys() == before.keys() and all(after[k].equals(before[k]) for k in before)
+    result = tokenize(*base, "--precision", "fp16", "--exact")
+    assert result.returncode == 2 and "drop one of the two" in result.stderr
+    if not native("bf16", __import__("torch").device("cpu")):
+        return
+    made = tmp_path / "bf16"
+    result = tokenize("--input_dir", str(two), "--output_dir", str(made), "--model", str(fitted_model),
+                      "--precision", "bf16")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    settings = json.loads((made / METADATA_FILE).read_text())["settings"]
+    assert settings["precision"] == "bfloat16-autocast" and settings["compile"] == "auto"
+    assert len(rows(made)) == len(find_audio_files(str(two)))
+    assert "precision: bfloat16-autocast" in (made / "README.md").read_text()

@@ -5,9 +5,11 @@
 
 Splits the token set (by a salted hash of the file id, or `--split_by speaker`), trains every BPE
 variant at every merge budget and measures compression on the held-out files, trains the same
-small LM on the raw codes and on every variant (equal-audio and equal-step budgets, every seed),
-and writes evidence.md, evidence.json and evidence.png with a verdict that says only what the
-spread over seeds supports (`snac_hf.evidence`). Rerun the same command after an interruption:
+small LM along the merge curve (each serialization's raw codes, every variant at every
+`--lm_merges` budget, the orpheus layout; every seed), then at the best budget and at 0 with more
+seeds, longer, and on held-out voices (`--voices_by speaker`), and writes evidence.md,
+evidence.json and evidence.png with a verdict that says only what the spread over seeds supports
+(`snac_hf.evidence`). Rerun the same command after an interruption:
 finished tokenizers and trainings are kept, each training's record checked first against the
 token set's codes and the settings (a record copied from another run, or edited, is refused in
 one line naming it; `snac_hf.evidence.runs`). A preset sets every size; flags override it. The
@@ -54,8 +56,29 @@ def build_parser(prog: str = "scripts/evidence.py") -> argparse.ArgumentParser:
         "--variants", nargs="+", choices=list(VARIANTS), help="BPE variants (default: all six)"
     )
     chosen.add_argument("--budgets", nargs="+", type=int, help="merge budgets of the compression table")
-    chosen.add_argument("--lm_merges", type=int, help="merges of the tokenizations the LMs train on")
-    chosen.add_argument("--seeds", nargs="+", type=int, help="LM seeds (3 or more for a verdict)")
+    chosen.add_argument(
+        "--lm_merges",
+        nargs="+",
+        type=int,
+        help="the curve: merges the LMs train at, every variant (0 = raw codes)",
+    )
+    chosen.add_argument("--no_orpheus", action="store_true", help="leave out the orpheus baseline row")
+    chosen.add_argument(
+        "--seeds", nargs="+", type=int, help="LM seeds of the curve (3 or more for a verdict)"
+    )
+    chosen.add_argument(
+        "--more_seeds",
+        nargs="*",
+        type=int,
+        help="seeds added at the best budget and at 0 (none: no flag value)",
+    )
+    chosen.add_argument(
+        "--longer", type=int, help="steps multiple of the longer training at the best budget and 0 (0: none)"
+    )
+    chosen.add_argument(
+        "--voices_by", help="column of the held-out-voices split (e.g. speaker); none: no such split"
+    )
+    chosen.add_argument("--voices_share", type=float, help="least share of the audio in held-out voices")
     chosen.add_argument("--split_by", help="column whose values are held out together (e.g. speaker)")
     chosen.add_argument("--holdout", type=float, help="fraction of split keys held out")
     chosen.add_argument("--settings", nargs="+", choices=list(SETTINGS), help="LM budget settings")
@@ -81,12 +104,19 @@ def settings_from(args: argparse.Namespace) -> EvidenceSettings:
     overrides = {
         "variants": tuple(args.variants) if args.variants else None,
         "budgets": tuple(args.budgets) if args.budgets else None,
-        "lm_merges": args.lm_merges,
+        "lm_merges": tuple(args.lm_merges) if args.lm_merges else None,
+        "orpheus": False if args.no_orpheus else None,
         "seeds": tuple(args.seeds) if args.seeds else None,
+        "more_seeds": tuple(args.more_seeds) if args.more_seeds is not None else None,
+        "longer": args.longer,
+        "voices_share": args.voices_share,
         "split_by": args.split_by,
         "holdout": args.holdout,
     }
-    return replace(base, lm=lm, **{k: v for k, v in overrides.items() if v is not None})
+    settings = replace(base, lm=lm, **{k: v for k, v in overrides.items() if v is not None})
+    if args.voices_by is not None:
+        settings = replace(settings, voices_by=None if args.voices_by == "none" else args.voices_by)
+    return settings
 
 
 def check_inputs(args: argparse.Namespace, settings: EvidenceSettings) -> None:
@@ -94,12 +124,20 @@ def check_inputs(args: argparse.Namespace, settings: EvidenceSettings) -> None:
     checks them (`snac_hf.cli.evaluate_lm.check_inputs`), before torch loads."""
     from snac_hf.cli import evaluate_lm
 
-    if min(settings.budgets) < 1 or settings.lm_merges < 1:
+    if min(settings.budgets) < 1:
+        raise ValueError("--budgets must be at least 1 merge (the raw codes are always included)")
+    if min(settings.lm_merges) < 0 or len(set(settings.lm_merges)) != len(settings.lm_merges):
         raise ValueError(
-            "--budgets and --lm_merges must be at least 1 merge (the raw codes are always included)"
+            f"--lm_merges {list(settings.lm_merges)}: give distinct budgets of at least 0 merges "
+            "(0 = raw codes)"
         )
-    if len(set(settings.seeds)) != len(settings.seeds):
-        raise ValueError(f"--seeds {list(settings.seeds)} repeats a seed")
+    seeds = [*settings.seeds, *settings.more_seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"--seeds {list(settings.seeds)} and --more_seeds {list(settings.more_seeds)} repeat a seed"
+        )
+    if settings.longer < 0:
+        raise ValueError(f"--longer {settings.longer}: give a steps multiple of at least 1, or 0 for none")
     if settings.lm.steps < 1 or settings.lm.batch_size < 1 or settings.lm.context < 8:
         raise ValueError("--steps and --batch_size must be at least 1 and --context at least 8")
     evaluate_lm.check_inputs(args)
@@ -116,8 +154,7 @@ def evidence(args: argparse.Namespace) -> int:
     import torch
 
     from snac_hf.evidence.experiment import run_evidence
-    from snac_hf.evidence.report import MARKDOWN_FILE
-    from snac_hf.evidence.verdict import sentences
+    from snac_hf.evidence.report import MARKDOWN_FILE, verdict_sentences
 
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
@@ -127,9 +164,9 @@ def evidence(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     report = run_evidence(args.tokens, args.output_dir, settings, overwrite=args.overwrite)
     if "verdict" in report:  # the main process
-        for setting, verdict in report["verdict"].items():
-            print(f"{setting}:")
-            for sentence in sentences(verdict):
+        for title, said in verdict_sentences(report):
+            print(f"{title}:")
+            for sentence in said:
                 print(f"  {sentence}")
         print(f"wrote {os.path.join(args.output_dir, MARKDOWN_FILE)}, evidence.json, evidence.png")
     return 0

@@ -76,6 +76,24 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
         "--exact", action="store_true", help="float64: codes independent of threads/processes"
     )
     encoding.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="the encoder's arithmetic: fp32, or bf16/fp16 autocast where the device computes them "
+        "natively (changes codes: agreement in BENCHMARKS.md and the card; default: fp32)",
+    )
+    compiling = encoding.add_mutually_exclusive_group()
+    compiling.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the encoder (default: on CPU in fp32 for jobs long enough to repay the "
+        "compilation, where its codes equal eager's bit for bit; elsewhere off)",
+    )
+    compiling.add_argument(
+        "--no_compile", dest="compile", action="store_false", default=None, help="never compile the encoder"
+    )
+    encoding.add_argument(
         "--device",
         help="cpu, cuda or cuda:N (default: accelerate's device for this process: its GPU, else cpu)",
     )
@@ -155,6 +173,7 @@ def tokenize(args: argparse.Namespace) -> int:
     warning = single_process_warning()
     if warning and processes.is_main:
         print(warning, file=sys.stderr)
+    check_encoder_options(args, processes.device)
     codec = load_codec(args.model, args.checkpoint)
     settings = TokenizeSettings(
         segment_seconds=args.segment_length,
@@ -165,6 +184,8 @@ def tokenize(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         window_units=args.window_units,
         license=args.license,
+        precision=args.precision,
+        compile=args.compile,
     )
     started = time.perf_counter()
     try:
@@ -190,6 +211,20 @@ def tokenize(args: argparse.Namespace) -> int:
             return 1
     failed = meta["files_failed"]
     return 1 if meta["files_processed"] == 0 or (args.strict and failed) else 0
+
+
+def check_encoder_options(args: argparse.Namespace, device: str) -> None:
+    """`--precision` and `--compile` this device can run (before the model loads)."""
+    import torch
+
+    from snac_hf.codec.compile_choice import has_cpp_compiler
+    from snac_hf.codec.precision import check_precision
+
+    check_precision(args.precision, device, args.exact)
+    if args.compile and torch.device(device).type == "cpu" and not has_cpp_compiler():
+        raise ValueError(
+            "--compile on CPU needs a C++ compiler (g++ or clang++) for torch.compile; install one"
+        )
 
 
 def open_input(args: argparse.Namespace):

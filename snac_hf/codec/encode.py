@@ -69,7 +69,10 @@ import torch
 import torch.nn.functional as F
 from snac.vq import ResidualVectorQuantize
 
+from snac_hf.codec.compile_choice import CompileChoice
+from snac_hf.codec.compiled import compiled_encoder
 from snac_hf.codec.load import Codec
+from snac_hf.codec.precision import autocast, check_precision
 
 
 @dataclass(frozen=True)
@@ -189,15 +192,45 @@ class _InFlight:
 
 
 class SnacEncoder:
-    """Encodes lists of mono float32 arrays with a loaded `Codec` on one device ("cpu", "cuda:0")."""
+    """Encodes lists of mono float32 arrays with a loaded `Codec` on one device ("cpu", "cuda:0").
 
-    def __init__(self, codec: Codec, device: str | torch.device = "cpu", exact: bool = False):
+    `precision` ("fp32", "bf16", "fp16": `snac_hf.codec.precision`) runs the encoder under
+    autocast; `compile` runs a `torch.compile`d encoder (`snac_hf.codec.compiled`): True, False,
+    or None for `snac_hf.codec.compile_choice`'s choice, made once `expected_files` files are
+    known and enough of them are encoded to estimate the audio left.
+    """
+
+    def __init__(
+        self,
+        codec: Codec,
+        device: str | torch.device = "cpu",
+        exact: bool = False,
+        precision: str = "fp32",
+        compile: bool | None = False,
+        expected_files: int | None = None,
+    ):
         self.layout = codec.layout
         self.device = torch.device(device)
+        check_precision(precision, self.device, exact)
+        self.precision = precision
         self.dtype = torch.float64 if exact else torch.float32
         self.model = model_on(codec, self.device, self.dtype)
         self.batch_encoder = self.device.type != "cpu"  # rule 4 of the module docstring
         self.cuda = self.device.type == "cuda"
+        self._codec = codec
+        self.encoder: torch.nn.Module = self.model.encoder
+        self.compiled = False
+        self.choice = (
+            CompileChoice(self.device, precision, exact, expected_files) if compile is None else None
+        )
+        if compile:
+            self.use_compiled()
+
+    def use_compiled(self) -> None:
+        """Encode with the compiled encoder from now on (compiled on its first call)."""
+        if not self.compiled:
+            self.encoder = compiled_encoder(self._codec, self.device, self.dtype)
+            self.compiled = True
 
     @property
     def batch_quantizer(self) -> bool:
@@ -249,6 +282,8 @@ class SnacEncoder:
             previous = launched
         if previous is not None:
             self._store(codes, *previous)
+        if self.choice is not None and self.choice.observe(files, self.layout.sampling_rate):
+            self.use_compiled()
         per_file: list[list[list[np.ndarray]]] = [[] for _ in files]
         for segment, segment_codes in zip(segments, codes):
             per_file[segment.file].append(segment_codes)
@@ -285,9 +320,13 @@ class SnacEncoder:
         return host.to(self.device, non_blocking=self.cuda).to(self.dtype)
 
     def _encode(self, audio: torch.Tensor) -> torch.Tensor:
-        if self.batch_encoder:
-            return self.model.encoder(audio)
-        return torch.cat([self.model.encoder(item) for item in torch.split(audio, 1)])
+        """Latents in `self.dtype` (cast back from autocast's dtype for the quantizer)."""
+        with autocast(self.precision, self.device):
+            if self.batch_encoder:
+                latents = self.encoder(audio)
+            else:
+                latents = torch.cat([self.encoder(item) for item in torch.split(audio, 1)])
+        return latents.to(self.dtype)
 
     def _to_host(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event | None]:
         """Codes on the host: on CUDA an asynchronous copy into pinned memory and the event that

@@ -1,24 +1,31 @@
-"""The whole evidence run in order: split, compression at every budget, LMs per seed, report.
+"""The whole evidence run in order: split, compression, the merge curve, its confirmations, report.
 
-1. Split the token set (`splits.split`) and compute the uniform and unigram reference levels.
-2. Train every variant at every merge budget (and at `lm_merges`) and the raw-codes tokenizer
-   (the `lm.baseline` order, 0 merges) on the train split; measure compression on the held-out
-   split (`compression.measure_compression`).
-3. For every seed, budget setting and tokenization (raw codes, then every variant at
-   `lm_merges`): train the same small LM and measure held-out bits per audio-second, generation
-   speed and wall time (`snac_hf.lm.experiment.measure_one`). The equal-audio window lasts
-   `context / raw codes per second` seconds. Finished trainings are records (`runs`) and are
-   never redone.
-4. Judge (`verdict`) and write evidence.json, evidence.md and evidence.png (`report`).
+1. Split the token set (`splits.split`; and `splits.split_voices` when `voices_by` names a column)
+   and compute the uniform and unigram reference levels.
+2. Train every variant at every merge budget (`budgets` and the curve's) and each serialization's
+   0-merge tokenizer on the train split; measure compression on the held-out split
+   (`compression.measure_compression`).
+3. **The curve** (`plan`): for every seed of `seeds`, budget setting and tokenization (each
+   serialization's raw row, every variant at every budget of `lm_merges` above 0, `orpheus`),
+   train the same small LM and measure held-out bits per audio-second, generation speed and wall
+   time (`snac_hf.lm.experiment.measure_one`).
+4. **At the best budget and at 0** (`curve.overall_best` of the first budget setting, over the
+   curve's seeds, and its raw row), in that setting: the `more_seeds`; one training of `longer` x
+   the steps per seed of `seeds`; and every seed of `seeds` on the held-out-voices split (its
+   tokenizers trained on its own train side, `arm.VOICES_DIR`). Which budget is best is decided by
+   the curve's records alone, so a resumed run picks the same one.
+5. Judge (`verdict`, `curve`) and write evidence.json, evidence.md and evidence.png (`report`).
 
-Under `accelerate launch` every LM trains data-parallel on all processes; the main process trains
-the tokenizers first (the others wait and load them) and writes every file. The output folder's
-`evidence_config.json` holds the settings, the token set's identity (file ids, durations and code
-counts) and its codes' digest (`fingerprint.codes_digest`: a set re-tokenized with another model
-or `--exact` has the same ids and counts but other codes): a rerun with the same ones resumes,
-other ones are refused unless `overwrite` (which removes only this module's files). Every run
-record found is checked against the training it stands for before anything is trained
-(`runs.check_record`: refused, one line naming it, unless it matches and is unedited).
+Finished trainings are records (`runs`, keyed by tokenization, window, steps and seed) and are
+never redone (`arm`). Under `accelerate launch` every LM trains data-parallel on all processes;
+the main process trains the tokenizers first (the others wait and load them) and writes every
+file. The output folder's `evidence_config.json` holds the settings, the token set's identity
+(file ids, durations and code counts) and its codes' digest (`fingerprint.codes_digest`: a set
+re-tokenized with another model or `--exact` has the same ids and counts but other codes): a
+rerun with the same ones resumes, other ones are refused unless `overwrite` (which removes only
+this module's files). Every run record found is checked against the training it stands for before
+anything is trained (`runs.check_record`: refused, one line naming it, unless it matches and is
+unedited).
 """
 
 from __future__ import annotations
@@ -31,13 +38,16 @@ import shutil
 from pathlib import Path
 
 from snac_hf.bpe.corpus import file_ids, open_source, resolve_layout
+from snac_hf.evidence.arm import VOICES_DIR, Arm, Job, raw_codes_per_second
 from snac_hf.evidence.compression import RECORDS_DIR, TOKENIZERS_DIR, measure_compression, tokenizer_folder
+from snac_hf.evidence.curve import overall_best
 from snac_hf.evidence.fingerprint import codes_digest
+from snac_hf.evidence.plan import ORPHEUS, curve_budgets, curve_lines, plan_tokenizations, raw_of
 from snac_hf.evidence.report import write_report
-from snac_hf.evidence.runs import RUNS_DIR, check_record, load_record, record_files, save_record
+from snac_hf.evidence.runs import RUNS_DIR, Training, check_record, record_files
 from snac_hf.evidence.settings import EvidenceSettings
-from snac_hf.evidence.splits import split
-from snac_hf.evidence.verdict import RAW
+from snac_hf.evidence.splits import split, split_voices
+from snac_hf.evidence.verdict import judge
 from snac_hf.lm.references import reference_levels
 from snac_hf.lm.report import describe_data
 from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
@@ -48,7 +58,7 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "evidence_config.json"
 #: What `overwrite` may remove: only what this module writes.
 OWN_FILES = (CONFIG_FILE, "evidence.json", "evidence.md", "evidence.png")
-OWN_DIRS = (TOKENIZERS_DIR, RECORDS_DIR, RUNS_DIR)
+OWN_DIRS = (TOKENIZERS_DIR, RECORDS_DIR, RUNS_DIR, VOICES_DIR)
 #: What each part of the config is, in a refusal's words.
 CONFIG_PARTS = {
     "settings": "settings",
@@ -114,42 +124,43 @@ def check_config(output_dir: Path, config: dict, overwrite: bool) -> None:
 
 
 def run_inputs(
-    config: dict,
-    settings: EvidenceSettings,
-    plan: dict,
-    tokenization: str,
-    window: int,
-    seed: int,
-    processes: int,
+    config: dict, settings: EvidenceSettings, plan: dict, split: dict, training: Training, processes: int
 ) -> dict:
-    """What the training (`tokenization`, `window`, `seed`) rests on, as its run record holds it:
-    the token set's codes and identity, the layout, the split, the tokenization (`plan`: name ->
-    (variant, merges)), the window, the seed, the process count and the LM's settings (all but
+    """What `training` rests on, as its run record holds it: the token set's codes and identity,
+    the layout, the split (`split`), the tokenization (`plan`: name -> (variant, merges)), the
+    window, the seed, the process count and the LM's settings with the training's steps (all but
     the budget settings, which only choose the window)."""
-    variant, merges = plan[tokenization]
-    lm = {k: v for k, v in settings.lm_for_seed(seed).to_dict().items() if k != "settings"}
+    variant, merges = plan[training.tokenization]
+    lm = settings.lm_for_seed(training.seed, training.steps).to_dict()
     inputs = {
         "codes": config["codes"],
         "source": config["source"],
         "layout": config["layout"],
-        "split": {"holdout": settings.holdout, "by": settings.split_by, "salt": settings.split_salt},
-        "tokenization": tokenization,
+        "split": split,
+        "tokenization": training.tokenization,
         "variant": variant,
         "merges": merges,
-        "window": window,
-        "seed": seed,
+        "window": training.window,
+        "seed": training.seed,
         "processes": processes,
-        "lm": lm,
+        "lm": {k: v for k, v in lm.items() if k != "settings"},
     }
     return json.loads(json.dumps(inputs))  # as it reads back (tuples become lists)
 
 
-def check_records(output_dir: Path, plan: dict, seeds: tuple[int, ...], inputs) -> int:
-    """Check every record this run could use (`runs.check_record`) before anything is trained;
-    `inputs(tokenization, window, seed)` is the run each stands for. Returns how many there are."""
-    found = [(p, t, w, s) for p, t, w, s in record_files(output_dir) if t in plan and s in seeds]
-    for path, tokenization, window, seed in found:
-        check_record(path, inputs(tokenization, window, seed))
+def check_records(folder: Path, plan: dict, settings: EvidenceSettings, inputs) -> int:
+    """Check every record this run could use (`runs.check_record`) before anything is trained:
+    those of a planned tokenization, seed and steps; `inputs(training)` is the run each stands
+    for. Returns how many there are."""
+    seeds = {*settings.seeds, *settings.more_seeds}
+    steps = {settings.lm.steps, settings.longer_steps}
+    found = [
+        (path, training)
+        for path, training in record_files(folder)
+        if training.tokenization in plan and training.seed in seeds and training.steps in steps
+    ]
+    for path, training in found:
+        check_record(path, inputs(training))
     return len(found)
 
 
@@ -167,14 +178,15 @@ def run_evidence(
     overwrite: bool = False,
 ) -> dict:
     """Run (or resume) the experiment of the module docstring; returns the report dict."""
-    from snac_hf.lm.experiment import measure_one
-    from snac_hf.lm.sequences import make_tokenization
     from snac_hf.lm.train import make_accelerator
 
     output = Path(output_dir)
     dataset, folder = open_source(str(source))
     layout = resolve_layout(dataset, folder, None)
     train, held_out, split_summary = split(dataset, settings.holdout, settings.split_by, settings.split_salt)
+    voices = None
+    if settings.voices_by is not None:  # refused here, before anything is trained, when it cannot be made
+        voices = split_voices(dataset, settings.voices_by, settings.voices_share, settings.split_salt)
     accelerator = make_accelerator()
     config = {
         "settings": settings.to_dict(),
@@ -185,81 +197,127 @@ def run_evidence(
     if accelerator.is_main_process:
         check_config(output, config, overwrite)
     accelerator.wait_for_everyone()
-    baseline = settings.lm.baseline or "cross_scale"
-    plan = [(RAW, baseline, 0)] + [
-        (f"{v}-{settings.lm_merges}", v, settings.lm_merges) for v in settings.variants
-    ]
-    planned = {name: (variant, merges) for name, variant, merges in plan}
+    plan = plan_tokenizations(settings)
 
-    def inputs(name: str, window: int, seed: int) -> dict:
-        return run_inputs(config, settings, planned, name, window, seed, accelerator.num_processes)
+    def arm(where: Path, train_set, held_set, split_inputs: dict) -> Arm:
+        def inputs(training: Training) -> dict:
+            return run_inputs(config, settings, plan, split_inputs, training, accelerator.num_processes)
 
-    check_records(output, planned, settings.seeds, inputs)  # before hours of training, not after
+        check_records(where, plan, settings, inputs)  # before hours of training, not after
+        return Arm(where, train_set, held_set, settings, inputs, accelerator)
 
-    budgets = tuple(sorted(set(settings.budgets) | {settings.lm_merges}))
-    seconds = split_summary.held_out_seconds
-    with accelerator.main_process_first():
-        write = accelerator.is_main_process
-        compression = measure_compression(
-            train, held_out, layout, settings.variants, budgets, output, seconds, write
-        )
-        measure_compression(train, held_out, layout, (baseline,), (0,), output, seconds, write)
-    tokenizations = {
-        name: make_tokenization(
-            name,
-            variant,
-            merges,
-            train,
-            held_out,
-            layout,
-            tokenizer_folder(output, variant, merges),
-            load_saved=True,
-        )
-        for name, variant, merges in plan
-    }
-    references = reference_levels(train, held_out, layout, seconds)
-    window_seconds = settings.lm.context / tokenizations[RAW].train.tokens_per_second
+    hashed = arm(
+        output,
+        train,
+        held_out,
+        {"holdout": settings.holdout, "by": settings.split_by, "salt": settings.split_salt},
+    )
+    voiced = None
+    if voices is not None:
+        voices_inputs = {
+            "voices_by": settings.voices_by,
+            "share": settings.voices_share,
+            "salt": settings.split_salt,
+        }
+        voiced = arm(output / VOICES_DIR, voices[0], voices[1], voices_inputs)
 
-    def window_of(name: str, setting: str) -> int:
-        if setting == "equal_steps":
-            return settings.lm.context
-        return max(8, round(window_seconds * tokenizations[name].train.tokens_per_second))
-
-    jobs = [
-        (seed, setting, name)
-        for seed in settings.seeds
-        for setting in settings.lm.settings
-        for name in tokenizations
-    ]
-    done = {}
-    for seed, setting, name in jobs:
-        window = window_of(name, setting)
-        record = load_record(output, name, window, seed, inputs(name, window, seed))
-        if record is not None:
-            done[(seed, name, window)] = record
-    accelerator.wait_for_everyone()  # every process decided what is done before anything is written
-    todo = len({(seed, name, window_of(name, setting)) for seed, setting, name in jobs} - done.keys())
-    logger.info("LM trainings: %d done before, %d to run", len(done), todo)
-    results = []
-    for seed, setting, name in jobs:
-        window = window_of(name, setting)
-        key = (seed, name, window)
-        if key not in done:
-            done[key] = measure_one(tokenizations[name], window, settings.lm_for_seed(seed), accelerator)
-            if accelerator.is_main_process:
-                save_record(output, name, window, seed, done[key], inputs(name, window, seed))
-        results.append({**done[key], "tokenization": name, "setting": setting, "seed": seed})
-
+    compression = prepare(hashed, layout, plan, split_summary.held_out_seconds, budgets=settings.budgets)
+    first = settings.lm.settings[0]
+    curve = hashed.train(
+        [
+            Job(name, setting, seed, settings.lm.steps, "curve")
+            for seed in settings.seeds
+            for setting in settings.lm.settings
+            for name in plan
+        ],
+        "on the curve",
+    )
+    references = reference_levels(train, held_out, layout, split_summary.held_out_seconds)
+    verdict = judge(
+        [r for r in curve if r["setting"] == first], references["unigram_bits_per_second"], raw_of(settings)
+    )
+    best = overall_best(verdict[first], curve_lines(settings)) if verdict else None
+    targets = [best, raw_of(settings)[best]] if best else []
+    steps, longer = settings.lm.steps, settings.longer_steps
+    confirmations = hashed.train(
+        [Job(n, first, s, steps, "more_seeds") for s in settings.more_seeds for n in targets]
+        + [Job(n, first, s, longer, "longer") for s in settings.seeds for n in targets if settings.longer],
+        "at the best budget and at 0 (more seeds, longer)",
+    )
+    voices_report = None
+    if voiced is not None and targets:
+        target_plan = {n: plan[n] for n in targets}
+        voices_compression = prepare(voiced, layout, target_plan, voices[2].held_out_seconds, budgets=())
+        rows = voiced.train([Job(n, first, s, steps, "voices") for s in settings.seeds for n in targets],
+                            "on held-out voices")  # fmt: skip
+        voices_report = {
+            "split": voices[2].to_dict(),
+            "references": reference_levels(voices[0], voices[1], layout, voices[2].held_out_seconds),
+            "compression": voices_compression,
+            "results": rows,
+        }
     report = {
         "data": describe_data(dataset, train, held_out, read_metadata(folder) if folder else None),
         "split": split_summary.to_dict(),
-        "settings": {**settings.to_dict(), "window_seconds_equal_audio": window_seconds},
+        "settings": {**settings.to_dict(), "window_seconds_equal_audio": hashed.window_seconds},
         "processes": accelerator.num_processes,
         "references": references,
         "compression": compression,
-        "raw_codes_per_second": tokenizations[RAW].held_out.tokens_per_second,
-        "results": results,
+        "raw_codes_per_second": raw_codes_per_second(held_out),
+        "plan": {
+            name: {"variant": v, "merges": m, "raw": raw_of(settings).get(name)}
+            for name, (v, m) in plan.items()
+        },
+        "lines": curve_lines(settings),
+        "best": best,
+        "results": curve + confirmations,
+        "voices": voices_report,
     }
     if accelerator.is_main_process:
         report = write_report(report, output)
     return report
+
+
+def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tuple[int, ...]) -> list[dict]:
+    """Train (main process) or load (the others) the arm's tokenizers: every variant of `plan` at
+    `budgets` and at its planned merges; encode the arm's splits with each planned tokenization.
+    Returns the compression rows of the variants at `budgets` and at the curve's budgets above 0."""
+    from snac_hf.lm.sequences import make_orpheus_tokenization, make_tokenization
+
+    settings = arm.settings
+    variants = tuple(dict.fromkeys(v for v, _ in plan.values() if v != ORPHEUS))
+    with arm.accelerator.main_process_first():
+        write = arm.accelerator.is_main_process
+        rows = []
+        if budgets:
+            all_budgets = tuple(sorted(set(budgets) | set(curve_budgets(settings))))
+            rows = measure_compression(
+                arm.train_set,
+                arm.held_out,
+                layout,
+                settings.variants,
+                all_budgets,
+                arm.folder,
+                held_out_seconds,
+                write,
+            )
+        for variant, merges in dict.fromkeys(plan[n] for n in plan if plan[n][0] in variants):
+            measure_compression(
+                arm.train_set,
+                arm.held_out,
+                layout,
+                (variant,),
+                (merges,),
+                arm.folder,
+                held_out_seconds,
+                write,
+            )
+    for name, (variant, merges) in plan.items():
+        if variant == ORPHEUS:
+            arm.tokenizations[name] = make_orpheus_tokenization(name, arm.train_set, arm.held_out, layout)
+        else:
+            folder = tokenizer_folder(arm.folder, variant, merges)
+            arm.tokenizations[name] = make_tokenization(
+                name, variant, merges, arm.train_set, arm.held_out, layout, folder, load_saved=True
+            )
+    return rows

@@ -1,12 +1,14 @@
 """evidence.json (every number), evidence.md (tables and the verdict) and evidence.png (the plots).
 
-evidence.md, in order: the data (files, hours, codec and its notice, the split), the verdict per
-budget setting (`verdict.sentences`), compression on held-out files at every merge budget, the LM
-table per setting (mean and sample standard deviation over seeds, min-max, the paired difference to
-the raw codes, the distance to the unigram level), the cost table (`costs`), the uniform and
-unigram reference levels, and the settings. evidence.png: codes per token against merges per
-variant (left), and held-out bits per audio-second per tokenization with every seed as a dot and
-the mean as a diamond on the min-max line, one panel per budget setting, the unigram level drawn (right).
+evidence.md, in order: the data (files, hours, codec and its notice, both splits and how they were
+made), the verdict per budget setting (the curve's best budget per variant against its raw codes,
+`curve.curve_sentences`; and at the run's best budget and at 0: more seeds, longer training,
+held-out voices, `confirm`), the merge curve (one table row per budget: bits per audio-second
+mean ± sd and min-max per variant, training FLOPs per audio-hour), compression on held-out files
+at every merge budget, the LM table per setting (mean and sample standard deviation over seeds,
+min-max, the paired difference to the tokenization's raw row, the distance to the unigram level),
+the confirmations' tables, the cost table (`costs`), the reference levels and the settings. The
+plots are `figures`'.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from snac_hf.evidence.confirm import confirmation_sentences, confirmations
 from snac_hf.evidence.costs import cost_rows
-from snac_hf.evidence.verdict import RAW, judge, sentences
+from snac_hf.evidence.curve import curve_sentences
+from snac_hf.evidence.figures import figure
+from snac_hf.evidence.plan import SERIALIZATION_TITLES, SERIALIZATIONS
+from snac_hf.evidence.verdict import judge, sentences
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN
 from snac_hf.lm.report import SETTING_TITLES
 
@@ -26,11 +32,12 @@ def write_report(report: dict, output_dir: Path) -> dict:
     """Add the verdict and costs to `report`, write the three files, return the report."""
     unigram = report["references"]["unigram_bits_per_second"]
     model = report["settings"]["lm"]["model"]
-    settings = list(dict.fromkeys(r["setting"] for r in report["results"]))
-    report["verdict"] = judge(report["results"], unigram)
-    report["costs"] = {
-        s: cost_rows(report["results"], s, model["num_layers"], model["hidden_size"]) for s in settings
-    }
+    curve = [r for r in report["results"] if r["phase"] == "curve"]
+    settings = list(dict.fromkeys(r["setting"] for r in curve))
+    raw_of = {name: p["raw"] for name, p in report["plan"].items() if p["raw"]}
+    report["verdict"] = judge(curve, unigram, raw_of)
+    report["costs"] = {s: cost_rows(curve, s, model["num_layers"], model["hidden_size"]) for s in settings}
+    report["confirmations"] = confirmations(report)
     (output_dir / JSON_FILE).write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / MARKDOWN_FILE).write_text(markdown(report))
     figure(report).savefig(output_dir / PLOT_FILE, dpi=120)
@@ -50,36 +57,49 @@ def _pct(value: float, reference: float) -> str:
     return f"{100 * (value / reference - 1):+.1f}%"
 
 
+def split_line(split: dict) -> str:
+    return (
+        f"by {split['by']} ({split.get('rule', 'salted hash')}, {split['keys']:,} keys, "
+        f"{split['held_out_keys']:,} held out): train {split['train_files']:,} files "
+        f"({_duration(split['train_seconds'])}), held out {split['held_out_files']:,} files "
+        f"({_duration(split['held_out_seconds'])})"
+    )
+
+
 def markdown(report: dict) -> str:
-    data, split, s = report["data"], report["split"], report["settings"]
+    data, s = report["data"], report["settings"]
     lm, unigram = s["lm"], report["references"]["unigram_bits_per_second"]
     lines = [
         "# Evidence: which BPE variant serves an audio LM?",
         "",
         f"Data: {data['files']:,} files, {_duration(data['hours'] * 3600)}; "
-        f"codec: {data.get('codec') or 'not recorded'}. "
-        f"Split by {split['by']} (salted hash, {split['keys']:,} keys, holdout {split['holdout']}): "
-        f"train {split['train_files']:,} files ({_duration(split['train_seconds'])}), held out "
-        f"{split['held_out_files']:,} files ({_duration(split['held_out_seconds'])}).",
+        f"codec: {data.get('codec') or 'not recorded'}. Split {split_line(report['split'])}.",
         "",
     ]
+    if report.get("voices"):
+        voices = report["voices"]["split"]
+        lines += [
+            f"Held-out voices: split {split_line(voices)}; {voices['files_keyed_by_id']:,} files without "
+            f"a {voices['by']} stay in train.",
+            "",
+        ]
     if data.get("codec_notice"):
         lines += [f"> **Note:** {data['codec_notice']}", ""]
     lines += ["## Verdict", ""]
-    for setting, verdict in report["verdict"].items():
-        lines.append(f"**{SETTING_TITLES.get(setting, setting)}**")
-        lines.append("")
-        lines += [f"- {sentence}" for sentence in sentences(verdict)]
-        lines.append("")
+    for title, said in verdict_sentences(report):
+        lines += [f"**{title}**", "", *[f"- {sentence}" for sentence in said], ""]
     seeds = len(s["seeds"])
     lines += [
         f"Supported = the paired difference (same seed) has the same sign in all {seeds} seeds and its mean "
         f"exceeds 2 standard errors; with {seeds} seeds a sign agreement happens by chance "
         f"{chance_agreement(seeds)}, so a supported difference is a lead to confirm at more seeds, "
-        "not a settled fact.",
+        "not a settled fact. Every tokenization is judged against the raw codes of its own "
+        "serialization (0 merges); orpheus against the raw codes in frame order.",
         "",
+        *curve_section(report),
         *compression_section(report),
         *lm_section(report),
+        *confirmation_section(report),
         *cost_section(report),
         "## Reference levels (no LM)",
         "",
@@ -92,14 +112,70 @@ def markdown(report: dict) -> str:
         f"- LM: Llama, {lm['model']['num_layers']} layers, hidden {lm['model']['hidden_size']}, "
         f"{lm['model']['num_heads']} heads, untied embeddings; {lm['steps']} AdamW steps x "
         f"{lm['batch_size']} windows x {report['processes']} process(es), lr {lm['learning_rate']}; "
-        f"seeds {', '.join(map(str, s['seeds']))}.",
+        f"seeds {', '.join(map(str, s['seeds']))} on the curve, "
+        f"{', '.join(map(str, s['more_seeds'])) or 'none'} added at the best budget and at 0; "
+        f"longer training: {s['longer']}x the steps.",
         f"- Windows: equal audio = {s['window_seconds_equal_audio']:.2f} s "
         f"({lm['context']} raw-code tokens); equal steps = {lm['context']} tokens for every tokenization.",
-        f"- Merge budgets: {', '.join(f'{b:,}' for b in s['budgets'])}; "
-        f"LMs at {s['lm_merges']:,} merges; raw codes in {lm['baseline'] or 'cross_scale'} order.",
+        f"- Merge budgets: {', '.join(f'{b:,}' for b in s['budgets'])} (compression); the curve at "
+        f"{', '.join(f'{b:,}' for b in sorted(set(s['lm_merges']) | {0}))} merges.",
         "",
     ]
     return "\n".join(lines)
+
+
+def verdict_sentences(report: dict) -> list[tuple[str, list[str]]]:
+    """(title, sentences) per budget setting (the curve), then at the best budget and at 0."""
+    out = []
+    for setting, verdict in report["verdict"].items():
+        said = curve_sentences(verdict, report["lines"]) if verdict["comparable"] else sentences(verdict)
+        out.append((SETTING_TITLES.get(setting, setting), said))
+    first = report["settings"]["lm"]["settings"][0]
+    said = confirmation_sentences(report["confirmations"], report["settings"])
+    out.append((f"At the best budget and at 0 ({SETTING_TITLES.get(first, first)})", said))
+    return out
+
+
+def _cell(stats: dict | None, raw_mean: float | None) -> str:
+    if stats is None:
+        return "–"
+    versus = f" ({_pct(stats['mean'], raw_mean)})" if raw_mean else ""
+    return f"{stats['mean']:.1f} ± {stats['std']:.1f} [{stats['min']:.1f}-{stats['max']:.1f}]{versus}"
+
+
+def curve_section(report: dict) -> list[str]:
+    """One table per setting: a row per budget, a column per variant (bits/s, then FLOPs)."""
+    lines = ["## The merge curve", ""]
+    budgets = sorted({m for points in report["lines"].values() for m, _ in points})
+    variants = list(report["lines"])
+    header = " | ".join(f"{v} ({SERIALIZATION_TITLES[SERIALIZATIONS[v]]})" for v in variants)
+    for setting, verdict in report["verdict"].items():
+        stats = verdict["stats"]
+        costs = {r["tokenization"]: r for r in report["costs"][setting]}
+        lines += [
+            f"**{SETTING_TITLES.get(setting, setting)}**: held-out bits per audio-second, mean ± sd "
+            "[min-max] over the curve's seeds (vs the raw codes of the same serialization, 0 merges); "
+            "then training FLOPs per audio-hour.",
+            "",
+            f"| merges | {header} | FLOPs / audio-h: " + " | ".join(variants) + " |",
+            "|--:|" + "--:|" * (2 * len(variants)),
+        ]
+        for merges in budgets:
+            names = [dict(report["lines"][v]).get(merges) for v in variants]
+            raws = [stats.get(dict(report["lines"][v])[0], {}).get("mean") for v in variants]
+            cells = [_cell(stats.get(n), r if merges else None) for n, r in zip(names, raws, strict=True)]
+            flops = [f"{costs[n]['flops_per_audio_hour']:.3g}" if n in costs else "–" for n in names]
+            lines.append(f"| {merges:,} | " + " | ".join(cells + flops) + " |")
+        lines.append("")
+        if "orpheus" in stats:
+            raw = stats.get(verdict["raw_of"].get("orpheus"), {}).get("mean")
+            lines += [
+                f"orpheus (frame order, one id per frame position and code, no merges): "
+                f"{_cell(stats['orpheus'], raw)}; "
+                f"{costs['orpheus']['flops_per_audio_hour']:.3g} FLOPs / audio-h.",
+                "",
+            ]
+    return lines
 
 
 def compression_section(report: dict) -> list[str]:
@@ -131,12 +207,11 @@ def lm_section(report: dict) -> list[str]:
     unigram = report["references"]["unigram_bits_per_second"]
     lines = ["## LM: held-out bits per audio-second", ""]
     for setting, verdict in report["verdict"].items():
-        raw_mean = verdict["stats"].get(RAW, {}).get("mean")
         lines += [
             f"**{SETTING_TITLES.get(setting, setting)}**",
             "",
             "| tokenization | merges learned | tokens / audio-s | bits / audio-s, mean ± sd | min - max "
-            "| vs raw (paired, mean) | vs unigram | seeds |",
+            "| vs its raw codes (paired, mean) | vs unigram | seeds |",
             "|---|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for name, st in verdict["stats"].items():
@@ -144,9 +219,10 @@ def lm_section(report: dict) -> list[str]:
                 r for r in report["results"] if r["setting"] == setting and r["tokenization"] == name
             )
             paired = verdict["versus_raw"].get(name)
-            vs_raw = (
-                "–" if paired is None else f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw_mean:+.2f}%)"
-            )
+            vs_raw = "–"
+            if paired is not None:
+                raw_mean = verdict["stats"][verdict["raw_of"][name]]["mean"]
+                vs_raw = f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw_mean:+.2f}%)"
             if paired is not None and paired["supported"] and verdict["comparable"]:
                 vs_raw = f"**{vs_raw}**"
             lines.append(
@@ -160,6 +236,50 @@ def lm_section(report: dict) -> list[str]:
         "",
     ]
     return lines
+
+
+def confirmation_section(report: dict) -> list[str]:
+    """The best budget and its raw row: every seed, longer training, held-out voices."""
+    found = report["confirmations"]
+    if not found:
+        return []
+    lines = [
+        "## At the best budget and at 0",
+        "",
+        f"{found['best']} (the curve's lowest mean) against {found['raw']}, in the first budget setting.",
+        "",
+        "| comparison | seeds | steps | "
+        f"{found['best']}, bits / audio-s | {found['raw']}, bits / audio-s | paired difference | unigram |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    steps = report["settings"]["lm"]["steps"]
+    longer = report["settings"]["longer"] * steps
+    voices = report.get("voices") or {}
+    rows = [
+        ("every seed, hash split", found["more_seeds"], steps, report["references"]),
+        ("curve's seeds, hash split", found["longer_base"], steps, report["references"]),
+        (
+            f"{report['settings']['longer']}x longer, hash split",
+            found["longer"],
+            longer,
+            report["references"],
+        ),
+        ("held-out voices", found["voices"], steps, voices.get("references")),
+    ]
+    for title, verdict, n_steps, references in rows:
+        if verdict is None:
+            continue
+        best, raw = verdict["stats"][found["best"]], verdict["stats"][found["raw"]]
+        paired = verdict["versus_raw"][found["best"]]
+        shown = f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw['mean']:+.2f}%)"
+        if paired["supported"] and verdict["comparable"]:
+            shown = f"**{shown}**"
+        lines.append(
+            f"| {title} | {best['n']} | {n_steps:,} | {best['mean']:.1f} ± {best['std']:.1f} "
+            f"| {raw['mean']:.1f} ± {raw['std']:.1f} | {shown} "
+            f"| {references['unigram_bits_per_second']:.1f} |"
+        )
+    return [*lines, ""]
 
 
 def cost_section(report: dict) -> list[str]:
@@ -187,65 +307,3 @@ def cost_section(report: dict) -> list[str]:
             )
         lines.append("")
     return lines
-
-
-def figure(report: dict):
-    """The matplotlib Figure of evidence.png (see the module docstring)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    verdicts = report["verdict"]
-    fig = Figure(figsize=(6 + 5 * len(verdicts), 5))
-    FigureCanvasAgg(fig)
-    panels = fig.subplots(1, 1 + len(verdicts), squeeze=False)[0]
-    _plot_compression(panels[0], report)
-    unigram = report["references"]["unigram_bits_per_second"]
-    for axes, (setting, verdict) in zip(panels[1:], verdicts.items()):
-        _plot_bits(axes, report, setting, verdict, unigram)
-    data = report["data"]
-    fig.suptitle(
-        f"{data['hours']:.2f} h of audio, codec {data.get('codec') or 'not recorded'}; "
-        f"{len(report['settings']['seeds'])} seeds per LM"
-    )
-    fig.tight_layout()
-    return fig
-
-
-def _plot_compression(axes, report: dict) -> None:
-    rows = report["compression"]
-    for i, variant in enumerate(dict.fromkeys(r["variant"] for r in rows)):
-        points = sorted((r["num_merges"], r["codes_per_token"]) for r in rows if r["variant"] == variant)
-        axes.plot(*zip(*points), marker="o", color=f"C{i}", label=variant)
-    axes.axhline(1.0, color="black", linestyle=":", linewidth=1, label="raw codes")
-    axes.set_xscale("log")
-    axes.set(xlabel="merges requested", ylabel="held-out codes per token", title="Compression")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-
-
-def _plot_bits(axes, report: dict, setting: str, verdict: dict, unigram: float) -> None:
-    names = list(verdict["stats"])
-    for i, name in enumerate(names):
-        values = [
-            r["bits_per_second"]
-            for r in report["results"]
-            if r["setting"] == setting and r["tokenization"] == name
-        ]
-        stats = verdict["stats"][name]
-        color = "C7" if name == RAW else "C0"
-        axes.plot([stats["min"], stats["max"]], [i, i], color=color, linewidth=2, alpha=0.6)
-        axes.plot(values, [i] * len(values), "k.", markersize=5)
-        axes.plot(stats["mean"], i, marker="D", color=color, markersize=7, label="mean" if i == 0 else None)
-    axes.axvline(unigram, color="black", linestyle=":", linewidth=1, label=f"unigram {unigram:.0f}")
-    low = min(min(st["min"] for st in verdict["stats"].values()), unigram)
-    high = max(max(st["max"] for st in verdict["stats"].values()), unigram)
-    pad = 0.1 * (high - low) or 1.0
-    axes.set_xlim(low - pad, high + pad)  # zoomed: the axis does not start at 0
-    axes.set_yticks(range(len(names)), names, fontsize=7)
-    axes.invert_yaxis()
-    axes.set(
-        xlabel="held-out bits per audio-second (zoomed axis)", title=SETTING_TITLES.get(setting, setting)
-    )
-    axes.title.set_fontsize(9)
-    axes.grid(axis="x", alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")

@@ -1,9 +1,11 @@
 """One JSON record per finished LM training: what makes an evidence run resumable.
 
-A training is identified by its tokenization (`raw` or `<variant>-<merges>`), its window in
-tokens and its seed; the budget settings map onto windows (`equal_audio` and `equal_steps` give
-the raw codes the same window, so that model is trained once and serves both). The record
-(`runs/<tokenization>/window<W>-seed<S>.json`) is written atomically (temporary file, then
+A training is identified (`Training`) by its tokenization (`raw-<serialization>`, `<variant>-<merges>`
+or `orpheus`, `plan`), its window in tokens, its steps (the longer training has 4x) and its seed; the
+budget settings map onto windows (`equal_audio` and `equal_steps` give the raw codes the same
+window, so that model is trained once and serves both). The record
+(`runs/<tokenization>/window<W>-steps<N>-seed<S>.json`; the held-out-voices split keeps its own
+`runs/` in its own folder) is written atomically (temporary file, then
 rename) after the training and its measurements, so it exists only for a complete training; an
 interrupted run redoes only the trainings without one. Which settings the records belong to is
 fixed by the folder's `evidence_config.json` (see `experiment.check_config`). No torch.
@@ -27,6 +29,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from snac_hf.evidence.fingerprint import digest
 from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
@@ -59,32 +62,41 @@ NUMBERS = (
 )
 TEXTS = ("name", "variant")
 REMEDY = "nothing was changed: remove it to train that model again, or give another --output_dir"
-_NAME = re.compile(r"window(\d+)-seed(-?\d+)\.json")
+_NAME = re.compile(r"window(\d+)-steps(\d+)-seed(-?\d+)\.json")
 
 
 class RecordError(DamagedInputError):
     """A run record that cannot be used for this run; the message names it and what to do."""
 
 
-def record_path(output_dir: Path, tokenization: str, window: int, seed: int) -> Path:
-    return output_dir / RUNS_DIR / tokenization / f"window{window}-seed{seed}.json"
+class Training(NamedTuple):
+    """What identifies one LM training of a run (and names its record)."""
+
+    tokenization: str
+    window: int
+    steps: int
+    seed: int
 
 
-def record_files(output_dir: Path) -> list[tuple[Path, str, int, int]]:
-    """Every record file under `runs/` as (path, tokenization, window, seed), sorted."""
+def record_path(output_dir: Path, training: Training) -> Path:
+    name = f"window{training.window}-steps{training.steps}-seed{training.seed}.json"
+    return output_dir / RUNS_DIR / training.tokenization / name
+
+
+def record_files(output_dir: Path) -> list[tuple[Path, Training]]:
+    """Every record file under `runs/` with the training its name says, sorted."""
     found = []
     for path in sorted((output_dir / RUNS_DIR).glob("*/*.json")):
         match = _NAME.fullmatch(path.name)
         if match:
-            found.append((path, path.parent.name, int(match[1]), int(match[2])))
+            found.append((path, Training(path.parent.name, int(match[1]), int(match[2]), int(match[3]))))
     return found
 
 
-def load_record(output_dir: Path, tokenization: str, window: int, seed: int, run: dict) -> dict | None:
-    """The measurements of the training `run` describes, or None when it has no record yet.
-
-    A record that is there but not usable for `run` is a `RecordError` (module docstring)."""
-    path = record_path(output_dir, tokenization, window, seed)
+def load_record(output_dir: Path, training: Training, run: dict) -> dict | None:
+    """The measurements of `training` (whose inputs `run` describes), or None when it has no record
+    yet. A record that is there but not usable for `run` is a `RecordError` (module docstring)."""
+    path = record_path(output_dir, training)
     if not path.is_file():
         return None
     return check_record(path, run)
@@ -144,21 +156,22 @@ def fingerprint(content: dict) -> str:
     return digest(json.loads(json.dumps(content)))
 
 
-def save_record(output_dir: Path, tokenization: str, window: int, seed: int, record: dict, run: dict) -> None:
-    """Write the measurements `record` of the training `run` with its fingerprint (atomically).
+def save_record(output_dir: Path, training: Training, record: dict, run: dict) -> None:
+    """Write the measurements `record` of `training` (inputs `run`) with its fingerprint (atomically).
 
     A measurement that is not finite (a diverged training) is a ValueError: it would make every
     mean and verdict of the report NaN, and its record could not be used on resume."""
     problem = measurement_problem(record)
     if problem:
         raise ValueError(
-            f"the LM on {tokenization} (window {window}, seed {seed}): {problem}: the training diverged "
+            f"the LM on {training.tokenization} (window {training.window}, {training.steps} steps, seed "
+            f"{training.seed}): {problem}: the training diverged "
             "or measured nothing; lower --learning_rate or change the sizes, and rerun (finished trainings "
             "are kept)"
         )
     content = {**record, RUN_KEY: run}
     content[FINGERPRINT_KEY] = fingerprint(content)
-    path = record_path(output_dir, tokenization, window, seed)
+    path = record_path(output_dir, training)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(content, indent=2) + "\n")

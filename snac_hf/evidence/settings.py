@@ -1,18 +1,40 @@
 """The sizes of an evidence run, and its presets (no torch: the command line reads them here).
 
-A run is: the six BPE variants trained on the train split at every merge budget of `budgets`
-(compression measured on the held-out split), then one small LM per tokenization (the raw codes,
-and every variant at `lm_merges`) per budget setting (`equal_audio`, `equal_steps`, see
-`snac_hf.lm.experiment`) per seed in `seeds`.
+A run is: the BPE variants trained on the train split at every merge budget of `budgets` and of
+the curve (compression measured on the held-out split); then the merge curve, one small LM per
+tokenization (each serialization's raw codes, every variant at every budget of `lm_merges` above
+0, and `orpheus`) per budget setting (`equal_audio`, `equal_steps`, see `snac_hf.lm.experiment`)
+per seed in `seeds`; then, at the curve's best budget and at 0, the `more_seeds`, a training of
+`longer` x the steps per seed, and the seeds on held-out voices (`voices_by`, at least
+`voices_share` of the audio). See `snac_hf.evidence.experiment`.
 
-Presets (`PRESETS`), each a starting point that flags override:
+Presets (`PRESETS`), each a starting point that flags override (`batch_size` is per process: under
+`accelerate launch --num_processes N` a step holds N x as many windows):
 
-- `tiny`: about a minute, for tests and a first look (the bundled speech): 2 seeds, 20 steps;
-  its models stay at the unigram level, and its report says so.
-- `cpu-small`: a 2-core machine in ~1.5 h on 4.76 h of audio (measured, EVIDENCE.md); budgets up
-  to 16k merges, LMs at 4k merges, 3 seeds, 2-layer 128-wide LMs, 120 steps of 16 windows of 256 tokens.
-- `gpu`: what a researcher runs on one GPU in a few hours: budgets up to 32k, LMs at 16k merges,
-  3 seeds, 6-layer 384-wide LMs, 4,000 steps of 32 windows of 1,024 tokens.
+- `tiny`: seconds, for the tests (the bundled speech, with a `speaker` column): the curve at 0/50/
+  200 merges and orpheus, 2 seeds + 1, 20 steps, 4x longer, held-out voices; its models stay at
+  the unigram level, and its report says so.
+- `cpu-small`: ~85 min on 4.76 h of audio on 2 cores, `accelerate launch --num_processes 2
+  --batch_size 4` with one thread each (8 windows of 256 tokens per step, 120 steps; equal audio
+  only): `plain` and `cross_scale` (scale and frame order) at 0/32/128/512/4,000 merges and
+  orpheus, 3 seeds (33 trainings), then 5 seeds, 4x longer and held-out voices at the best budget
+  and at 0 (16 more, 6 of them 480 steps). Estimate from times measured on this repository's
+  2-core machine (one process, one thread, 8 windows of 256 tokens, 120 steps of the 2-layer
+  128-wide LM, while other jobs shared the cores): raw codes (12,294 ids) trained in 84.8 s and
+  scored half of 0.92 h held out in 32.0 s; 256 merges (12,550 ids, 246-token windows) 95.3 s and
+  30.5 s. Training time follows training FLOPs (`costs`): 4,000 merges 1.05x the raw codes' per
+  window-second, orpheus (28,678 ids) 1.97x. Half the windows per process: ~43 s of training per
+  raw-code model, ~77 s with scoring, ~150 s for orpheus, ~205 s for a 4x longer one; the 33 curve
+  trainings ~46 min, the 16 others ~33 min, tokenizers and encoding ~5 min.
+- `gpu`: the curve for pretrained SNAC on one GPU: `plain` and `cross_scale` at 0/64/256/1,000/
+  4,000/16,000 merges and orpheus, 3 seeds (39 trainings), 6-layer 384-wide LMs, 4,000 steps of 32
+  windows of 1,024 tokens (equal audio only), then 5 seeds, 4x longer and held-out voices at the
+  best budget and at 0. Cost from the training FLOPs of each model (`costs.flops_per_token` x
+  steps x windows x window tokens, with the tokens per second BPE measured on the 4.76 h corpus,
+  EVIDENCE.md v2): 1.67e16 FLOPs for a raw-code model, 1.5-1.7e16 with merges (shorter windows,
+  larger vocabularies), 2.17e16 for orpheus; about 6.4e17 for the curve and 5.6e17 for the rest
+  (the 4x longer trainings are most of it), 1.2e18 in all: ~7 h at a sustained 50 TFLOP/s, not
+  measured (no GPU was lent to this work).
 """
 
 from __future__ import annotations
@@ -30,8 +52,13 @@ SPLIT_SALT = "snac_hf.evidence.split"
 class EvidenceSettings:
     variants: tuple[str, ...] = tuple(VARIANTS)
     budgets: tuple[int, ...] = (1000, 4000, 16000)  # merges, for the compression table
-    lm_merges: int = 4000  # merges of the tokenizations the LMs are trained on
-    seeds: tuple[int, ...] = (0, 1, 2)
+    lm_merges: tuple[int, ...] = (0, 1000, 4000)  # the curve: merges the LMs train at (0 = raw codes)
+    orpheus: bool = True  # the Orpheus layout as a baseline row
+    seeds: tuple[int, ...] = (0, 1, 2)  # every point of the curve
+    more_seeds: tuple[int, ...] = (3, 4)  # added at the best budget and at 0
+    longer: int = 4  # at the best budget and at 0, one training of `longer` x the steps per seed (0: none)
+    voices_by: str | None = "speaker"  # the column of the held-out-voices split (None: no such split)
+    voices_share: float = 0.15  # the least share of the audio the held-out voices hold
     holdout: float = 0.2
     split_by: str | None = None  # a column (e.g. "speaker") whose values are held out together
     split_salt: str = SPLIT_SALT
@@ -40,8 +67,12 @@ class EvidenceSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def lm_for_seed(self, seed: int) -> EvaluationSettings:
-        return replace(self.lm, seed=seed)
+    def lm_for_seed(self, seed: int, steps: int | None = None) -> EvaluationSettings:
+        return replace(self.lm, seed=seed, steps=self.lm.steps if steps is None else steps)
+
+    @property
+    def longer_steps(self) -> int:
+        return self.longer * self.lm.steps
 
 
 def _lm(
@@ -59,16 +90,23 @@ def _lm(
 
 PRESETS: dict[str, EvidenceSettings] = {
     "tiny": EvidenceSettings(
-        budgets=(50, 200), lm_merges=200, seeds=(0, 1), lm=_lm(1, 32, 2, 20, 4, 64, 3e-3)
+        budgets=(50, 200),
+        lm_merges=(0, 50, 200),
+        seeds=(0, 1),
+        more_seeds=(2,),
+        lm=_lm(1, 32, 2, 20, 4, 64, 3e-3),
     ),
     "cpu-small": EvidenceSettings(
-        budgets=(1000, 4000, 16000), lm_merges=4000, seeds=(0, 1, 2), lm=_lm(2, 128, 4, 120, 16, 256, 3e-3)
+        variants=("plain", "cross_scale"),
+        budgets=(1000, 4000, 16000),
+        lm_merges=(0, 32, 128, 512, 4000),
+        lm=replace(_lm(2, 128, 4, 120, 8, 256, 3e-3), settings=("equal_audio",)),
     ),
     "gpu": EvidenceSettings(
+        variants=("plain", "cross_scale"),
         budgets=(1000, 4000, 16000, 32000),
-        lm_merges=16000,
-        seeds=(0, 1, 2),
-        lm=_lm(6, 384, 6, 4000, 32, 1024, 1e-3),
+        lm_merges=(0, 64, 256, 1000, 4000, 16000),
+        lm=replace(_lm(6, 384, 6, 4000, 32, 1024, 1e-3), settings=("equal_audio",)),
     ),
 }
 

@@ -15,14 +15,17 @@ Rules, per budget setting:
    error of d (sample standard deviation / sqrt(n)), with n >= 2 seeds. Otherwise A and B are
    **not distinguishable** at these seeds. With 3 seeds this is a weak test (a sign agreement of 3
    happens by chance 1 time in 4); the report says so next to the verdict.
-3. Each variant is compared with the raw codes (better, worse, or not distinguishable) and with
-   the best variant by mean (tied with it, or worse).
+3. Each tokenization is compared with its raw codes (better, worse, or not distinguishable): the
+   raw row `raw_of` names for it (its serialization's, `plan.raw_of`; by default the one row
+   `raw`), and with the best tokenization by mean (tied with it, or worse). Raw rows are the
+   reference, never the best.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -61,9 +64,12 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
     }
 
 
-def judge(results: list[dict], unigram_bits_per_second: float) -> dict:
+def judge(
+    results: list[dict], unigram_bits_per_second: float, raw_of: Mapping[str, str] | None = None
+) -> dict:
     """The verdict per setting. `results`: dicts with `tokenization`, `setting`, `seed`,
-    `bits_per_second`. Returns {setting: {...}}; see `sentences` for the words."""
+    `bits_per_second`; `raw_of`: tokenization -> its raw row (default: `RAW` for every other name).
+    Returns {setting: {...}}; see `sentences` for the words."""
     by_setting: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in results:
         by_setting[r["setting"]][r["tokenization"]][r["seed"]] = r["bits_per_second"]
@@ -72,15 +78,17 @@ def judge(results: list[dict], unigram_bits_per_second: float) -> dict:
     for setting, table in by_setting.items():
         stats = {name: seed_stats(list(values.values())) for name, values in table.items()}
         not_learning = sorted(n for n, values in table.items() if max(values.values()) >= limit)
-        variants = [n for n in table if n != RAW]
+        raws = dict(raw_of) if raw_of is not None else {n: RAW for n in table if n != RAW}
+        variants = [n for n in table if n in raws]
         best = min(variants, key=lambda n: stats[n]["mean"]) if variants else None
-        versus_raw = {n: paired_difference(table[n], table[RAW]) for n in variants if RAW in table}
+        versus_raw = {n: paired_difference(table[n], table[raws[n]]) for n in variants if raws[n] in table}
         versus_best = {n: paired_difference(table[n], table[best]) for n in variants if n != best}
         verdicts[setting] = {
             "stats": stats,
             "not_learning": not_learning,
             "comparable": not not_learning,
             "best_variant": best,
+            "raw_of": {n: raws[n] for n in versus_raw},
             "versus_raw": versus_raw,
             "versus_best": versus_best,
             "unigram_bits_per_second": unigram_bits_per_second,
@@ -102,24 +110,24 @@ def sentences(verdict: dict) -> list[str]:
     better = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] < 0]
     worse = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] > 0]
     unclear = [n for n, d in verdict["versus_raw"].items() if not d["supported"]]
-    raw_mean = verdict["stats"][RAW]["mean"] if RAW in verdict["stats"] else None
+    raw_words = "the raw codes" if set(verdict["raw_of"].values()) <= {RAW} else "their raw codes"
 
     def pct(name: str) -> str:
         d = verdict["versus_raw"][name]["mean"]
-        return f"{name} ({100 * d / raw_mean:+.1f}%)" if raw_mean else name
+        return f"{name} ({100 * d / verdict['stats'][verdict['raw_of'][name]]['mean']:+.1f}%)"
 
     if better:
         listed = ", ".join(map(pct, better))
-        out.append(f"Lower bits/s than the raw codes in every seed, beyond 2 standard errors: {listed}.")
+        out.append(f"Lower bits/s than {raw_words} in every seed, beyond 2 standard errors: {listed}.")
     if worse:
-        out.append(f"Higher bits/s than the raw codes (worse), supported: {', '.join(map(pct, worse))}.")
+        out.append(f"Higher bits/s than {raw_words} (worse), supported: {', '.join(map(pct, worse))}.")
     if unclear:
-        out.append(f"Not distinguishable from the raw codes at these seeds: {', '.join(map(pct, unclear))}.")
+        out.append(f"Not distinguishable from {raw_words} at these seeds: {', '.join(map(pct, unclear))}.")
     best = verdict["best_variant"]
     if best:
         tied = [n for n, d in verdict["versus_best"].items() if not d["supported"]]
         if tied:
-            out.append(f"Best variant by mean: {best}; not distinguishable from it: {', '.join(tied)}.")
+            out.append(f"Best by mean: {best}; not distinguishable from it: {', '.join(tied)}.")
         else:
-            out.append(f"Best variant by mean: {best}, ahead of every other variant in every seed.")
+            out.append(f"Best by mean: {best}, ahead of every other tokenization in every seed.")
     return out

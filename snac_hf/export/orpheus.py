@@ -33,6 +33,12 @@ import numpy as np
 
 from snac_hf.layout import CodecLayout
 
+# The frame order itself lives in snac_hf.layout.orpheus (shared with the evidence run's `orpheus`
+# baseline); its names stay importable from here, as before.
+from snac_hf.layout.orpheus import CODES_PER_FRAME as CODES_PER_FRAME
+from snac_hf.layout.orpheus import FRAME_CODES, ORPHEUS_STRIDES, POSITION_SCALE, gather_frames, whole_frames
+from snac_hf.layout.orpheus import POSITION_INDEX as POSITION_INDEX
+
 #: Llama 3's text ids end here; Orpheus' markers and speech ids start at this id.
 TEXT_VOCAB_END = 128_256
 START_OF_TEXT = 128_000  # Llama 3's <|begin_of_text|>, which its tokenizer puts first
@@ -47,7 +53,6 @@ PAD = 128_263
 #: The id of code 0 at frame position 0.
 CODE_OFFSET = 128_266
 CODEBOOK_SIZE = 4096
-FRAME_CODES = 7
 #: One past the largest speech id (156,938).
 SPEECH_ID_END = CODE_OFFSET + FRAME_CODES * CODEBOOK_SIZE
 #: `vocab_size` of Orpheus' Llama config (a little above SPEECH_ID_END, as Orpheus ships it).
@@ -58,16 +63,8 @@ PROMPT_START = (START_OF_HUMAN,)
 PROMPT_END = (END_OF_TEXT, END_OF_HUMAN, START_OF_AI, START_OF_SPEECH)
 ROW_END = (END_OF_SPEECH, END_OF_AI)
 
-#: For each frame position: the scale of its code, and the code's index among that scale's codes
-#: of the frame (scale 1 has 2 codes per frame, scale 2 has 4).
-POSITION_SCALE = (0, 1, 2, 2, 1, 2, 2)
-POSITION_INDEX = (0, 0, 0, 1, 1, 2, 3)
-#: Codes per frame of each scale.
-CODES_PER_FRAME = (1, 2, 4)
 #: The id offset of each frame position.
 POSITION_OFFSET = CODE_OFFSET + CODEBOOK_SIZE * np.arange(FRAME_CODES, dtype=np.int64)
-#: The codec layout this layout is defined for (SNAC 24 kHz).
-ORPHEUS_STRIDES = (4, 2, 1)
 
 
 def check_orpheus_layout(layout: CodecLayout, what: str = "the token set") -> None:
@@ -87,13 +84,6 @@ def check_orpheus_layout(layout: CodecLayout, what: str = "the token set") -> No
     )
 
 
-def whole_frames(lengths: np.ndarray) -> np.ndarray:
-    """Whole frames of each file from its codes per scale (files x 3 array): the frames whose 7
-    codes are all there, `min(n0, n1 // 2, n2 // 4)` (= n2 // 4 for the lengths of real audio)."""
-    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1, 3)
-    return (lengths // np.asarray(CODES_PER_FRAME, dtype=np.int64)).min(axis=1)
-
-
 def batch_speech_ids(
     values: Sequence[np.ndarray], offsets: Sequence[np.ndarray], frames: np.ndarray
 ) -> np.ndarray:
@@ -101,24 +91,12 @@ def batch_speech_ids(
 
     `values[k]` is scale k's flat code buffer and `offsets[k]` the start of each file's codes in it
     (an Arrow list array's values and offsets); `frames[j]` is how many frames of file j to take
-    (at most its whole frames, `whole_frames`). Algorithm: number every output frame, find its file
-    and its index inside the file (`np.repeat`), then for each of the 7 positions gather
-    `values[scale][start of the file's scale codes + frame index * codes per frame + index in frame]`
-    and add the position's id offset. A code outside 0..4095 is a ValueError.
+    (at most its whole frames, `whole_frames`). The frames' codes in position order
+    (`snac_hf.layout.orpheus.gather_frames`: a handful of numpy gathers), plus each position's id
+    offset. A code outside 0..4095 is a ValueError.
     """
-    frames = np.asarray(frames, dtype=np.int64)
-    total = int(frames.sum())
-    file_of_frame = np.repeat(np.arange(frames.size, dtype=np.int64), frames)
-    first_frame = np.cumsum(frames) - frames
-    frame_in_file = np.arange(total, dtype=np.int64) - first_frame[file_of_frame]
-    ids = np.empty((total, FRAME_CODES), dtype=np.int32)
-    starts = [
-        np.asarray(offsets[k], dtype=np.int64)[: frames.size][file_of_frame] + frame_in_file * per_frame
-        for k, per_frame in enumerate(CODES_PER_FRAME)
-    ]
-    for p, (scale, index) in enumerate(zip(POSITION_SCALE, POSITION_INDEX, strict=True)):
-        ids[:, p] = values[scale][starts[scale] + index]
-    if total and (ids.min() < 0 or ids.max() >= CODEBOOK_SIZE):
+    ids = gather_frames(values, offsets, frames)
+    if ids.size and (ids.min() < 0 or ids.max() >= CODEBOOK_SIZE):
         bad = ids[(ids < 0) | (ids >= CODEBOOK_SIZE)][0]
         raise ValueError(f"code {bad} outside the codebook 0..{CODEBOOK_SIZE - 1}: not SNAC 24 kHz codes")
     ids += POSITION_OFFSET.astype(np.int32)

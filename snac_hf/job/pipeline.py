@@ -41,8 +41,10 @@ import torch
 from datasets import Dataset, Features
 from tqdm.auto import tqdm
 
+from snac_hf.codec.compile_choice import compile_changes_codes, compile_settings
 from snac_hf.codec.encode import SnacEncoder
 from snac_hf.codec.load import Codec
+from snac_hf.codec.precision import precision_name, precision_settings
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
@@ -69,6 +71,10 @@ class TokenizeSettings:
     window_units: int | None = None
     #: the audio data's license, stated in the card (e.g. "cc-by-4.0"); not the codec's
     license: str | None = None
+    #: the encoder's arithmetic: "fp32", or "bf16"/"fp16" autocast (`snac_hf.codec.precision`)
+    precision: str = "fp32"
+    #: torch.compile the encoder: True, False, or None for `snac_hf.codec.compile_choice`'s choice
+    compile: bool | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
         """Segment and context lengths in samples, rounded to the padding multiple."""
@@ -106,9 +112,11 @@ def weights_digest(codec: Codec) -> str:
     return digest.hexdigest()
 
 
-def run_fingerprint(source: MapInput | StreamInput, codec: Codec, settings: TokenizeSettings) -> dict:
+def run_fingerprint(
+    source: MapInput | StreamInput, codec: Codec, settings: TokenizeSettings, device: str = "cpu"
+) -> dict:
     segment, context = settings.samples(codec)
-    return {
+    fingerprint = {
         "inputs": hashlib.sha256(json.dumps(source.fingerprint(), sort_keys=True).encode()).hexdigest(),
         "kept_columns": source.kept.to_dict(),
         "codec": {
@@ -118,9 +126,12 @@ def run_fingerprint(source: MapInput | StreamInput, codec: Codec, settings: Toke
         },
         "segment_samples": segment,
         "context_samples": context,
-        "precision": "float64" if settings.exact else "float32",
+        "precision": precision_name(settings.precision, settings.exact),
         "files_per_shard": settings.files_per_shard,
     }
+    if compile_changes_codes(settings.compile, torch.device(device), settings.precision, settings.exact):
+        fingerprint["compile"] = True  # only then: older folders and code-identical runs still resume
+    return fingerprint
 
 
 @dataclass
@@ -246,7 +257,7 @@ def tokenize_dataset(
     processes = processes or Processes()
     source = as_input(audio)
     folder = Path(output_dir)
-    fingerprint = run_fingerprint(source, codec, settings)
+    fingerprint = run_fingerprint(source, codec, settings, str(processes.device))
     lock = FolderLock.acquire(folder) if processes.is_main else None  # one run per folder
     try:
         resume = check_output(folder, fingerprint, overwrite)  # every process checks before anyone writes
@@ -318,7 +329,14 @@ def run_units(
     workers = settings.num_workers
     workers = default_workers(device, processes.local_count) if workers is None else workers
     window = settings.window_units or (4 if device.startswith("cuda") else 1)
-    encoder = SnacEncoder(codec, processes.device, exact=settings.exact)
+    encoder = SnacEncoder(
+        codec,
+        processes.device,
+        exact=settings.exact,
+        precision=settings.precision,
+        compile=settings.compile,
+        expected_files=sum(len(u) for u in todo),
+    )
     writer = UnitWriter(folder, encoder, *settings.samples(codec), settings.batch_size, source.kept)
     bar = tqdm(
         total=sum(len(u) for u in todo),
@@ -368,12 +386,14 @@ def finish(
         )
     records = [json.loads(record_path(folder, u.index).read_text()) for u in units]
     segment, context = settings.samples(codec)
+    device = str(processes.device)
     run_settings = {
         **asdict(settings),
         "segment_samples": segment,
         "context_samples": context,
         "context_seconds": context / codec.layout.sampling_rate,
-        "precision": "float64" if settings.exact else "float32",
+        **precision_settings(settings.precision, settings.exact),
+        **compile_settings(settings.compile, torch.device(device), settings.precision, settings.exact),
         "num_units": len(units),
         "num_processes": processes.count,
         "device": str(processes.device),

@@ -8,7 +8,8 @@ Import from the modules (this package imports nothing, so `settings` loads witho
 
 Modules: `settings` (the flags' dataclasses), `model` (the small Llama causal LM and its
 parameter counts), `sequences` (token set -> train/held-out id sequences per tokenization, tokens
-per audio-second), `train` (the training loop under a budget), `measure` (held-out bits per
+per audio-second), `orpheus_tokens` (the Orpheus layout as a tokenization: one id per frame position
+and code, no merges), `train` (the training loop under a budget), `measure` (held-out bits per
 audio-second, generation speed), `references` (uniform and unigram levels, no LM), `report`
 (markdown, JSON, plot), `experiment` (everything for a list of variants). Needs torch and transformers.
 

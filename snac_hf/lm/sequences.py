@@ -3,7 +3,8 @@
 Each file becomes one sequence `<bos> <audio_start> audio tokens... <audio_end> <eos>`
 (`AudioTokenizer.encode(codes, add_special_tokens=True)`). A tokenization is a BPE variant with a
 number of merges; the raw-codes baseline is a variant's serialization with 0 merges (one token per
-code). Tokenizers are trained on the train split only.
+code). Tokenizers are trained on the train split only. The `orpheus` baseline is the Orpheus
+layout (`orpheus_tokens`: frame order, one id per frame position and code, nothing trained).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datasets import Dataset
 from snac_hf.bpe import AudioTokenizer, load_tokenizer, train_tokenizer
 from snac_hf.bpe.corpus import iter_batches
 from snac_hf.layout import CodecLayout
+from snac_hf.lm.orpheus_tokens import ORPHEUS, OrpheusTokenizer
 
 #: Special tokens per sequence: <bos> <audio_start> ... <audio_end> <eos>.
 SPECIALS_PER_SEQUENCE = 4
@@ -53,7 +55,7 @@ class Tokenization:
     name: str
     variant: str
     num_merges_requested: int
-    tokenizer: AudioTokenizer
+    tokenizer: AudioTokenizer | OrpheusTokenizer
     train: Split
     held_out: Split
 
@@ -63,7 +65,7 @@ class Tokenization:
         return {"bos": t.bos_token_id, "eos": t.eos_token_id, "pad": t.pad_token_id}
 
 
-def encode_split(tokenizer: AudioTokenizer, dataset: Dataset, n_scales: int) -> Split:
+def encode_split(tokenizer: AudioTokenizer | OrpheusTokenizer, dataset: Dataset, n_scales: int) -> Split:
     sequences = []
     for ids, files in iter_batches(dataset, n_scales, batch_size=256):
         encoded = tokenizer.encode_batch(files, add_special_tokens=True, names=[f"file {i!r}" for i in ids])
@@ -96,6 +98,21 @@ def make_tokenization(
         name,
         variant,
         num_merges,
+        tokenizer,
+        encode_split(tokenizer, train, layout.n_scales),
+        encode_split(tokenizer, held_out, layout.n_scales),
+    )
+
+
+def make_orpheus_tokenization(
+    name: str, train: Dataset, held_out: Dataset, layout: CodecLayout
+) -> Tokenization:
+    """The `orpheus` baseline (`orpheus_tokens`): nothing to train, both splits encoded."""
+    tokenizer = OrpheusTokenizer(layout)
+    return Tokenization(
+        name,
+        ORPHEUS,
+        0,
         tokenizer,
         encode_split(tokenizer, train, layout.n_scales),
         encode_split(tokenizer, held_out, layout.n_scales),

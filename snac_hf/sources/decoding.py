@@ -5,11 +5,14 @@ thousand. `decode_in_order` spreads decoding over `num_workers` processes and ha
 back in the order of the input, whatever order the workers finish in:
 
 1. A feeder thread reads the input values (undecoded `datasets.Audio` values: a path or bytes)
-   and keeps at most `max_pending` of them submitted to a process pool (`spawn`: a fork of a
+   and keeps at most `max_pending` tasks of them submitted to a process pool (`spawn`: a fork of a
    process that holds torch/OpenMP threads is not safe). Results are yielded strictly in input
    order, so what comes out does not depend on `num_workers` or on timing.
-2. Memory stays flat: at most `max_pending` decoded files wait, plus the `ready` queue. Samples
-   come back from a worker in shared memory (one copy on each side), not pickled through a pipe.
+2. Short files travel in batches: a task is as many consecutive files as make about
+   `BATCH_SECONDS` of audio (judged from the files decoded so far), so the round trip to a worker
+   is paid per batch, not per file. Memory stays flat: at most `max_pending` tasks wait, plus the
+   `ready` queue. Samples come back in shared memory blocks that are reused from task to task
+   (`snac_hf.sources.shared_blocks`: one copy on each side), not pickled through a pipe.
 3. A file fails alone. `AudioDecodeError` in a worker comes back as that file's error. A worker
    that *dies* (FFmpeg crashing on a hostile file) breaks the whole pool; then every file that was
    in flight is retried alone in a fresh one-worker pool, the file that kills it again becomes
@@ -31,11 +34,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import shared_memory
+from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
 from snac_hf.sources.audio import AudioDecodeError, decode_audio
+from snac_hf.sources.shared_blocks import BlockRing, Piece, WorkerBlocks
 
 #: What `decode_in_order` yields per input: samples, or the error that names why not.
 Decoded = np.ndarray | AudioDecodeError
@@ -81,40 +86,48 @@ def _decode_one(value: dict, sampling_rate: int) -> Decoded:
         return error
 
 
-def _decode_to_shared(value: dict, sampling_rate: int) -> AudioDecodeError | tuple[str, int]:
-    """In a worker: decode, then hand the samples over in shared memory, (name, n_samples).
+#: Audio per task: 16 s (about 10 ms of FFmpeg work) makes a worker's round trip negligible.
+BATCH_SECONDS = 16.0
+#: Files per task at most (a corpus of very short clips).
+MAX_BATCH_FILES = 32
+#: A worker process's attached blocks (made by its first task).
+_worker_blocks: WorkerBlocks | None = None
+
+
+def _decode_batch(
+    values: list[dict], sampling_rate: int, block: str
+) -> tuple[str, list[Piece | AudioDecodeError]]:
+    """In a worker: decode `values`, write their samples into shared block `block` (or a larger one
+    it makes), return the block's name and per value its piece or its error.
 
     A pickled array goes through a pipe in 64 KiB pieces and is copied four times; 30 minutes at
     24 kHz are 173 MB, which made a worker process slower than decoding in a thread (measured:
     598 vs 1457 audio-s/s). Shared memory costs one copy on each side."""
-    samples = _decode_one(value, sampling_rate)
-    if isinstance(samples, AudioDecodeError):
-        return samples
-    block = shared_memory.SharedMemory(create=True, size=max(1, samples.nbytes))
-    np.ndarray(samples.shape, np.float32, buffer=block.buf)[:] = samples
-    block.close()  # the block lives on until the job process unlinks it
-    return block.name, samples.size
+    global _worker_blocks
+    if _worker_blocks is None:
+        _worker_blocks = WorkerBlocks()
+    decoded = [_decode_one(value, sampling_rate) for value in values]
+    name, pieces = _worker_blocks.write(block, [d for d in decoded if not isinstance(d, AudioDecodeError)])
+    placed = iter(pieces)
+    return name, [d if isinstance(d, AudioDecodeError) else next(placed) for d in decoded]
 
 
-def _from_shared(result: AudioDecodeError | tuple[str, int]) -> Decoded:
-    """In the job process: copy the samples out of the worker's block and free it."""
-    if isinstance(result, AudioDecodeError):
-        return result
-    name, size = result
-    block = shared_memory.SharedMemory(name=name)
-    try:
-        return np.ndarray((size,), np.float32, buffer=block.buf).copy()
-    finally:
-        block.close()
-        block.unlink()
+@dataclass
+class _Task:
+    """One batch in flight: its values, the block lent to it, the worker's future."""
+
+    values: list[dict]
+    block: str
+    future: Future
 
 
 class _Pool:
-    """A spawn process pool that can be rebuilt after a worker died."""
+    """A spawn process pool that can be rebuilt after a worker died, and the blocks its tasks use."""
 
     def __init__(self, num_workers: int):
         self.num_workers = num_workers
         self.context = multiprocessing.get_context("spawn")
+        self.ring = BlockRing()
         self.executor = self._new(num_workers)
 
     def _new(self, workers: int) -> ProcessPoolExecutor:
@@ -122,17 +135,33 @@ class _Pool:
             workers, mp_context=self.context, initializer=_init_worker, initargs=(os.getpid(),)
         )
 
-    def submit(self, value: dict, sampling_rate: int) -> Future:
-        return self.executor.submit(_decode_to_shared, value, sampling_rate)
+    def submit(self, values: list[dict], sampling_rate: int) -> _Task:
+        block = self.ring.take()
+        return _Task(values, block, self.executor.submit(_decode_batch, values, sampling_rate, block))
 
-    def isolate(self, values: list[dict], sampling_rate: int) -> list[Decoded]:
-        """Decode each value in a fresh one-worker pool; a value whose worker dies fails alone."""
+    def collect(self, task: _Task) -> list[Decoded]:
+        """The task's results, in order (raises BrokenProcessPool when its worker died)."""
+        try:
+            written, outcomes = task.future.result()
+        except BaseException:
+            self.ring.give_back(task.block)
+            raise
+        arrays = iter(self.ring.read(task.block, written, [o for o in outcomes if isinstance(o, Piece)]))
+        return [o if isinstance(o, AudioDecodeError) else next(arrays) for o in outcomes]
+
+    def isolate(self, tasks: list[_Task], sampling_rate: int) -> list[Decoded]:
+        """Decode each value of `tasks` in a fresh one-worker pool; a value whose worker dies fails
+        alone."""
         self.executor.shutdown(wait=True, cancel_futures=True)
+        for task in tasks:
+            self.ring.give_back(task.block)
         results: list[Decoded] = []
-        for value in values:
+        for value in (value for task in tasks for value in task.values):
             single = self._new(1)
+            block = self.ring.take()
             try:
-                results.append(_from_shared(single.submit(_decode_to_shared, value, sampling_rate).result()))
+                task = _Task([value], block, single.submit(_decode_batch, [value], sampling_rate, block))
+                results.extend(self.collect(task))
             except BrokenProcessPool:
                 results.append(AudioDecodeError("the decoder process died on this file (FFmpeg crash?)"))
             finally:
@@ -142,33 +171,65 @@ class _Pool:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.ring.close()
+
+
+class _BatchSizer:
+    """How many files the next task takes: about `BATCH_SECONDS` of audio, judged by the mean
+    length of the files decoded so far (one file until one is known). Only the speed depends on
+    it: results come back in input order whatever the batches."""
+
+    def __init__(self, sampling_rate: int):
+        self.target = BATCH_SECONDS * sampling_rate
+        self.samples = 0
+        self.files = 0
+
+    def observe(self, results: list[Decoded]) -> None:
+        for result in results:
+            if not isinstance(result, AudioDecodeError):
+                self.samples += result.size
+                self.files += 1
+
+    def size(self) -> int:
+        if not self.files:
+            return 1
+        mean = max(1.0, self.samples / self.files)
+        return max(1, min(MAX_BATCH_FILES, int(self.target / mean)))
+
+
+def _batches(values: Iterator[dict], sizer: _BatchSizer) -> Iterator[list[dict]]:
+    while batch := list(islice(values, sizer.size())):
+        yield batch
 
 
 def _decode_with_pool(
     values: Iterator[dict], sampling_rate: int, num_workers: int, max_pending: int
 ) -> Iterator[Decoded]:
     pool = _Pool(num_workers)
-    pending: deque[tuple[dict, Future]] = deque()
+    sizer = _BatchSizer(sampling_rate)
+    batches = _batches(values, sizer)
+    pending: deque[_Task] = deque()
     try:
         exhausted = False
         while pending or not exhausted:
             while not exhausted and len(pending) < max_pending:
-                value = next(values, _DONE)
-                if value is _DONE:
+                batch = next(batches, None)
+                if batch is None:
                     exhausted = True
                 else:
-                    pending.append((value, pool.submit(value, sampling_rate)))
+                    pending.append(pool.submit(batch, sampling_rate))
             if not pending:
                 break
             try:
-                result = pending[0][1].result()
+                results = pool.collect(pending[0])
             except BrokenProcessPool:
-                retried = pool.isolate([value for value, _ in pending], sampling_rate)
+                retried = pool.isolate(list(pending), sampling_rate)
                 pending.clear()
                 yield from retried
                 continue
             pending.popleft()
-            yield _from_shared(result)
+            sizer.observe(results)
+            yield from results
     finally:
         pool.close()
 
@@ -184,7 +245,7 @@ def decode_in_order(
     """Samples (mono float32 at `sampling_rate`) or an `AudioDecodeError`, one per value, in order.
 
     Decoding runs ahead of the consumer in a feeder thread (and `num_workers` processes), at most
-    `max_pending` files ahead (default `4 * max(1, num_workers)`).
+    `max_pending` tasks (batches of files) ahead (default `4 * max(1, num_workers)`).
     """
     max_pending = max_pending or 4 * max(1, num_workers)
     ready: queue.Queue = queue.Queue(maxsize=max_pending)

@@ -184,6 +184,7 @@ def card_summary(meta: dict) -> str:
         f"- audio: {meta['total_duration_seconds'] / 3600:.4f} hours",
         f"- precision: {meta['settings']['precision']}, segment {meta['settings']['segment_seconds']} s, "
         f"context {meta['settings']['context_seconds']} s",
+        *precision_lines(meta["settings"]),
         "",
         "| scale | tokens | unique | min | max |",
         "|---|---|---|---|---|",
@@ -196,6 +197,12 @@ def card_summary(meta: dict) -> str:
         "`n_tokens_scale_k`, `shape_scale_k`. Load with `datasets.load_dataset(<this folder or repo>)`.",
     ]
     return "\n".join(lines)
+
+
+def precision_lines(settings: dict) -> list[str]:
+    """The card's statement of a reduced precision's code agreement (tokenize `--precision`)."""
+    agreement = settings.get("code_agreement")
+    return [f"- codes of {settings['precision']}: {agreement}"] if agreement else []
 
 
 def write_card(folder: Path, meta: dict) -> None:

@@ -1,0 +1,110 @@
+"""evidence.png: the compression curve, the merge curve of bits per audio-second per budget
+setting, and the merge curve of training FLOPs per audio-hour (matplotlib, Agg, no display).
+
+- Compression: held-out codes per token against merges requested, one line per variant.
+- Bits per audio-second (one panel per budget setting): per variant the mean over the curve's
+  seeds at each budget (0 = its raw row) with the min-max band, the raw rows, `orpheus` and the
+  unigram level as horizontal lines; zoomed y axis (it does not start at 0). The x axis is
+  symmetric-log so that 0 merges has a place.
+- FLOPs per audio-hour (first setting): the same lines for the cost, `orpheus` drawn.
+"""
+
+from __future__ import annotations
+
+from snac_hf.evidence.plan import ORPHEUS, SERIALIZATION_TITLES, SERIALIZATIONS
+from snac_hf.lm.report import SETTING_TITLES
+
+
+def figure(report: dict):
+    """The matplotlib Figure of evidence.png (see the module docstring)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    verdicts = report["verdict"]
+    fig = Figure(figsize=(6 + 6 * len(verdicts) + 6, 5))
+    FigureCanvasAgg(fig)
+    panels = fig.subplots(1, 2 + len(verdicts), squeeze=False)[0]
+    _plot_compression(panels[0], report)
+    for axes, (setting, verdict) in zip(panels[1:-1], verdicts.items(), strict=True):
+        _plot_bits(axes, report, setting, verdict)
+    if verdicts:
+        _plot_flops(panels[-1], report, next(iter(verdicts)))
+    data = report["data"]
+    fig.suptitle(
+        f"{data['hours']:.2f} h of audio, codec {data.get('codec') or 'not recorded'}; "
+        f"{len(report['settings']['seeds'])} seeds per point of the curve"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _label(variant: str) -> str:
+    return f"{variant} ({SERIALIZATION_TITLES[SERIALIZATIONS[variant]]})"
+
+
+def _merges_axis(axes, budgets: list[int]) -> None:
+    positive = [b for b in budgets if b > 0]
+    axes.set_xscale("symlog", linthresh=min(positive) if positive else 1)
+    axes.set_xticks(budgets, [f"{b:,}" for b in budgets], fontsize=7)
+    axes.set_xlabel("merges (0 = raw codes of the serialization)")
+    axes.grid(alpha=0.3)
+
+
+def _plot_compression(axes, report: dict) -> None:
+    rows = report["compression"]
+    for i, variant in enumerate(dict.fromkeys(r["variant"] for r in rows)):
+        points = sorted((r["num_merges"], r["codes_per_token"]) for r in rows if r["variant"] == variant)
+        axes.plot(*zip(*points), marker="o", color=f"C{i}", label=variant)
+    axes.axhline(1.0, color="black", linestyle=":", linewidth=1, label="raw codes")
+    axes.set_xscale("log")
+    axes.set(xlabel="merges requested", ylabel="held-out codes per token", title="Compression")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+
+
+def _plot_bits(axes, report: dict, setting: str, verdict: dict) -> None:
+    stats, lines = verdict["stats"], report["lines"]
+    for i, (variant, points) in enumerate(lines.items()):
+        trained = [(m, stats[name]) for m, name in points if name in stats]
+        if not trained:
+            continue
+        merges = [m for m, _ in trained]
+        axes.plot(merges, [st["mean"] for _, st in trained], marker="o", color=f"C{i}", label=_label(variant))
+        axes.fill_between(
+            merges,
+            [st["min"] for _, st in trained],
+            [st["max"] for _, st in trained],
+            color=f"C{i}",
+            alpha=0.2,
+        )
+    raws: dict[str, str] = {}  # each serialization's raw row, once, in its first variant's colour
+    for i, points in enumerate(lines.values()):
+        raws.setdefault(points[0][1], f"C{i}")
+    levels = [(name, stats[name]["mean"], "--", color) for name, color in raws.items() if name in stats]
+    if ORPHEUS in stats:
+        levels.append((ORPHEUS, stats[ORPHEUS]["mean"], "-.", "black"))
+    unigram = report["references"]["unigram_bits_per_second"]
+    levels.append((f"unigram {unigram:.0f}", unigram, ":", "black"))
+    for name, level, style, color in levels:
+        axes.axhline(level, color=color, linestyle=style, linewidth=1, alpha=0.7, label=name)
+    values = [v for st in stats.values() for v in (st["min"], st["max"])] + [unigram]
+    pad = 0.1 * (max(values) - min(values)) or 1.0
+    axes.set_ylim(min(values) - pad, max(values) + pad)  # zoomed: the axis does not start at 0
+    _merges_axis(axes, sorted({m for points in lines.values() for m, _ in points}))
+    axes.set(ylabel="held-out bits per audio-second (zoomed)", title=SETTING_TITLES.get(setting, setting))
+    axes.title.set_fontsize(9)
+    axes.legend(fontsize=7)
+
+
+def _plot_flops(axes, report: dict, setting: str) -> None:
+    costs = {r["tokenization"]: r["flops_per_audio_hour"] for r in report["costs"][setting]}
+    for i, (variant, points) in enumerate(report["lines"].items()):
+        trained = [(m, costs[name]) for m, name in points if name in costs]
+        if trained:
+            axes.plot(*zip(*trained), marker="o", color=f"C{i}", label=_label(variant))
+    if ORPHEUS in costs:
+        axes.axhline(costs[ORPHEUS], color="black", linestyle="-.", linewidth=1, label=ORPHEUS)
+    _merges_axis(axes, sorted({m for points in report["lines"].values() for m, _ in points}))
+    axes.set(ylabel="training FLOPs per audio-hour", title=f"Cost ({SETTING_TITLES.get(setting, setting)})")
+    axes.title.set_fontsize(9)
+    axes.legend(fontsize=7)
