@@ -23,7 +23,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from snac_hf.export import ExportSettings, codes_to_orpheus_ids, export_orpheus, orpheus_ids_to_codes
 from snac_hf.export.orpheus import END_OF_SPEECH, START_OF_SPEECH, batch_speech_ids, whole_frames
 from snac_hf.tokenset.load import open_token_set
-from tests.conftest import REPO, SPEECH, run_script
+from tests.conftest import REPO, SPEECH, run_here, run_script
 
 # --- the layout, written out the plain way: one frame at a time, straight from the published text ---
 
@@ -341,11 +341,7 @@ def assert_refused(result: subprocess.CompletedProcess, out: Path, *words: str) 
 
 def run_export_main(capsys, *args: str) -> subprocess.CompletedProcess:
     """`snac-hf export` in this process (as fast as a test can ask it), as a CompletedProcess."""
-    from snac_hf.cli.main import main
-
-    status = main(["export", "--format", "orpheus", *args])
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
+    return run_here(capsys, "export", "--format", "orpheus", *args)
 
 
 def test_bad_inputs_are_one_line_and_write_nothing(tokens, text_tokenizer, tmp_path, capsys):
