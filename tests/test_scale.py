@@ -21,7 +21,7 @@ from datasets import Audio, Dataset, load_dataset
 from test_tokenize_cli import assert_same_shards, rows, shards, tokenize, tokenize_here
 
 from snac_hf.job.units import source_shard_block
-from snac_hf.sources.audio import AudioDecodeError
+from snac_hf.sources.audio import AudioDecodeError, decode_audio
 from snac_hf.sources.decoding import decode_in_order
 from snac_hf.tokenset.schema import METADATA_FILE
 
@@ -103,6 +103,43 @@ def test_shared_blocks_are_reused_and_grow_for_long_files():
     assert not os.path.exists(f"/dev/shm/{written.lstrip('/')}")
 
 
+def test_after_a_worker_died_finished_tasks_keep_their_results_and_grown_blocks():
+    """When the pool breaks, a task that had finished (here: its samples did not fit, so its
+    worker grew the block) gives its own results and the ring adopts the grown block (before, it
+    was re-decoded and its block left to the resource tracker); the broken task's file is decoded
+    again alone."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    import numpy as np
+
+    from snac_hf.sources.decoding import _Pool, _Task
+    from snac_hf.sources.shared_blocks import MIN_BLOCK_BYTES, WorkerBlocks
+
+    pool = _Pool(1)
+    try:
+        broken, finished = Future(), Future()
+        broken.set_exception(BrokenProcessPool("a worker died"))
+        long = np.linspace(-1, 1, MIN_BLOCK_BYTES // 4 + 7, dtype=np.float32)
+        lent = pool.ring.take(), pool.ring.take()
+        worker = WorkerBlocks()  # what the worker that finished did, run here
+        finished.set_result(worker.write(lent[1], [long]))
+        grown = finished.result()[0]
+        value = {"path": str(SPEECH / SHORT_SPEECH[0]), "bytes": None}
+        results = pool.isolate(
+            [_Task([value], lent[0], broken), _Task([{"not": "decoded again"}], lent[1], finished)], 24000
+        )
+        assert len(results) == 2 and (results[1] == long).all()
+        assert (results[0] == decode_audio(value, 24000)).all()
+        assert grown in pool.ring.blocks and lent[1] not in pool.ring.blocks
+        assert not os.path.exists(f"/dev/shm/{lent[1].lstrip('/')}")
+        for block in worker.attached.values():
+            block.close()
+    finally:
+        pool.close()
+    assert not os.path.exists(f"/dev/shm/{grown.lstrip('/')}")
+
+
 def test_decode_in_order_returns_every_file_in_input_order(tmp_path):
     """Many short files (0.1-0.9 s clips of real speech) and one that is not audio, through 2
     workers: batches of up to 32 files per task, every result in input order and equal to
@@ -110,7 +147,6 @@ def test_decode_in_order_returns_every_file_in_input_order(tmp_path):
     import numpy as np
 
     from snac_hf.codec.wav import write_float_wav
-    from snac_hf.sources.audio import decode_audio
     from snac_hf.sources.decoding import _BatchSizer
 
     speech = decode_audio({"path": str(SPEECH / SHORT_SPEECH[0]), "bytes": None}, 24000)

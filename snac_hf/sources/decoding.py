@@ -14,9 +14,10 @@ back in the order of the input, whatever order the workers finish in:
    `ready` queue. Samples come back in shared memory blocks that are reused from task to task
    (`snac_hf.sources.shared_blocks`: one copy on each side), not pickled through a pipe.
 3. A file fails alone. `AudioDecodeError` in a worker comes back as that file's error. A worker
-   that *dies* (FFmpeg crashing on a hostile file) breaks the whole pool; then every file that was
-   in flight is retried alone in a fresh one-worker pool, the file that kills it again becomes
-   an error ("the decoder process died"), and decoding goes on in a fresh pool.
+   that *dies* (FFmpeg crashing on a hostile file) breaks the whole pool; then the tasks that
+   had finished keep their results, every file of the others is retried alone in a fresh
+   one-worker pool, the file that kills it again becomes an error ("the decoder process died"),
+   and decoding goes on in a fresh pool.
 
 `num_workers=0` decodes in the feeder thread of this process (the decode still overlaps the
 encoder; no process start-up, for small jobs and tests). Decoded samples are bit-identical in
@@ -32,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
@@ -150,13 +151,23 @@ class _Pool:
         return [o if isinstance(o, AudioDecodeError) else next(arrays) for o in outcomes]
 
     def isolate(self, tasks: list[_Task], sampling_rate: int) -> list[Decoded]:
-        """Decode each value of `tasks` in a fresh one-worker pool; a value whose worker dies fails
-        alone."""
+        """The results of `tasks` after a worker died, in order: a task that had finished gives its
+        own (and the ring adopts the block it may have grown, which would otherwise be left to the
+        resource tracker); each value of the others is decoded in a fresh one-worker pool, so a
+        value whose worker dies fails alone."""
         self.executor.shutdown(wait=True, cancel_futures=True)
-        for task in tasks:
-            self.ring.give_back(task.block)
         results: list[Decoded] = []
-        for value in (value for task in tasks for value in task.values):
+        for task in tasks:
+            try:
+                results.extend(self.collect(task))
+            except (BrokenProcessPool, CancelledError):
+                results.extend(self._one_by_one(task.values, sampling_rate))
+        self.executor = self._new(self.num_workers)
+        return results
+
+    def _one_by_one(self, values: list[dict], sampling_rate: int) -> list[Decoded]:
+        results: list[Decoded] = []
+        for value in values:
             single = self._new(1)
             block = self.ring.take()
             try:
@@ -166,7 +177,6 @@ class _Pool:
                 results.append(AudioDecodeError("the decoder process died on this file (FFmpeg crash?)"))
             finally:
                 single.shutdown(wait=True, cancel_futures=True)
-        self.executor = self._new(self.num_workers)
         return results
 
     def close(self) -> None:
