@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+from dataclasses import replace
 
 import pytest
 from conftest import run_script
@@ -17,8 +18,9 @@ from datasets import Dataset
 
 from snac_hf.evidence.costs import cost_rows, flops_per_token
 from snac_hf.evidence.curve import best_budgets, curve_sentences, overall_best
+from snac_hf.evidence.estimate import EstimateError, non_embedding_parameters, preset_cost, training_flops
 from snac_hf.evidence.plan import curve_lines, plan_tokenizations, raw_of
-from snac_hf.evidence.settings import EvidenceSettings
+from snac_hf.evidence.settings import EvidenceSettings, preset
 from snac_hf.evidence.splits import SplitError, split, split_voices
 from snac_hf.evidence.verdict import judge, paired_difference, sentences
 
@@ -234,6 +236,49 @@ def test_cost_arithmetic():
     assert row["train_seconds_per_audio_hour"] == pytest.approx((200 + 400) / 2)
 
 
+def test_the_model_parameter_count_is_build_models():
+    from snac_hf.lm.model import build_model, parameter_counts
+    from snac_hf.lm.settings import ModelSettings
+
+    specials = {"bos": 0, "eos": 1, "pad": 2}
+    for model in (ModelSettings(2, 128, 4), ModelSettings(3, 48, 2, intermediate_size=100)):
+        built = parameter_counts(build_model(300, model, specials))
+        assert non_embedding_parameters(model) == built["non_embedding"]
+
+
+def test_a_preset_is_priced_with_a_runs_token_rates():
+    """Measured budgets are used as they are, one between two is interpolated in log(merges), and
+    the confirmations are priced at the most expensive budget (an upper bound)."""
+
+    from snac_hf.evidence.settings import _lm
+
+    report = {
+        "settings": {"window_seconds_equal_audio": 3.0, "lm": {"context": 240}},
+        "compression": [
+            {"variant": "plain", "num_merges": 32, "tokens_per_second": 80.0, "vocab_size": 12326},
+            {"variant": "plain", "num_merges": 512, "tokens_per_second": 70.0, "vocab_size": 12806},
+        ],
+        "plan": {"raw-scale": {"variant": "plain", "merges": 0}},
+        "results": [{"tokenization": "raw-scale", "tokens_per_second_train": 82.0, "vocab_size": 12294}],
+    }
+    lm = replace(_lm(2, 64, 4, 100, 8, 480, 1e-3), settings=("equal_audio",))
+    target = EvidenceSettings(variants=("plain",), lm_merges=(0, 128), orpheus=False, seeds=(0, 1),
+                              more_seeds=(2,), longer=4, voices_by="speaker", lm=lm)  # fmt: skip
+    rows = training_flops(report, target)
+    raw, merged = rows["raw-scale/equal_audio"], rows["plain-128/equal_audio"]
+    assert (merged["tokens_per_second"], merged["vocab_size"]) == (75.0, 12566.0)  # halfway in log(merges)
+    assert (raw["window_tokens"], merged["window_tokens"]) == (492, 450)  # 6 s windows
+    non_embedding = non_embedding_parameters(lm.model)
+    assert merged["flops_per_token"] == 6 * (non_embedding + 12566 * 64 + 2 * 450 * 64)
+    assert merged["flops_per_training"] == merged["flops_per_token"] * 100 * 8 * 450
+    cost = preset_cost(report, target)
+    pair = raw["flops_per_training"] + merged["flops_per_training"]
+    assert cost["curve_flops"] == pytest.approx(2 * pair)
+    assert cost["confirmation_flops_at_most"] == pytest.approx((1 + 4 * 2 + 2) * pair)
+    with pytest.raises(EstimateError, match="plain at 1,000 merges: the run measured plain at 32, 512"):
+        training_flops(report, replace(target, lm_merges=(0, 1000)))
+
+
 def evidence(*args: str, launcher: tuple[str, ...] = (sys.executable,)):
     return run_script("scripts/evidence.py", *args, launcher=launcher)
 
@@ -323,6 +368,14 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
     assert "Not supported:" in markdown and "**-" not in markdown and "**+" not in markdown
     assert markdown.count("not comparable (a model stayed within 5% of the unigram level)") == 5
     assert (out / "evidence.png").stat().st_size > 10_000
+    # the run's own preset, priced with its rates, is what it trained (windows and FLOPs per token)
+    model = report["settings"]["lm"]["model"]
+    own = training_flops(report, replace(preset("tiny"), variants=("plain", "cross_scale")))
+    for r in curve:
+        priced = own[f"{r['tokenization']}/{r['setting']}"]
+        assert priced["window_tokens"] == r["window_tokens"]
+        assert priced["flops_per_token"] == flops_per_token(r, model["num_layers"], model["hidden_size"])
+    assert "Not priced: plain at 256 merges: the run measured plain at 50, 200 merges" in markdown
     assert "equal audio-seconds seen" in first.stdout and "At the best budget and at 0" in first.stdout
     assert "wrote " in first.stdout
 

@@ -19,8 +19,10 @@ from pathlib import Path
 from snac_hf.evidence.confirm import confirmation_sentences, confirmations
 from snac_hf.evidence.costs import cost_rows
 from snac_hf.evidence.curve import curve_sentences
+from snac_hf.evidence.estimate import EstimateError, preset_cost
 from snac_hf.evidence.figures import figure
 from snac_hf.evidence.plan import SERIALIZATION_TITLES, SERIALIZATIONS
+from snac_hf.evidence.settings import preset
 from snac_hf.evidence.verdict import judge, sentences
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN
 from snac_hf.lm.report import SETTING_TITLES
@@ -38,10 +40,23 @@ def write_report(report: dict, output_dir: Path) -> dict:
     report["verdict"] = judge(curve, unigram, raw_of)
     report["costs"] = {s: cost_rows(curve, s, model["num_layers"], model["hidden_size"]) for s in settings}
     report["confirmations"] = confirmations(report)
+    report["gpu_estimate"] = gpu_estimate(report)
     (output_dir / JSON_FILE).write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / MARKDOWN_FILE).write_text(markdown(report))
     figure(report).savefig(output_dir / PLOT_FILE, dpi=120)
     return report
+
+
+#: Sustained float32 training rates the `gpu` preset's FLOPs are turned into hours at: assumed, not measured.
+ASSUMED_TFLOPS = (25, 50)
+
+
+def gpu_estimate(report: dict) -> dict:
+    """The `gpu` preset priced with this run's token rates (`estimate`), or why it cannot be."""
+    try:
+        return preset_cost(report, preset("gpu"))
+    except EstimateError as error:
+        return {"error": str(error)}
 
 
 def _duration(seconds: float) -> str:
@@ -101,6 +116,7 @@ def markdown(report: dict) -> str:
         *lm_section(report),
         *confirmation_section(report),
         *cost_section(report),
+        *gpu_section(report),
         "## Reference levels (no LM)",
         "",
         f"- uniform over the raw codes: {report['references']['uniform_bits_per_second']:.1f} bits/s",
@@ -307,3 +323,32 @@ def cost_section(report: dict) -> list[str]:
             )
         lines.append("")
     return lines
+
+
+def gpu_section(report: dict) -> list[str]:
+    """What `--preset gpu` would cost on this corpus: its trainings' FLOPs from this run's rates."""
+    found = report.get("gpu_estimate") or {}
+    lines = ["## What `--preset gpu` would cost on this corpus", ""]
+    if "error" in found:
+        return [*lines, f"Not priced: {found['error']}.", ""]
+    hours = ", ".join(
+        f"~{found['total_flops_at_most'] / (rate * 1e12) / 3600:.1f} h at {rate} TFLOP/s"
+        for rate in ASSUMED_TFLOPS
+    )
+    lines += [
+        "Training FLOPs of every training the `gpu` preset runs, from this run's tokens per "
+        "audio-second and vocabularies (`snac_hf/evidence/estimate.py`; budgets this run did not "
+        "train are interpolated in log(merges) between its compression rows), on one process: "
+        f"{found['trainings']} curve trainings, {found['curve_flops']:.3g} FLOPs; at the best budget "
+        f"and at 0 at most {found['confirmation_flops_at_most']:.3g}; in all at most "
+        f"{found['total_flops_at_most']:.3g} FLOPs: {hours} sustained (assumed float32 rates, not measured).",
+        "",
+        "| tokenization | setting | vocab | tokens / audio-s | window | FLOPs / token | FLOPs / training |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for r in found["rows"]:
+        lines.append(
+            f"| {r['tokenization']} | {r['setting']} | {r['vocab_size']:,.0f} | {r['tokens_per_second']:.1f} "
+            f"| {r['window_tokens']} | {r['flops_per_token']:.3g} | {r['flops_per_training']:.3g} |"
+        )
+    return [*lines, ""]
