@@ -14,8 +14,9 @@ before it is reused), `arm` (one split's trainings, loaded from their records or
 `verdict` (what the spread over seeds supports; no torch), `curve` (each variant's best budget
 against its raw codes), `confirm` (the best budget and 0 with more seeds, longer, on held-out
 voices), `costs` (tokens, training FLOPs and time per audio-hour, generation speed; no torch),
-`report` (evidence.md/.json), `figures` (evidence.png) and `experiment` (everything in order).
-The LM itself is `snac_hf.lm`'s.
+`estimate` (another preset's FLOPs, priced with a run's token rates; no torch), `report`
+(evidence.md/.json), `figures` (evidence.png) and `experiment` (everything in order). The LM
+itself is `snac_hf.lm`'s.
 
 Import from the modules: this package imports nothing, so `settings` loads without torch.
 
