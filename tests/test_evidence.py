@@ -375,7 +375,7 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
         priced = own[f"{r['tokenization']}/{r['setting']}"]
         assert priced["window_tokens"] == r["window_tokens"]
         assert priced["flops_per_token"] == flops_per_token(r, model["num_layers"], model["hidden_size"])
-    assert "Not priced: plain at 256 merges: the run measured plain at 50, 200 merges" in markdown
+    assert "Not priced: plain at 32 merges: the run measured plain at 50, 200 merges" in markdown
     assert "equal audio-seconds seen" in first.stdout and "At the best budget and at 0" in first.stdout
     assert "wrote " in first.stdout
 

@@ -26,15 +26,13 @@ Presets (`PRESETS`), each a starting point that flags override (`batch_size` is 
   window-second, orpheus (28,678 ids) 1.97x. Half the windows per process: ~43 s of training per
   raw-code model, ~77 s with scoring, ~150 s for orpheus, ~205 s for a 4x longer one; the 33 curve
   trainings ~46 min, the 16 others ~33 min, tokenizers and encoding ~5 min.
-- `gpu`: the curve for pretrained SNAC on one GPU: `plain` and `cross_scale` at 0/64/256/1,000/
-  4,000/16,000 merges and orpheus, 3 seeds (39 trainings), 6-layer 384-wide LMs, 4,000 steps of 32
+- `gpu`: the curve for pretrained SNAC on one GPU: `plain` and `cross_scale` at 0/32/128/512/
+  4,000/16,000 merges (the budgets cpu-small measured, so a cpu-small report prices it without
+  interpolation) and orpheus, 3 seeds (39 trainings), 6-layer 384-wide LMs, 4,000 steps of 32
   windows of 1,024 tokens (equal audio only), then 5 seeds, 4x longer and held-out voices at the
-  best budget and at 0. Cost from the training FLOPs of each model (`costs.flops_per_token` x
-  steps x windows x window tokens, with the tokens per second BPE measured on the 4.76 h corpus,
-  EVIDENCE.md v2): 1.67e16 FLOPs for a raw-code model, 1.5-1.7e16 with merges (shorter windows,
-  larger vocabularies), 2.17e16 for orpheus; about 6.4e17 for the curve and 5.6e17 for the rest
-  (the 4x longer trainings are most of it), 1.2e18 in all: ~7 h at a sustained 50 TFLOP/s, not
-  measured (no GPU was lent to this work).
+  best budget and at 0. Its training FLOPs, priced with the token rates of a finished run on the
+  same corpus (`snac_hf.evidence.estimate`), are in that run's report (for the 4.76 h corpus:
+  EVIDENCE.md); hours follow only at an assumed sustained rate (no GPU was lent to this work).
 """
 
 from __future__ import annotations
@@ -105,7 +103,7 @@ PRESETS: dict[str, EvidenceSettings] = {
     "gpu": EvidenceSettings(
         variants=("plain", "cross_scale"),
         budgets=(1000, 4000, 16000, 32000),
-        lm_merges=(0, 64, 256, 1000, 4000, 16000),
+        lm_merges=(0, 32, 128, 512, 4000, 16000),
         lm=replace(_lm(6, 384, 6, 4000, 32, 1024, 1e-3), settings=("equal_audio",)),
     ),
 }
