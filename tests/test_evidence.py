@@ -205,14 +205,34 @@ def test_the_curve_names_each_variants_best_budget():
     assert best_budgets(verdict, lines) == {"plain": (32, "plain-32"), "cross_scale": (32, "cross_scale-32")}
     assert overall_best(verdict, lines) == "plain-32"
     assert curve_sentences(verdict, lines) == [
-        "plain (scale by scale): lowest mean at 32 merges (795.8 bits/s, 3 seeds), lower than raw-scale in "
-        "every seed, beyond 2 standard errors (-0.6%).",
-        "cross_scale (frame by frame): lowest mean at 32 merges (811.3 bits/s, 3 seeds), not "
+        "plain (scale by scale): lowest mean above 0 merges at 32 (795.8 bits/s, 3 seeds), lower than "
+        "raw-scale in every seed, beyond 2 standard errors (-0.6%).",
+        "cross_scale (frame by frame): lowest mean above 0 merges at 32 (811.3 bits/s, 3 seeds), not "
         "distinguishable from raw-frame at these seeds (+0.0%).",
         "orpheus (frame order, one id per frame position and code): 831.0 bits/s, higher (worse) than "
         "raw-frame in every seed, beyond 2 standard errors (+2.5%).",
-        "Best budget of the run: plain-32; the confirmations below compare it with raw-scale.",
+        "Best budget above 0 of the run: plain-32; the confirmations below compare it with raw-scale.",
     ]
+    # a model near the unigram level (orpheus here) voids only the comparisons it is in
+    near_unigram = judge(results({**table, "orpheus": [960.0, 962.0, 961.0]}), 1000.0, raw_of(settings))
+    verdict = near_unigram["equal_audio"]
+    assert not verdict["comparable"] and verdict["not_learning"] == ["orpheus"]
+    said = curve_sentences(verdict, lines)
+    assert (
+        said[0].startswith("plain (scale by scale): lowest mean above 0 merges at 32")
+        and "lower than raw-scale" in said[0]
+    )
+    assert said[2] == (
+        "orpheus (frame order, one id per frame position and code): 961.0 bits/s, not comparable with "
+        "raw-frame: a model stayed within 5% of the unigram level (+18.5%)."
+    )
+    worse = judge(results({**table, "plain-32": [805.0, 806.5, 807.0]}), 1000.0, raw_of(settings))
+    assert (
+        "The curve of plain is lowest at 0 merges (its raw codes): there, every budget tried made the "
+        "LM worse." in (curve_sentences(worse["equal_audio"], lines))
+    )
+    assert sentences(verdict)[0].startswith("Not supported: orpheus did not get 5% below the unigram level")
+    assert "beyond 2 standard errors: plain-32 (-0.6%)" in " ".join(sentences(verdict))
 
 
 def test_cost_arithmetic():

@@ -3,7 +3,8 @@ whether it beats that variant's raw codes. No torch.
 
 Input: a setting's verdict (`verdict.judge`, with every tokenization judged against its own raw
 row, `plan.raw_of`) and the curves (`plan.curve_lines`). For each variant the **best budget** is
-the budget above 0 with the lowest mean bits/s over its seeds; it **beats raw** when its paired
+the budget above 0 with the lowest mean bits/s over its seeds (when it is supported worse than
+raw, the variant's curve is lowest at 0 merges); it **beats raw** when its paired
 difference to the raw row of its serialization is supported by the rule of `verdict` (every seed
 the same sign, |mean| > 2 standard errors, and no model of the setting at the unigram level).
 The run's **best** (`overall_best`) is the best budget of the variant whose best is lowest; the
@@ -37,10 +38,17 @@ def comparison(verdict: dict, name: str) -> str:
     paired = verdict["versus_raw"][name]
     raw = verdict["raw_of"][name]
     pct = 100 * paired["mean"] / verdict["stats"][raw]["mean"]
-    if paired["supported"] and verdict["comparable"]:
+    if not paired["comparable"]:
+        return f"not comparable with {raw}: a model stayed within 5% of the unigram level ({pct:+.1f}%)"
+    if paired["supported"]:
         side = "lower" if paired["mean"] < 0 else "higher (worse)"
         return f"{side} than {raw} in every seed, beyond 2 standard errors ({pct:+.1f}%)"
     return f"not distinguishable from {raw} at these seeds ({pct:+.1f}%)"
+
+
+def _worse_than_raw(verdict: dict, name: str) -> bool:
+    paired = verdict["versus_raw"][name]
+    return paired["comparable"] and paired["supported"] and paired["mean"] > 0
 
 
 def curve_sentences(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> list[str]:
@@ -50,8 +58,14 @@ def curve_sentences(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> l
         st = verdict["stats"][name]
         title = SERIALIZATION_TITLES[SERIALIZATIONS[variant]]
         out.append(
-            f"{variant} ({title}): lowest mean at {merges:,} merges ({st['mean']:.1f} bits/s, "
+            f"{variant} ({title}): lowest mean above 0 merges at {merges:,} ({st['mean']:.1f} bits/s, "
             f"{st['n']} seeds), {comparison(verdict, name)}."
+        )
+    at_zero = [v for v, (_, name) in best_budgets(verdict, lines).items() if _worse_than_raw(verdict, name)]
+    if at_zero:
+        out.append(
+            f"The curve of {', '.join(at_zero)} is lowest at 0 merges (its raw codes): there, every budget "
+            "tried made the LM worse."
         )
     if ORPHEUS in verdict["versus_raw"]:
         st = verdict["stats"][ORPHEUS]
@@ -62,7 +76,7 @@ def curve_sentences(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> l
     best = overall_best(verdict, lines)
     if best is not None:
         out.append(
-            f"Best budget of the run: {best}; the confirmations below compare it with "
+            f"Best budget above 0 of the run: {best}; the confirmations below compare it with "
             f"{verdict['raw_of'][best]}."
         )
     return out

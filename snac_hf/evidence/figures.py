@@ -46,6 +46,7 @@ def _merges_axis(axes, budgets: list[int]) -> None:
     positive = [b for b in budgets if b > 0]
     axes.set_xscale("symlog", linthresh=min(positive) if positive else 1)
     axes.set_xticks(budgets, [f"{b:,}" for b in budgets], fontsize=7)
+    axes.set_xlim(-0.05 * min(positive, default=1), 1.3 * max(budgets, default=1))  # nothing below 0 merges
     axes.set_xlabel("merges (0 = raw codes of the serialization)")
     axes.grid(alpha=0.3)
 

@@ -23,7 +23,7 @@ from snac_hf.evidence.estimate import EstimateError, preset_cost
 from snac_hf.evidence.figures import figure
 from snac_hf.evidence.plan import SERIALIZATION_TITLES, SERIALIZATIONS
 from snac_hf.evidence.settings import preset
-from snac_hf.evidence.verdict import judge, sentences
+from snac_hf.evidence.verdict import judge, learning_sentences
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN
 from snac_hf.lm.report import SETTING_TITLES
 
@@ -144,7 +144,7 @@ def verdict_sentences(report: dict) -> list[tuple[str, list[str]]]:
     """(title, sentences) per budget setting (the curve), then at the best budget and at 0."""
     out = []
     for setting, verdict in report["verdict"].items():
-        said = curve_sentences(verdict, report["lines"]) if verdict["comparable"] else sentences(verdict)
+        said = learning_sentences(verdict) + curve_sentences(verdict, report["lines"])
         out.append((SETTING_TITLES.get(setting, setting), said))
     first = report["settings"]["lm"]["settings"][0]
     said = confirmation_sentences(report["confirmations"], report["settings"])
@@ -239,7 +239,7 @@ def lm_section(report: dict) -> list[str]:
             if paired is not None:
                 raw_mean = verdict["stats"][verdict["raw_of"][name]]["mean"]
                 vs_raw = f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw_mean:+.2f}%)"
-            if paired is not None and paired["supported"] and verdict["comparable"]:
+            if paired is not None and paired["supported"] and paired["comparable"]:
                 vs_raw = f"**{vs_raw}**"
             lines.append(
                 f"| {name} | {record['num_merges']:,} | {record['tokens_per_second']:.1f} "
@@ -262,7 +262,8 @@ def confirmation_section(report: dict) -> list[str]:
     lines = [
         "## At the best budget and at 0",
         "",
-        f"{found['best']} (the curve's lowest mean) against {found['raw']}, in the first budget setting.",
+        f"{found['best']} (the curve's lowest mean above 0 merges) against {found['raw']}, in the first "
+        "budget setting.",
         "",
         "| comparison | seeds | steps | "
         f"{found['best']}, bits / audio-s | {found['raw']}, bits / audio-s | paired difference | unigram |",
@@ -288,7 +289,7 @@ def confirmation_section(report: dict) -> list[str]:
         best, raw = verdict["stats"][found["best"]], verdict["stats"][found["raw"]]
         paired = verdict["versus_raw"][found["best"]]
         shown = f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw['mean']:+.2f}%)"
-        if paired["supported"] and verdict["comparable"]:
+        if paired["supported"] and paired["comparable"]:
             shown = f"**{shown}**"
         lines.append(
             f"| {title} | {best['n']} | {n_steps:,} | {best['mean']:.1f} ± {best['std']:.1f} "
@@ -337,8 +338,9 @@ def gpu_section(report: dict) -> list[str]:
     )
     lines += [
         "Training FLOPs of every training the `gpu` preset runs, from this run's tokens per "
-        "audio-second and vocabularies (`snac_hf/evidence/estimate.py`; budgets this run did not "
-        "train are interpolated in log(merges) between its compression rows), on one process: "
+        "audio-second and vocabularies (`snac_hf/evidence/estimate.py`: its LM records, else its "
+        "compression rows, interpolated in log(merges) between two budgets where it measured none), "
+        "on one process: "
         f"{found['trainings']} curve trainings, {found['curve_flops']:.3g} FLOPs; at the best budget "
         f"and at 0 at most {found['confirmation_flops_at_most']:.3g}; in all at most "
         f"{found['total_flops_at_most']:.3g} FLOPs: {hours} sustained (assumed float32 rates, not measured).",

@@ -7,8 +7,9 @@ better; every tokenization is lossless, so the numbers are comparable), and the 
 Rules, per budget setting:
 
 1. **Learning.** A model learned more than code frequencies when its bits/s is below
-   `(1 - AT_UNIGRAM_MARGIN)` x the unigram level (5% below). If any model of the setting did not,
-   the setting's comparison is reported but no difference in it is called supported.
+   `(1 - AT_UNIGRAM_MARGIN)` x the unigram level (5% below) in every seed. No difference involving
+   a tokenization that did not is called supported (its pairs are not `comparable`); the pairs of
+   the others still are judged. The setting is `comparable` when every model learned.
 2. **Paired differences.** Seed s of tokenization A and seed s of B share the seed (model
    initialisation, window sampling), so they are compared pairwise: d_s = bits(A, s) - bits(B, s).
    A difference is **supported** when every d_s has the same sign and |mean d| > 2 x the standard
@@ -64,6 +65,11 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
     }
 
 
+def _pair(table: dict[str, dict[int, float]], a: str, b: str, not_learning: list[str]) -> dict:
+    """`paired_difference` of a and b, and whether both learned (rule 1)."""
+    return {**paired_difference(table[a], table[b]), "comparable": not {a, b} & set(not_learning)}
+
+
 def judge(
     results: list[dict], unigram_bits_per_second: float, raw_of: Mapping[str, str] | None = None
 ) -> dict:
@@ -81,8 +87,8 @@ def judge(
         raws = dict(raw_of) if raw_of is not None else {n: RAW for n in table if n != RAW}
         variants = [n for n in table if n in raws]
         best = min(variants, key=lambda n: stats[n]["mean"]) if variants else None
-        versus_raw = {n: paired_difference(table[n], table[raws[n]]) for n in variants if raws[n] in table}
-        versus_best = {n: paired_difference(table[n], table[best]) for n in variants if n != best}
+        versus_raw = {n: _pair(table, n, raws[n], not_learning) for n in variants if raws[n] in table}
+        versus_best = {n: _pair(table, n, best, not_learning) for n in variants if n != best}
         verdicts[setting] = {
             "stats": stats,
             "not_learning": not_learning,
@@ -98,18 +104,15 @@ def judge(
 
 def sentences(verdict: dict) -> list[str]:
     """The verdict of one setting in plain words: only what rule 2 supports."""
-    if not verdict["comparable"]:
-        return [
-            f"Not supported: {', '.join(verdict['not_learning'])} did not get 5% below the unigram level "
-            f"({verdict['unigram_bits_per_second']:.0f} bits/s) in every seed, so differences here say "
-            "little about how a tokenization serves a trained LM."
-        ]
+    out = learning_sentences(verdict)
+    pairs = verdict["versus_raw"]
+    if out and not any(d["comparable"] for d in [*pairs.values(), *verdict["versus_best"].values()]):
+        return out
     if max(st["n"] for st in verdict["stats"].values()) < 2:
         return ["1 seed: no difference can be called supported (give 3 or more --seeds)."]
-    out = []
-    better = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] < 0]
-    worse = [n for n, d in verdict["versus_raw"].items() if d["supported"] and d["mean"] > 0]
-    unclear = [n for n, d in verdict["versus_raw"].items() if not d["supported"]]
+    better = [n for n, d in pairs.items() if d["comparable"] and d["supported"] and d["mean"] < 0]
+    worse = [n for n, d in pairs.items() if d["comparable"] and d["supported"] and d["mean"] > 0]
+    unclear = [n for n, d in pairs.items() if d["comparable"] and not d["supported"]]
     raw_words = "the raw codes" if set(verdict["raw_of"].values()) <= {RAW} else "their raw codes"
 
     def pct(name: str) -> str:
@@ -125,9 +128,21 @@ def sentences(verdict: dict) -> list[str]:
         out.append(f"Not distinguishable from {raw_words} at these seeds: {', '.join(map(pct, unclear))}.")
     best = verdict["best_variant"]
     if best:
-        tied = [n for n, d in verdict["versus_best"].items() if not d["supported"]]
+        tied = [n for n, d in verdict["versus_best"].items() if not (d["supported"] and d["comparable"])]
         if tied:
             out.append(f"Best by mean: {best}; not distinguishable from it: {', '.join(tied)}.")
         else:
             out.append(f"Best by mean: {best}, ahead of every other tokenization in every seed.")
     return out
+
+
+def learning_sentences(verdict: dict) -> list[str]:
+    """The models that stayed near the unigram level, in words (none: [])."""
+    if not verdict["not_learning"]:
+        return []
+    return [
+        f"Not supported: {', '.join(verdict['not_learning'])} did not get 5% below the unigram level "
+        f"({verdict['unigram_bits_per_second']:.0f} bits/s) in every seed, so differences involving "
+        f"{'them' if len(verdict['not_learning']) > 1 else 'it'} say little about how a tokenization "
+        "serves a trained LM."
+    ]
