@@ -14,18 +14,13 @@ Presets (`PRESETS`), each a starting point that flags override (`batch_size` is 
 - `tiny`: seconds, for the tests (the bundled speech, with a `speaker` column): the curve at 0/50/
   200 merges and orpheus, 2 seeds + 1, 20 steps, 4x longer, held-out voices; its models stay at
   the unigram level, and its report says so.
-- `cpu-small`: ~85 min on 4.76 h of audio on 2 cores, `accelerate launch --num_processes 2
-  --batch_size 4` with one thread each (8 windows of 256 tokens per step, 120 steps; equal audio
-  only): `plain` and `cross_scale` (scale and frame order) at 0/32/128/512/4,000 merges and
-  orpheus, 3 seeds (33 trainings), then 5 seeds, 4x longer and held-out voices at the best budget
-  and at 0 (16 more, 6 of them 480 steps). Estimate from times measured on this repository's
-  2-core machine (one process, one thread, 8 windows of 256 tokens, 120 steps of the 2-layer
-  128-wide LM, while other jobs shared the cores): raw codes (12,294 ids) trained in 84.8 s and
-  scored half of 0.92 h held out in 32.0 s; 256 merges (12,550 ids, 246-token windows) 95.3 s and
-  30.5 s. Training time follows training FLOPs (`costs`): 4,000 merges 1.05x the raw codes' per
-  window-second, orpheus (28,678 ids) 1.97x. Half the windows per process: ~43 s of training per
-  raw-code model, ~77 s with scoring, ~150 s for orpheus, ~205 s for a 4x longer one; the 33 curve
-  trainings ~46 min, the 16 others ~33 min, tokenizers and encoding ~5 min.
+- `cpu-small`: 66 min on 4.76 h of audio on 2 cores (measured, EVIDENCE.md v3: 2-core Intel
+  Xeon, load ~2.2, nothing else running), `accelerate launch --num_processes 2 --batch_size 4`
+  with one thread each (8 windows of 256 tokens per step, 120 steps; equal audio only): `plain`
+  and `cross_scale` (scale and frame order) at 0/32/128/512/4,000 merges and orpheus, 3 seeds (33
+  trainings, 57-73 s each with scoring and generation, orpheus 132-137 s), then 5 seeds, 4x
+  longer and held-out voices at the best budget and at 0 (16 more; the 6 of 480 steps 150-183 s);
+  the tokenizers ~2 min. Tokenizing the corpus first (`make evidence`) took 22 min more.
 - `gpu`: the curve for pretrained SNAC on one GPU: `plain` and `cross_scale` at 0/32/128/512/
   4,000/16,000 merges (the budgets cpu-small measured, so a cpu-small report prices it without
   interpolation) and orpheus, 3 seeds (39 trainings), 6-layer 384-wide LMs, 4,000 steps of 32
