@@ -24,6 +24,7 @@ from snac_hf.bpe.corpus import file_code_counts
 from snac_hf.evidence.runs import Training, load_record, save_record
 from snac_hf.evidence.settings import EvidenceSettings
 from snac_hf.evidence.splits import durations_of
+from snac_hf.lm.settings import equal_audio_window
 from snac_hf.tokenset.schema import n_scales_of
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Arm:
     def window(self, name: str, setting: str) -> int:
         if setting == "equal_steps":
             return self.settings.lm.context
-        return max(8, round(self.window_seconds * self.tokenizations[name].train.tokens_per_second))
+        return equal_audio_window(self.window_seconds, self.tokenizations[name].train.tokens_per_second)
 
     def training(self, job: Job) -> Training:
         return Training(job.tokenization, self.window(job.tokenization, job.setting), job.steps, job.seed)

@@ -6,7 +6,7 @@ row, `plan.raw_of`) and the curves (`plan.curve_lines`). For each variant the **
 the budget above 0 with the lowest mean bits/s over its seeds (when it is supported worse than
 raw, the variant's curve is lowest at 0 merges); it **beats raw** when its paired
 difference to the raw row of its serialization is supported by the rule of `verdict` (every seed
-the same sign, |mean| > 2 standard errors, and no model of the setting at the unigram level).
+the same sign, |mean| > 2 standard errors, and neither of the two models at the unigram level).
 The run's **best** (`overall_best`) is the best budget of the variant whose best is lowest; the
 five-seed, longer-training and held-out-voices comparisons are made at it and at its raw row.
 """
@@ -54,14 +54,15 @@ def _worse_than_raw(verdict: dict, name: str) -> bool:
 def curve_sentences(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> list[str]:
     """The curve of one setting in words: each variant's best budget and how it stands to raw."""
     out = []
-    for variant, (merges, name) in best_budgets(verdict, lines).items():
+    best_of = best_budgets(verdict, lines)
+    for variant, (merges, name) in best_of.items():
         st = verdict["stats"][name]
         title = SERIALIZATION_TITLES[SERIALIZATIONS[variant]]
         out.append(
             f"{variant} ({title}): lowest mean above 0 merges at {merges:,} ({st['mean']:.1f} bits/s, "
             f"{st['n']} seeds), {comparison(verdict, name)}."
         )
-    at_zero = [v for v, (_, name) in best_budgets(verdict, lines).items() if _worse_than_raw(verdict, name)]
+    at_zero = [v for v, (_, name) in best_of.items() if _worse_than_raw(verdict, name)]
     if at_zero:
         out.append(
             f"The curve of {', '.join(at_zero)} is lowest at 0 merges (its raw codes): there, every budget "

@@ -29,7 +29,7 @@ import math
 from snac_hf.evidence.costs import flops_per_token
 from snac_hf.evidence.plan import ORPHEUS, is_raw, plan_tokenizations, raw_of
 from snac_hf.evidence.settings import EvidenceSettings
-from snac_hf.lm.settings import ModelSettings
+from snac_hf.lm.settings import ModelSettings, equal_audio_window
 
 
 class EstimateError(ValueError):
@@ -77,7 +77,8 @@ def training_flops(report: dict, target: EvidenceSettings, processes: int = 1) -
     """Per tokenization of `target`'s plan and budget setting: FLOPs per token and per training."""
     measured = _measured(report)
     lm = target.lm
-    window_seconds = report["settings"]["window_seconds_equal_audio"] / report["settings"]["lm"]["context"]
+    run = report["settings"]
+    seconds_per_raw_token = run["window_seconds_equal_audio"] / run["lm"]["context"]
     non_embedding = non_embedding_parameters(lm.model)
     out = {}
     for name, (variant, merges) in plan_tokenizations(target).items():
@@ -90,7 +91,9 @@ def training_flops(report: dict, target: EvidenceSettings, processes: int = 1) -
             tps, vocab = _rate(measured, variant, merges)
         for setting in lm.settings:
             window = (
-                lm.context if setting == "equal_steps" else max(8, round(window_seconds * lm.context * tps))
+                lm.context
+                if setting == "equal_steps"
+                else equal_audio_window(seconds_per_raw_token * lm.context, tps)
             )
             per_token = flops_per_token(
                 {"vocab_size": vocab, "window_tokens": window, "parameters_non_embedding": non_embedding},

@@ -10,10 +10,10 @@ Two budget settings, both reported:
 - `equal_steps` (same optimizer steps and tokens per step): windows of `context` tokens for all;
   a tokenization with fewer tokens per second sees more audio in those steps.
 
-The window length in tokens of a tokenization is `max(8, round(window_seconds * tokens per
-audio-second of its train split))`. The model, seed, learning-rate schedule and held-out files
-are the same for all. Models with the same tokenization, window and steps are trained once (the
-baseline is identical in both settings).
+The window length in tokens of a tokenization is `settings.equal_audio_window`: `max(8,
+round(window_seconds * tokens per audio-second of its train split))`. The model, seed,
+learning-rate schedule and held-out files are the same for all. Models with the same
+tokenization, window and steps are trained once (the baseline is identical in both settings).
 
 The report also holds the uniform and unigram reference levels (`references.py`), computed from
 the codes of the same train / held-out split, and the token set's codec (its metadata.json).
@@ -36,7 +36,7 @@ from snac_hf.lm.model import build_model, parameter_counts
 from snac_hf.lm.references import reference_levels
 from snac_hf.lm.report import describe_data, plot_results, write_markdown
 from snac_hf.lm.sequences import Tokenization, make_tokenization
-from snac_hf.lm.settings import SETTINGS, EvaluationSettings
+from snac_hf.lm.settings import SETTINGS, EvaluationSettings, equal_audio_window
 from snac_hf.lm.train import Budget, make_accelerator, train_model
 from snac_hf.tokenset.schema import read_metadata
 
@@ -101,7 +101,7 @@ def evaluate_tokenizations(
         for t in tokenizations:
             window = settings.context
             if setting == "equal_audio":
-                window = max(8, round(window_seconds * t.train.tokens_per_second))
+                window = equal_audio_window(window_seconds, t.train.tokens_per_second)
             key = (t.name, window)
             reused = key in trained
             if not reused:

@@ -6,6 +6,14 @@ from dataclasses import asdict, dataclass, field
 
 #: The budget settings (see `snac_hf.lm.experiment`).
 SETTINGS = ("equal_audio", "equal_steps")
+#: The shortest window a tokenization trains on, in tokens.
+MIN_WINDOW_TOKENS = 8
+
+
+def equal_audio_window(window_seconds: float, tokens_per_second: float) -> int:
+    """Tokens of a window that lasts `window_seconds` of audio at `tokens_per_second` (at least
+    `MIN_WINDOW_TOKENS`): the equal-audio budget's window."""
+    return max(MIN_WINDOW_TOKENS, round(window_seconds * tokens_per_second))
 
 
 @dataclass(frozen=True)
