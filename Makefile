@@ -3,7 +3,7 @@
 PYTHON ?= python3
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint bench evidence
+.PHONY: setup demo test soak lint bench evidence
 
 setup:
 	PYTHON=$(PYTHON) bash scripts/setup.sh
@@ -19,6 +19,11 @@ lint:
 
 test: setup lint
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n 2 --dist loadfile --durations=15
+
+# The tests that repeat one proof (a rare crash at exit, scheduling) at the issues' full counts;
+# `make test` runs each of them too, fewer times (tests/conftest.py soak_runs).
+soak: setup
+	SNAC_HF_SOAK_RUNS=20 HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -k "exit_cleanly_every_time or oversubscribed"
 
 # The evidence run of EVIDENCE.md (manual, not CI): hours of real speech from Debian packages
 # (bench/speech_corpus.py), tokenized with the offline model, then `snac-hf evidence` with the

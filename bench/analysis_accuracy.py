@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+import pyarrow.parquet as pq
+
 from snac_hf.analysis import analyze
 from snac_hf.analysis.reference import analyze_rows, read_rows
 from snac_hf.layout import layout_for
-from snac_hf.tokenset.schema import rows_to_table, shard_name, write_parquet
+from snac_hf.tokenset.schema import parquet_files, rows_to_table, shard_name, write_parquet
 
 LAYOUT = layout_for("snac_24khz")
 
@@ -48,19 +50,31 @@ def estimated_figures(fast: dict, exact: dict) -> list[tuple[str, dict, dict]]:
     return pairs
 
 
+def first_durations(folder: str, n_rows: int) -> list[float]:
+    """The durations of a token-set folder's first `n_rows` files, in `read_rows`' order (the row
+    checks every reader applies refuse codes under another file's duration)."""
+    durations: list[float] = []
+    for path in parquet_files(folder):
+        durations += pq.read_table(path, columns=["duration"]).column("duration").to_pylist()
+        if len(durations) >= n_rows:
+            break
+    return durations[:n_rows]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--folder", default="/tmp/snac_hf_bench_analysis/tokens_25M")
+    p.add_argument("--folder", default="/tmp/snac_hf_bench_analysis/tokens_25M-v2")
     p.add_argument("--tokens", type=float, default=1e6)
     p.add_argument("--budget", type=int, default=None, help="distinct and heavy-hitter budget")
     args = p.parse_args()
     rows = read_rows(args.folder, max_tokens=int(args.tokens))
+    durations = first_durations(args.folder, len(rows))
     options = {} if args.budget is None else {"distinct_budget": args.budget, "heavy_budget": args.budget}
     with tempfile.TemporaryDirectory() as folder:
         table = rows_to_table(
             [
-                {"id": f"{i:07d}", "file_path": "", "duration": 0.0, "codes": row}
-                for i, row in enumerate(rows)
+                {"id": f"{i:07d}", "file_path": "", "duration": duration, "codes": row}
+                for i, (row, duration) in enumerate(zip(rows, durations, strict=True))
             ],
             LAYOUT.n_scales,
         )

@@ -56,8 +56,11 @@ def _with_repeats(rng: np.random.Generator, codes: np.ndarray, rate: float = 0.1
 
 def synthetic_rows(rng: np.random.Generator, tokens: int, first_id: int) -> list[dict]:
     sample = _zipf_sampler(np.random.default_rng(0))  # same code ranks in every shard
-    seconds = rng.uniform(3, 60, size=max(1, tokens // 2500))
-    lengths = np.array([LAYOUT.n_codes(int(s * LAYOUT.sampling_rate)) for s in seconds])  # (files, scales)
+    # whole samples, and the duration tokenize would write for them (n_samples / rate): the row
+    # checks every reader applies refuse a duration whose samples give other code counts
+    samples = (rng.uniform(3, 60, size=max(1, tokens // 2500)) * LAYOUT.sampling_rate).astype(np.int64)
+    seconds = samples / LAYOUT.sampling_rate
+    lengths = np.array([LAYOUT.n_codes(int(n)) for n in samples])  # (files, scales)
     keep = np.cumsum(lengths.sum(axis=1)) <= tokens
     keep[0] = True
     seconds, lengths = seconds[keep], lengths[keep]
@@ -97,6 +100,13 @@ def make_token_set(folder: str, tokens: int, seed: int = 0) -> None:
     with open(os.path.join(folder, "metadata.json"), "w") as f:
         json.dump({"codec": {"layout": LAYOUT.to_dict()}, "synthetic": True}, f)
     open(done, "w").close()
+
+
+def set_name(tokens: int) -> str:
+    """The folder of a synthetic set of `tokens` codes under --workdir (v2: durations of whole
+    samples; sets made before are not reused, the row checks refuse them)."""
+    size = f"{tokens // 10**6}M" if tokens % 10**6 == 0 else str(tokens)
+    return f"tokens_{size}-v2"
 
 
 ANALYSIS_CHILD = """
@@ -155,7 +165,7 @@ def main() -> None:
     args = p.parse_args()
 
     sizes = {"small": int(args.small_tokens), "large": int(args.tokens)}
-    folders = {name: os.path.join(args.workdir, f"tokens_{n // 10**6}M") for name, n in sizes.items()}
+    folders = {name: os.path.join(args.workdir, set_name(n)) for name, n in sizes.items()}
     for name, folder in folders.items():
         start = time.perf_counter()
         make_token_set(folder, sizes[name])

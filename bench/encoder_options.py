@@ -59,6 +59,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--files", type=int, help="only the first N bundled recordings")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "encoder_options"))
+    parser.add_argument(
+        "--eager_only",
+        action="store_true",
+        help="skip the compiled encoder (the suite's tiny form: no compilation)",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # thread count of a worker
     args = parser.parse_args()
     if args.worker:
@@ -114,6 +119,7 @@ def run_worker(args: argparse.Namespace, threads: int, out: Path) -> dict:
             str(out),
         ]
         command += ["--files", str(args.files)] if args.files else []
+        command += ["--eager_only"] if args.eager_only else []
         subprocess.run(command, check=True, env=env)
     return json.loads((out / f"threads{threads}.json").read_text())
 
@@ -127,6 +133,8 @@ def worker(args: argparse.Namespace) -> int:
     result: dict = {"threads": torch.get_num_threads(), "files": len(files), "audio_seconds": audio_seconds}
     codes: dict[str, list[list[np.ndarray]]] = {}
     for name, precision, compile, exact in CONFIGS:
+        if compile and args.eager_only:
+            continue
         if precision != "fp32" and not native(precision, torch.device("cpu")):
             result[name] = {"refused": f"this CPU has no native {precision}"}
             continue
@@ -140,11 +148,12 @@ def worker(args: argparse.Namespace) -> int:
     baseline = result["eager fp32"]["audio_s_per_s"]
     for name in codes:
         result[name]["speed_vs_eager_fp32"] = result[name]["audio_s_per_s"] / baseline
-    compiled = result["compiled fp32"]
-    saved_per_audio_s = 1 / baseline - 1 / compiled["audio_s_per_s"]
-    result["break_even_audio_seconds"] = (
-        compiled["compile_seconds"] / saved_per_audio_s if saved_per_audio_s > 0 else None
-    )
+    result["break_even_audio_seconds"] = None
+    if "compiled fp32" in codes:
+        compiled = result["compiled fp32"]
+        saved_per_audio_s = 1 / baseline - 1 / compiled["audio_s_per_s"]
+        if saved_per_audio_s > 0:
+            result["break_even_audio_seconds"] = compiled["compile_seconds"] / saved_per_audio_s
     out = Path(args.out)
     np.savez(out / f"codes_threads{args.worker}.npz", **flatten(codes))
     (out / f"threads{args.worker}.json").write_text(json.dumps(result, indent=2) + "\n")

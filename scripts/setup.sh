@@ -35,7 +35,8 @@ if ! "$PYTHON" -c 'import torchcodec.decoders' 2>/dev/null; then
     exit 1
   }
 fi
-"$PYTHON" -m pip install -q -e ".[codec,dev]"
+# bench: codec-bpe (and psutil) for the tiny forms of every bench/ script that the suite runs
+"$PYTHON" -m pip install -q -e ".[codec,dev,bench]"
 # The offline stand-in codecs: seeded encoder + committed codebooks, cached under ~/.cache/snac_hf (seconds).
 "$PYTHON" scripts/make_offline_model.py
 "$PYTHON" scripts/make_offline_model.py --random

@@ -36,6 +36,12 @@ SHORT_SPEECH = [
 ]
 
 
+def soak_runs(default: int) -> int:
+    """How many times a test that repeats one proof (a rare crash, scheduling) runs it: `default` in
+    `make test`, SNAC_HF_SOAK_RUNS under `make soak` (the issues' full counts)."""
+    return int(os.environ.get("SNAC_HF_SOAK_RUNS", default))
+
+
 def run_script(
     *args: str, launcher: tuple[str, ...] = (sys.executable,), **kwargs
 ) -> subprocess.CompletedProcess:
