@@ -13,6 +13,12 @@ def percent(value: float | None, digits: int = 1) -> str:
     return DASH if value is None else f"{100 * value:.{digits}f}%"
 
 
+def percent_significant(value: float | None, digits: int = 3) -> str:
+    """A percentage with `digits` significant digits: a share of millions of possible pairs (bigram
+    diversity: distinct bigrams / 4096²) is far below 0.01% and must not read 0.00%."""
+    return DASH if value is None else f"{100 * value:.{digits}g}%"
+
+
 def number(value: float | None, digits: int = 3) -> str:
     return DASH if value is None else f"{value:.{digits}f}"
 

@@ -90,7 +90,7 @@ def summary_table(analysis: dict) -> str:
             fmt.number(s["entropy_bits"], 2),
             fmt.number(s["gini"]),
             fmt.number(s["transitions"]["sparsity"]),
-            fmt.percent(s["bigrams"]["diversity"], 2),
+            fmt.percent_significant(s["bigrams"]["diversity"]),
             fmt.percent(s["repetition"]["repetition_rate"]),
             verdicts[s["scale"]],
         ]

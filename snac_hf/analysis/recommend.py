@@ -25,6 +25,8 @@ from __future__ import annotations
 
 GOOD, MODERATE, POOR = "good", "moderate", "poor"
 MARK = {GOOD: "✓", MODERATE: "~", POOR: "✗"}
+#: The mark of a check that is shown but not counted (too few bigrams): neither good nor poor.
+NOT_COUNTED = "·"
 SCORE = {GOOD: 1.0, MODERATE: 0.5, POOR: 0.0}
 
 # criterion -> [(status, lowest value for it (None: any), headline, advice)], first match wins;
@@ -130,7 +132,7 @@ def recommend_scale(scale: dict) -> dict:
         "repetition_rate": scale["repetition"]["repetition_rate"],
     }
     checks = [
-        {**judge(criterion, value), "counted": informative(criterion, scale)}
+        _counted(judge(criterion, value), informative(criterion, scale))
         for criterion, value in values.items()
     ]
     counted = [c for c in checks if c["counted"]]
@@ -143,6 +145,15 @@ def recommend_scale(scale: dict) -> dict:
         "verdict": verdict(score, len(counted)),
         "caveats": sample_size_caveats(scale),
     }
+
+
+def _counted(check: dict, counted: bool) -> dict:
+    """`check` with `counted`; one that is not counted loses its ✓/✗ (a tick beside a figure that
+    says nothing about the codes read as support) for the neutral mark."""
+    if not counted:
+        first, *rest = check["lines"]
+        check = {**check, "lines": [f"{NOT_COUNTED} {first.split(' ', 1)[1]}", *rest]}
+    return {**check, "counted": counted}
 
 
 def sample_size_caveats(scale: dict) -> list[str]:

@@ -60,7 +60,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def public_codec(codec: dict) -> dict:
     """`codec.describe()` without local paths: a local model folder's `name` becomes
-    `public_name(name)` plus `weights_file` and `weights_sha256` (when the folder still holds one of
+    `public_name(name)` plus `weights_file` and `weights_file_sha256` (the SHA-256 of that file's
+    bytes, when the folder still holds one of
     WEIGHT_FILES), a local `checkpoint` becomes `public_name(checkpoint, "local file")` plus
     `checkpoint_sha256`; a Hub id is kept as it is."""
     public = dict(codec)
@@ -69,7 +70,7 @@ def public_codec(codec: dict) -> dict:
         public["name"] = public_name(name)
         weights = next((Path(name) / f for f in WEIGHT_FILES if (Path(name) / f).is_file()), None)
         if weights is not None:
-            public.update(weights_file=weights.name, weights_sha256=file_sha256(weights))
+            public.update(weights_file=weights.name, weights_file_sha256=file_sha256(weights))
     if checkpoint and is_local_path(checkpoint):
         public["checkpoint"] = public_name(checkpoint, "local file")
         if os.path.isfile(checkpoint):
@@ -153,8 +154,11 @@ def card_yaml(n_scales: int, kept: Features | None = None, license_id: str | Non
 
 
 def _digest_text(codec: dict) -> str:
-    if codec.get("weights_sha256"):
-        return f", SHA-256 of `{codec['weights_file']}`: `{codec['weights_sha256']}`"
+    # `weights_sha256` elsewhere (snac_hf.json, the run fingerprint) is the digest of the weights'
+    # values; token sets made before it was renamed kept the file's digest under that name
+    digest = codec.get("weights_file_sha256") or (codec.get("weights_file") and codec.get("weights_sha256"))
+    if digest:
+        return f", SHA-256 of `{codec['weights_file']}`: `{digest}`"
     if codec.get("checkpoint_sha256"):
         return f", SHA-256 of the checkpoint: `{codec['checkpoint_sha256']}`"
     return ""
@@ -194,9 +198,16 @@ def card_summary(meta: dict) -> str:
     lines += [
         "",
         "Columns per file: `id`, `file_path`, `duration`, and per scale k `tokens_scale_k` (int16 codes),",
-        "`n_tokens_scale_k`, `shape_scale_k`. Load with `datasets.load_dataset(<this folder or repo>)`.",
+        "`n_tokens_scale_k`, `shape_scale_k`"
+        + (f"; kept from the input: {kept_names}" if (kept_names := _kept_names(meta)) else "")
+        + ". Load with `datasets.load_dataset(<this folder or repo>)`.",
     ]
     return "\n".join(lines)
+
+
+def _kept_names(meta: dict) -> str:
+    """The input's columns the user kept (`--keep_columns`), as the card lists them."""
+    return ", ".join(f"`{name}`" for name in (meta.get("kept_columns") or {}))
 
 
 def precision_lines(settings: dict) -> list[str]:
