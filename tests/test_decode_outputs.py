@@ -152,3 +152,40 @@ def test_orpheus_rows_without_format_hint_format_orpheus(tmp_path, capsys):
     assert "pass --format orpheus" in line and line.index("--format orpheus") < line.index("--tokenizer")
     line = one_error_line(decode_cli(capsys, tmp_path, [[5, 6, 7]]))
     assert "pass the tokenizer that made them (--tokenizer)" in line
+
+
+# ---------------------------------------------------------------- a datasets folder (issue 31 item 4)
+
+
+def test_decode_as_dataset_writes_an_audio_column_that_load_dataset_reads(
+    codec, fitted_model, tmp_path, capsys
+):
+    from datasets import Audio, Dataset, load_dataset
+
+    from snac_hf.codec.decode import codes_to_audio
+
+    rows = [codes_row("spk/a.flac", frames=4, seed=1), codes_row("b.flac", frames=6, seed=2)]
+    texts = ["hello there", "second row"]
+    Dataset.from_list([{**r, "text": t} for r, t in zip(rows, texts, strict=True)]).save_to_disk(
+        str(tmp_path / "rows")
+    )
+    args = ["--dataset", str(tmp_path / "rows"), "--model", str(fitted_model), "--as_dataset"]
+    result = run_script_here(capsys, "scripts/decode.py", *args, "--output_dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 2 row(s) of audio at 24000 Hz" in result.stdout
+    decoded = load_dataset(str(tmp_path / "out"), split="train")
+    assert isinstance(decoded.features["audio"], Audio) and decoded.features["audio"].sampling_rate == 24000
+    assert decoded["id"] == ["spk/a.flac", "b.flac"] and decoded["text"] == texts
+    for row, item in zip(rows, decoded, strict=True):
+        expected = codes_to_audio(codec, [row[f"tokens_scale_{k}"] for k in range(3)])
+        samples = item["audio"].get_all_samples()
+        assert samples.sample_rate == 24000
+        np.testing.assert_allclose(samples.data.numpy().reshape(-1), expected, rtol=0, atol=1e-5)
+        assert item["duration"] == len(expected) / 24000
+    again = run_script_here(capsys, "scripts/decode.py", *args, "--out_dir", str(tmp_path / "out"))
+    assert "exists already; nothing was written. Pass --overwrite" in one_error_line(again)
+    again = run_script_here(
+        capsys, "scripts/decode.py", *args, "--out_dir", str(tmp_path / "out"), "--overwrite"
+    )
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in (tmp_path / "out" / "data").iterdir()] == ["train-00000-of-00001.parquet"]

@@ -14,8 +14,11 @@ into SNAC 24 kHz codes by `snac_hf.export.orpheus_ids_to_codes` (the speech afte
 start-of-speech, whole frames; an id outside its frame position's range is an error, or with
 `--skip_invalid_frames` its frame is dropped and counted); no --tokenizer, and no `duration`
 (the audio is that of the whole frames).
-Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files);
-existing files are not replaced without --overwrite. The ids, the tokenizer and the output files are
+Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files;
+a row without an id is `row_<i>`, whatever the JSON's shape; names over 200 bytes are shortened);
+existing files are not replaced without --overwrite. `--as_dataset` writes one `datasets` folder
+with an `Audio` column instead (`snac_hf.codec.audio_dataset`). Every id in `--ids` must be a JSON
+integer (`rows_from_json`). The ids, the tokenizer and the output files are
 checked before the model loads. See `snac_hf.codec.decode` for what is exact. Exit status 2 for unusable
 arguments or inputs, with one line saying which and what to do (`snac_hf.cli.errors`).
 """
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
@@ -59,6 +63,12 @@ def build_parser(prog: str = "scripts/decode.py") -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace .wav files that exist in --output_dir"
+    )
+    parser.add_argument(
+        "--as_dataset",
+        action="store_true",
+        help="write --output_dir as a datasets folder (an Audio column, id, duration, text) "
+        "that load_dataset reads, instead of .wav files",
     )
     parser.add_argument("--max_files", type=_positive, help="decode only the first N rows")
     parser.add_argument("--split", default="train", help="split of --dataset")
@@ -190,6 +200,18 @@ def check_ids_have_a_decoder(rows: list[dict], args: argparse.Namespace) -> None
     )
 
 
+def output_writers(as_dataset: bool) -> tuple[Callable, Callable]:
+    """(check, write) for the output: `.wav` files (`check_outputs`, `decode_rows`), or one
+    datasets folder (`check_dataset_output`, `decode_rows_to_dataset`); same arguments."""
+    if as_dataset:
+        from snac_hf.codec.audio_dataset import check_dataset_output, decode_rows_to_dataset
+
+        return check_dataset_output, decode_rows_to_dataset
+    from snac_hf.codec.decode import check_outputs, decode_rows
+
+    return check_outputs, decode_rows
+
+
 def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
     args = build_parser(prog).parse_args(argv)
     return run_command(lambda: decode(args), also=(CodecLoadError,))
@@ -198,7 +220,8 @@ def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
 def decode(args: argparse.Namespace) -> int:
     """Rows, tokenizer and output files are checked first; then the codec loads and writes the audio."""
     from snac_hf.bpe import load_tokenizer
-    from snac_hf.codec.decode import check_outputs, decode_rows
+
+    check_outputs, decode_rows = output_writers(args.as_dataset)
     from snac_hf.codec.load import load_codec
 
     if args.format == "orpheus" and args.tokenizer:
@@ -226,7 +249,13 @@ def decode(args: argparse.Namespace) -> int:
     paths = decode_rows(rows, codec, args.out_dir, tokenizer, overwrite=args.overwrite)
     if codec.notice:
         print(f"note: {codec.notice}", file=sys.stderr)
-    print(f"wrote {len(paths)} file(s) to {args.out_dir} at {codec.layout.sampling_rate} Hz")
+    if args.as_dataset:
+        print(
+            f"wrote {len(rows)} row(s) of audio at {codec.layout.sampling_rate} Hz to {paths[0]} "
+            f"(load_dataset({str(args.out_dir)!r}) reads it)"
+        )
+    else:
+        print(f"wrote {len(paths)} file(s) to {args.out_dir} at {codec.layout.sampling_rate} Hz")
     return 0
 
 

@@ -85,6 +85,14 @@ class FloatWavWriter:
             self.abort()
 
 
+def float_wav_bytes(samples: np.ndarray, sampling_rate: int) -> bytes:
+    """The bytes of the float WAV file `write_float_wav` writes (for a dataset's `Audio` column)."""
+    data = np.ascontiguousarray(np.asarray(samples, dtype="<f4").reshape(-1)).tobytes()
+    if len(data) > MAX_DATA_BYTES:
+        raise ValueError("more audio than a WAV file can hold (4 GiB of samples)")
+    return _header(len(data) // 4, sampling_rate) + data
+
+
 def write_float_wav(path: str | os.PathLike, samples: np.ndarray, sampling_rate: int) -> Path:
     """Write mono float32 `samples` atomically as a float WAV (`FloatWavWriter`)."""
     with FloatWavWriter(path, sampling_rate) as writer:
