@@ -265,12 +265,20 @@ def test_compare_bpe_refuses_other_settings_and_says_it_updates_analysis_md(toke
 
 
 def test_decode_and_evaluate_lm_check_outputs_before_loading_anything(token_set, tmp_path, capsys):
-    (tmp_path / "ids.json").write_text("[6, 7, 8]")
+    (tmp_path / "ids.json").write_text(json.dumps([128266 + 4096 * p for p in range(7)]))  # 1 Orpheus frame
     (tmp_path / "wavs").mkdir()
     (tmp_path / "wavs" / "row_0.wav").write_bytes(b"mine")
     # the default model is a Hub id and the Hub is offline: the output check must come first
     status = snac_hf_main(
-        ["decode", "--ids", str(tmp_path / "ids.json"), "--out_dir", str(tmp_path / "wavs")]
+        [
+            "decode",
+            "--format",
+            "orpheus",
+            "--ids",
+            str(tmp_path / "ids.json"),
+            "--out_dir",
+            str(tmp_path / "wavs"),
+        ]
     )
     assert "row_0.wav exist already; nothing was written" in one_error_line(capsys.readouterr().err, status)
     assert (tmp_path / "wavs" / "row_0.wav").read_bytes() == b"mine"

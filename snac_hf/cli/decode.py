@@ -14,8 +14,11 @@ into SNAC 24 kHz codes by `snac_hf.export.orpheus_ids_to_codes` (the speech afte
 start-of-speech, whole frames; an id outside its frame position's range is an error, or with
 `--skip_invalid_frames` its frame is dropped and counted); no --tokenizer, and no `duration`
 (the audio is that of the whole frames).
-Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files);
-existing files are not replaced without --overwrite. The ids, the tokenizer and the output files are
+Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files;
+a row without an id is `row_<i>`, whatever the JSON's shape; names over 200 bytes are shortened);
+existing files are not replaced without --overwrite. `--as_dataset` writes one `datasets` folder
+with an `Audio` column instead (`snac_hf.codec.audio_dataset`). Every id in `--ids` must be a JSON
+integer (`rows_from_json`). The ids, the tokenizer and the output files are
 checked before the model loads. See `snac_hf.codec.decode` for what is exact. Exit status 2 for unusable
 arguments or inputs, with one line saying which and what to do (`snac_hf.cli.errors`).
 """
@@ -23,8 +26,10 @@ arguments or inputs, with one line saying which and what to do (`snac_hf.cli.err
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Callable
 
 from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
@@ -53,8 +58,18 @@ def build_parser(prog: str = "scripts/decode.py") -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="SNAC Hub id or local model folder")
     parser.add_argument("--checkpoint", help="fine-tuned .pt state dict on top of --model's architecture")
-    parser.add_argument("--out_dir", required=True, help="folder for the .wav files")
-    parser.add_argument("--overwrite", action="store_true", help="replace .wav files that exist in --out_dir")
+    parser.add_argument(
+        "--output_dir", "--out_dir", dest="out_dir", required=True, help="folder for the .wav files"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace .wav files that exist in --output_dir"
+    )
+    parser.add_argument(
+        "--as_dataset",
+        action="store_true",
+        help="write --output_dir as a datasets folder (an Audio column, id, duration, text) "
+        "that load_dataset reads, instead of .wav files",
+    )
     parser.add_argument("--max_files", type=_positive, help="decode only the first N rows")
     parser.add_argument("--split", default="train", help="split of --dataset")
     return parser
@@ -67,7 +82,16 @@ def _positive(text: str) -> int:
     return value
 
 
+#: Largest token id a JSON ids file may hold (int32; every tokenizer's vocabulary is far smaller).
+MAX_TOKEN_ID = 2**31 - 1
+
+
 def rows_from_json(path: str) -> list[dict]:
+    """The rows of an `--ids` file: one sequence (a list of ids), a list of sequences, or objects
+    with `input_ids` (and `id`, `duration`, ...). Every id must be a JSON integer in
+    0..`MAX_TOKEN_ID`: a float (`128266.7`, `1e30`), a string, a null or a nested list is refused
+    in one line naming the file, the item and the position, never truncated, parsed or flattened.
+    Rows keep no made-up id: one without `id` is named `row_<i>` (`codec.decode.row_ids`)."""
     from snac_hf.tokenset.json_files import read_json
 
     if not os.path.isfile(path):
@@ -79,17 +103,32 @@ def rows_from_json(path: str) -> list[dict]:
         data = [data]
     if not isinstance(data, list) or not data:
         raise ValueError(f"{path}: expected a non-empty list of ids, of id lists, or of objects")
-    if all(isinstance(x, int) for x in data):
-        return [{"input_ids": data}]
+    if not any(isinstance(x, (list, dict)) for x in data):  # one sequence
+        return [{"input_ids": token_ids(data, f"--ids {path}")}]
     rows = []
     for i, item in enumerate(data):
         if isinstance(item, list):
-            rows.append({"id": f"sequence_{i}", "input_ids": item})
+            rows.append({"input_ids": token_ids(item, f"--ids {path}: item {i}")})
         elif isinstance(item, dict) and "input_ids" in item:
-            rows.append({"id": f"sequence_{i}", **item})
+            rows.append({**item, "input_ids": token_ids(item["input_ids"], f"--ids {path}: item {i}")})
         else:
             raise ValueError(f"{path}: item {i} is neither a list of ids nor an object with input_ids")
     return rows
+
+
+def token_ids(value: object, what: str) -> list[int]:
+    """`value` if it is a list of JSON integers in 0..`MAX_TOKEN_ID`, else a ValueError naming
+    `what`, the position and the value."""
+    if not isinstance(value, list):
+        raise ValueError(f"{what}: input_ids is {json.dumps(value)}, not a list of integer token ids")
+    for position, token in enumerate(value):
+        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token <= MAX_TOKEN_ID:
+            shown = json.dumps(token)
+            raise ValueError(
+                f"{what}: id {shown[:40]} at position {position} is not a token id (token ids are JSON "
+                f"integers from 0 to {MAX_TOKEN_ID}; no floats, strings, nulls or nested lists)"
+            )
+    return value
 
 
 def rows_from_dataset(source: str, split: str, max_files: int | None) -> list[dict]:
@@ -141,6 +180,38 @@ def orpheus_rows(rows: list[dict], skip_invalid_frames: bool) -> tuple[list[dict
     return converted, skipped
 
 
+def check_ids_have_a_decoder(rows: list[dict], args: argparse.Namespace) -> None:
+    """Rows of `input_ids` with neither `--tokenizer` nor a `--format`: a ValueError saying which
+    to pass, `--format orpheus` when the ids reach past Llama 3's text vocabulary (128,256 ids:
+    Orpheus-TTS rows, `snac-hf export`), else `--tokenizer`. Before the model loads."""
+    from snac_hf.export.orpheus import TEXT_VOCAB_END
+
+    if args.format != "snac_hf" or args.tokenizer or not any("input_ids" in row for row in rows):
+        return
+    source = f"--ids {args.ids}" if args.ids else f"--dataset {args.dataset}"
+    if any(max(row.get("input_ids") or [0]) >= TEXT_VOCAB_END for row in rows):
+        raise ValueError(
+            f"{source}: the rows hold ids from {TEXT_VOCAB_END} up, as Orpheus-TTS rows (snac-hf export) "
+            "do: pass --format orpheus (snac_hf BPE ids would need --tokenizer instead)"
+        )
+    raise ValueError(
+        f"{source}: the rows hold input_ids: pass the tokenizer that made them (--tokenizer), or "
+        "--format orpheus for Orpheus-TTS ids"
+    )
+
+
+def output_writers(as_dataset: bool) -> tuple[Callable, Callable]:
+    """(check, write) for the output: `.wav` files (`check_outputs`, `decode_rows`), or one
+    datasets folder (`check_dataset_output`, `decode_rows_to_dataset`); same arguments."""
+    if as_dataset:
+        from snac_hf.codec.audio_dataset import check_dataset_output, decode_rows_to_dataset
+
+        return check_dataset_output, decode_rows_to_dataset
+    from snac_hf.codec.decode import check_outputs, decode_rows
+
+    return check_outputs, decode_rows
+
+
 def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
     args = build_parser(prog).parse_args(argv)
     return run_command(lambda: decode(args), also=(CodecLoadError,))
@@ -149,7 +220,8 @@ def main(argv: list[str] | None = None, prog: str = "scripts/decode.py") -> int:
 def decode(args: argparse.Namespace) -> int:
     """Rows, tokenizer and output files are checked first; then the codec loads and writes the audio."""
     from snac_hf.bpe import load_tokenizer
-    from snac_hf.codec.decode import check_outputs, decode_rows
+
+    check_outputs, decode_rows = output_writers(args.as_dataset)
     from snac_hf.codec.load import load_codec
 
     if args.format == "orpheus" and args.tokenizer:
@@ -159,6 +231,7 @@ def decode(args: argparse.Namespace) -> int:
     rows = (
         rows_from_json(args.ids) if args.ids else rows_from_dataset(args.dataset, args.split, args.max_files)
     )
+    check_ids_have_a_decoder(rows, args)
     if args.max_files is not None:
         rows = rows[: args.max_files]
     skipped = None
@@ -176,7 +249,13 @@ def decode(args: argparse.Namespace) -> int:
     paths = decode_rows(rows, codec, args.out_dir, tokenizer, overwrite=args.overwrite)
     if codec.notice:
         print(f"note: {codec.notice}", file=sys.stderr)
-    print(f"wrote {len(paths)} file(s) to {args.out_dir} at {codec.layout.sampling_rate} Hz")
+    if args.as_dataset:
+        print(
+            f"wrote {len(rows)} row(s) of audio at {codec.layout.sampling_rate} Hz to {paths[0]} "
+            f"(load_dataset({str(args.out_dir)!r}) reads it)"
+        )
+    else:
+        print(f"wrote {len(paths)} file(s) to {args.out_dir} at {codec.layout.sampling_rate} Hz")
     return 0
 
 

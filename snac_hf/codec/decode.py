@@ -132,10 +132,26 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
     return write_float_wav(path, audio, sampling_rate)
 
 
+#: Longest output file name, in UTF-8 bytes: file systems allow 255, and the temporary sibling
+#: (`.NAME.<32 hex>.partial`, `snac_hf.codec.wav.FloatWavWriter`) adds 42.
+MAX_NAME_BYTES = 200
+_HASH_SUFFIX = len("-12345678.wav")
+
+
 def safe_file_name(file_id: str) -> str:
     """A flat file name for a token-set id such as `speakers/a/001.flac` (`speakers_a_001`)."""
     stem = os.path.splitext(file_id)[0]
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._") or "audio"
+
+
+def id_hash(file_id: str) -> str:
+    """The first 8 hex digits of sha256(id): what tells apart names that collide or were shortened."""
+    return hashlib.sha256(file_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _shortened(stem: str) -> str:
+    """`stem` cut to leave room for the hash suffix within `MAX_NAME_BYTES` (at a character boundary)."""
+    return stem.encode()[: MAX_NAME_BYTES - _HASH_SUFFIX].decode(errors="ignore")
 
 
 def output_names(ids: Sequence[str]) -> list[str]:
@@ -143,9 +159,11 @@ def output_names(ids: Sequence[str]) -> list[str]:
 
     An id becomes `safe_file_name(id) + ".wav"`. Ids whose names would collide - equal ignoring
     case, so that case-insensitive file systems are safe too: `a.wav` and `a.flac`, `sub/b.wav` and
-    `sub_b.wav` - each get `-` and the first 8 hex digits of sha256(id) appended
-    (`a-<hash>.wav`), all of them, not "all but the first". The same id twice is a ValueError, and
-    so (it needs a hash collision or a crafted id) is a collision that remains.
+    `sub_b.wav` - each get `-` and `id_hash(id)` (8 hex digits of sha256) appended
+    (`a-<hash>.wav`), all of them, not "all but the first". A name longer than `MAX_NAME_BYTES`
+    (200 UTF-8 bytes) is shortened: its first bytes, then `-<hash>.wav` (so every name can be
+    written, and two long ids that share their start still differ). The same id twice is a
+    ValueError, and so (it needs a hash collision or a crafted id) is a collision that remains.
     """
     first_row: dict[str, int] = {}
     for i, file_id in enumerate(ids):
@@ -155,12 +173,12 @@ def output_names(ids: Sequence[str]) -> list[str]:
             )
         first_row[file_id] = i
     stems = [safe_file_name(file_id) for file_id in ids]
+    long = [len(stem.encode()) + len(".wav") > MAX_NAME_BYTES for stem in stems]
+    stems = [_shortened(stem) if too_long else stem for stem, too_long in zip(stems, long, strict=True)]
     taken = Counter(stem.casefold() for stem in stems)
     names = [
-        f"{stem}-{hashlib.sha256(file_id.encode()).hexdigest()[:8]}.wav"
-        if taken[stem.casefold()] > 1
-        else f"{stem}.wav"
-        for stem, file_id in zip(stems, ids, strict=True)
+        f"{stem}-{id_hash(file_id)}.wav" if too_long or taken[stem.casefold()] > 1 else f"{stem}.wav"
+        for stem, file_id, too_long in zip(stems, ids, long, strict=True)
     ]
     clashes = [name for name, count in Counter(n.casefold() for n in names).items() if count > 1]
     if clashes:
@@ -229,23 +247,30 @@ def plan_decode(rows: Sequence[dict], codec: Codec, tokenizer: AudioTokenizer | 
 
 
 def row_ids(rows: Sequence[dict]) -> list[str]:
-    """Each row's id as a string: its `id`, else `row_<i>`."""
-    return [str(row.get("id") or f"row_{i}") for i, row in enumerate(rows)]
+    """Each row's id as a string: its `id`, else (no `id`, null or "") `row_<i>`, i its 0-based
+    position among the rows, whatever shape the input had (a token set, a JSON list of ids, of
+    lists or of objects)."""
+    return [
+        f"row_{i}" if row.get("id") is None or row.get("id") == "" else str(row["id"])
+        for i, row in enumerate(rows)
+    ]
 
 
 def check_outputs(rows: Sequence[dict], out_dir: str | os.PathLike, overwrite: bool = False) -> list[Path]:
     """The `.wav` path of each row in `out_dir` (`output_names`), checked without a codec: a
     `NotADirectoryError` when `out_dir` is a file, a `FileExistsError` (nothing written) when any of
-    the files exists already, unless `overwrite`."""
+    the files (or a link by its name) exists already, unless `overwrite`. Files are written through
+    a fresh temporary name and renamed (`snac_hf.codec.wav.FloatWavWriter`): a link in the folder
+    is replaced, never written through."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise NotADirectoryError(f"--out_dir {out_dir} is a file; give the path of a folder")
+        raise NotADirectoryError(f"--output_dir {out_dir} is a file; give the path of a folder")
     paths = [Path(out_dir) / name for name in output_names(row_ids(rows))]
-    existing = [path.name for path in paths if path.exists()]
+    existing = [path.name for path in paths if os.path.lexists(path)]  # a link counts, even a dangling one
     if existing and not overwrite:
         shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
         raise FileExistsError(
             f"{out_dir}: {shown} exist already; nothing was written. Pass --overwrite (overwrite=True) "
-            "to replace them, or choose another --out_dir"
+            "to replace them, or choose another --output_dir"
         )
     return paths
 

@@ -12,9 +12,12 @@ A file fails (`AudioDecodeError`, one error line) when FFmpeg cannot decode it, 
   decodes into [-1, 1), and float files above 1 by clipping headroom or resampling overshoot stay
   far below it; beyond it the "audio" is unscaled or garbage and every code would saturate;
 - fewer seconds than the file's header announces, by more than `max(0.25 s, 2%)`: a file cut short
-  (an interrupted copy or download). Checked only where the header's duration is a count, not an
-  estimate: PCM codecs (WAV, AIFF, AU, CAF, W64, ...), and MP3 with a Xing/Info/VBRI frame (which
-  LAME and FFmpeg write). Elsewhere (a VBR MP3 without one, ADTS AAC: FFmpeg estimates from the
+  (an interrupted copy or download), or a header that claims more than the data holds. Checked
+  only where the header's duration is a count, not an estimate: PCM codecs (WAV, AIFF, AU, CAF,
+  W64, ...), and MP3 with a Xing/Info/VBRI frame (which LAME and FFmpeg write). FFmpeg's header
+  duration is the declared one for AIFF and AU, but for WAV (also RF64/BW64), W64 and CAF it is
+  clamped to the bytes present, so their declared frame count is read from the header itself
+  (`snac_hf.sources.pcm_header`). Elsewhere (a VBR MP3 without one, ADTS AAC: FFmpeg estimates from the
   bit rate; Ogg/Matroska: the header follows the data) a cut is not detectable cheaply. Most other
   cut files (FLAC, WAV, AIFF, M4A mid-stream) already fail to decode.
 """
@@ -27,6 +30,7 @@ import numpy as np
 from datasets import Audio
 
 from snac_hf.sources.path_text import FILE_URI, fs_path_of_value
+from snac_hf.sources.pcm_header import declared_length_of_value
 
 #: Largest sample magnitude accepted (see the module docstring).
 MAX_ABS_SAMPLE = 100.0
@@ -58,8 +62,13 @@ def decode_audio(value: dict, sampling_rate: int) -> np.ndarray:
             f"samples reach {peak:.3g}, far outside [-1, 1] (limit {MAX_ABS_SAMPLE:g}): float audio must "
             "be scaled to [-1, 1] (integer PCM stored as float unscaled? divide by 32768)"
         )
+    decoded_seconds = len(samples) / sampling_rate
     if header_seconds is not None and _header_is_a_count(codec, value):
-        _check_complete(len(samples) / sampling_rate, header_seconds)
+        _check_complete(decoded_seconds, header_seconds)
+    if codec is not None and codec.startswith("pcm_"):
+        declared = declared_length_of_value(value)
+        if declared is not None:
+            _check_complete(decoded_seconds, declared.seconds)
     return samples
 
 
