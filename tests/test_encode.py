@@ -261,3 +261,45 @@ def test_the_default_compiles_only_long_cpu_fp32_jobs():
         assert compile_changes_codes(True, device, precision, exact)
     assert not compile_changes_codes(True, cpu, "fp32", False)  # proven equal: not in the fingerprint
     assert not compile_changes_codes(None, cuda, "fp32", False)
+
+
+def test_fp32_encodes_without_tf32_and_tf32_is_explicit(codec, recordings):
+    """Issue 27 item 4: torch lets cuDNN convolutions use TF32 by default; every fp32 encode (and
+    the per-file reference) runs with IEEE float32 for convolutions and matmuls and cuDNN's
+    benchmark off, whatever the user had set, and restores the settings after. Only `--precision
+    tf32` turns TF32 on, and only where the device has it (CUDA from Ampere)."""
+    from snac_hf.codec.precision import (
+        PrecisionError,
+        check_precision,
+        current_fp32_settings,
+        encoder_arithmetic,
+    )
+
+    seen = []
+    encoder = SnacEncoder(codec)
+    hook = encoder.model.encoder.register_forward_hook(lambda *_: seen.append(current_fp32_settings()))
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = (conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark)
+    try:
+        conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark = "tf32", "tf32", True
+        encoder.encode_files(recordings[1:2], codec.layout.segment_samples(4.0), batch_size=4)
+        assert (conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark) == (
+            "tf32",
+            "tf32",
+            True,
+        )
+    finally:
+        hook.remove()
+        conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark = before
+    assert seen and all(
+        s["cudnn_conv"] == s["cuda_matmul"] == "ieee" and not s["cudnn_benchmark"] for s in seen
+    )
+    with encoder_arithmetic("tf32"):
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("tf32", "tf32")
+        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
+    with encoder_arithmetic("bf16"):  # autocast leaves the quantizer in float32: IEEE there
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+    with pytest.raises(PrecisionError, match="--precision tf32: cpu has no TF32"):
+        check_precision("tf32", "cpu")
+    with pytest.raises(PrecisionError, match="--exact computes in float64"):
+        check_precision("tf32", "cpu", exact=True)

@@ -49,8 +49,12 @@ overlaps the device's work on the last one.
 established on CPU; on a GPU, whether a batched GEMM (cuBLAS) gives each item the numbers a
 one-item GEMM gives, and whether the batched encoder's convolutions (cuDNN chooses its algorithm
 per shape, batch size included) do, is unknown: the guarantee that codes do not depend on batch
-size or composition is not established there. By default torch lets cuDNN convolutions use TF32
-on GPUs that have it, which rounds inputs to 10 mantissa bits. `bench/gpu_check.py` measures, on
+size or composition is not established there: only `exact=True` is claimed batch- and
+rank-independent on GPUs until it is measured. By default torch lets cuDNN convolutions use TF32
+on GPUs that have it, which rounds inputs to 10 mantissa bits: every encode here runs inside
+`precision.encoder_arithmetic`, which turns TF32 off unless `precision="tf32"` asks for it, and
+keeps `cudnn.benchmark` off (its timed choice of algorithm could differ between runs and ranks).
+`bench/gpu_check.py` measures, on
 the machine it runs on, the agreement of GPU codes at batch size 1 vs N, of `quantize` vs SNAC's
 one-item quantizer, and of the GPU's codes vs the CPU `--exact` reference.
 
@@ -72,7 +76,7 @@ from snac.vq import ResidualVectorQuantize
 from snac_hf.codec.compile_choice import CompileChoice
 from snac_hf.codec.compiled import compiled_encoder
 from snac_hf.codec.load import Codec
-from snac_hf.codec.precision import autocast, check_precision
+from snac_hf.codec.precision import autocast, check_precision, encoder_arithmetic
 
 
 @dataclass(frozen=True)
@@ -300,12 +304,13 @@ class SnacEncoder:
     def _launch(self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None) -> _InFlight:
         """Stage, encode and quantize one bucket; start the copy of its codes to the host."""
         padded = self.layout.padded_length(max(len(x) for x in inputs))
-        latents = self._encode(self._to_device(inputs, padded))
-        if self.batch_quantizer:
-            _, codes = quantize(self.model.quantizer, latents)
-        else:
-            per_item = [self.model.quantizer(item)[1] for item in torch.split(latents, 1)]
-            codes = [torch.cat(scale) for scale in zip(*per_item)]
+        with encoder_arithmetic(self.precision):  # no silent TF32 (snac_hf.codec.precision)
+            latents = self._encode(self._to_device(inputs, padded))
+            if self.batch_quantizer:
+                _, codes = quantize(self.model.quantizer, latents)
+            else:
+                per_item = [self.model.quantizer(item)[1] for item in torch.split(latents, 1)]
+                codes = [torch.cat(scale) for scale in zip(*per_item)]
         keep = list(keep) if keep is not None else [(0, len(x)) for x in inputs]
         host, done = self._to_host(torch.cat(codes, dim=1).to(torch.int16))
         return _InFlight(host, done, padded, keep)
@@ -366,7 +371,7 @@ def encode_alone(codec: Codec, samples: np.ndarray, exact: bool = False) -> list
     dtype = torch.float64 if exact else torch.float32
     device = next(codec.model.parameters()).device
     model = model_on(codec, device, dtype)
-    with torch.inference_mode():
+    with torch.inference_mode(), encoder_arithmetic("fp32"):
         audio = torch.from_numpy(np.asarray(samples, np.float32)).to(device=device, dtype=dtype)
         codes = model.encode(audio.view(1, 1, -1))
     keep = codec.layout.n_codes(len(samples))

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from snac_hf.codec.compile_choice import compile_changes_codes, compile_settings
 from snac_hf.codec.encode import SnacEncoder
 from snac_hf.codec.load import Codec
-from snac_hf.codec.precision import precision_name, precision_settings
+from snac_hf.codec.precision import arithmetic, precision_name, precision_settings
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
@@ -128,10 +128,29 @@ def run_fingerprint(
         "context_samples": context,
         "precision": precision_name(settings.precision, settings.exact),
         "files_per_shard": settings.files_per_shard,
+        "arithmetic": run_arithmetic(settings, device),
     }
-    if compile_changes_codes(settings.compile, torch.device(device), settings.precision, settings.exact):
-        fingerprint["compile"] = True  # only then: older folders and code-identical runs still resume
     return fingerprint
+
+
+def run_arithmetic(settings: TokenizeSettings, device: str) -> dict:
+    """Device type, TF32, compilation and cuDNN settings (`snac_hf.codec.precision.arithmetic`):
+    compilation only where its codes are not proven equal to eager's, so that the CPU default's
+    choice may differ between a run and its resume."""
+    compiled = compile_changes_codes(
+        settings.compile, torch.device(device), settings.precision, settings.exact
+    )
+    return arithmetic(device, settings.precision, compiled)
+
+
+def upgraded_run(run: dict) -> dict:
+    """A run.json written before the fingerprint held the arithmetic, as today's fingerprint of
+    the same run: those versions had only ever run on CPU, without TF32, and recorded `compile`
+    only where it changed codes."""
+    if "arithmetic" in run:
+        return run
+    old = {k: v for k, v in run.items() if k != "compile"}
+    return {**old, "arithmetic": arithmetic("cpu", "fp32", bool(run.get("compile", False)))}
 
 
 @dataclass
@@ -260,7 +279,7 @@ def tokenize_dataset(
     fingerprint = run_fingerprint(source, codec, settings, str(processes.device))
     lock = FolderLock.acquire(folder) if processes.is_main else None  # one run per folder
     try:
-        resume = check_output(folder, fingerprint, overwrite)  # every process checks before anyone writes
+        resume = check_output(folder, fingerprint, overwrite, upgraded_run)  # every process checks first
     except Exception:
         if lock is not None:
             lock.release(refused=True)
@@ -394,6 +413,7 @@ def finish(
         "context_seconds": context / codec.layout.sampling_rate,
         **precision_settings(settings.precision, settings.exact),
         **compile_settings(settings.compile, torch.device(device), settings.precision, settings.exact),
+        "arithmetic": run_arithmetic(settings, device),
         "num_units": len(units),
         "num_processes": processes.count,
         "device": str(processes.device),
