@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from snac.vq import ResidualVectorQuantize
 
 from snac_hf.codec.compile_choice import CompileChoice
-from snac_hf.codec.compiled import compiled_encoder
+from snac_hf.codec.compiled import compiled_encoder, folded_model
 from snac_hf.codec.load import Codec
 from snac_hf.codec.precision import autocast, check_precision, encoder_arithmetic
 
@@ -218,7 +218,7 @@ class SnacEncoder:
         check_precision(precision, self.device, exact)
         self.precision = precision
         self.dtype = torch.float64 if exact else torch.float32
-        self.model = model_on(codec, self.device, self.dtype)
+        self.model = folded_model(codec, self.device, self.dtype)  # weight norm computed once, here
         self.batch_encoder = self.device.type != "cpu"  # rule 4 of the module docstring
         self.cuda = self.device.type == "cuda"
         self._codec = codec
