@@ -332,3 +332,48 @@ def test_folded_weights_are_eager_weight_norm_weights_bit_for_bit(codec, dtype):
                 assert torch.equal(plain[name.removeprefix("encoder.")].weight, weight), name
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
     assert not any(parametrize.is_parametrized(m) for m in SnacEncoder(codec, exact=True).model.modules())
+
+
+def overflow_where_loud(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` whose encoder overflows (one latent value +inf) for items louder than 10: an
+    fp16/bf16 overflow made on CPU in any precision."""
+
+    def overflow(module, inputs, output):
+        output[inputs[0].abs().amax(dim=(1, 2)) > 10, 0, 0] = float("inf")
+        return output
+
+    model.encoder.register_forward_hook(overflow)
+    return model
+
+
+def test_non_finite_latents_are_counted_and_fail_the_file(codec, recordings, monkeypatch, tmp_path):
+    """Issue 27 item 8: an overflow in the encoder is counted on the device and returned with the
+    codes; `encode_files` refuses it, and the tokenize job fails that file (a row in errors.jsonl,
+    no codes) and writes the others."""
+    import json
+
+    import snac_hf.codec.encode as encode_module
+    from snac_hf.codec.encode import NonFiniteLatentsError
+    from snac_hf.codec.wav import write_float_wav
+    from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
+
+    folded = encode_module.folded_model
+    monkeypatch.setattr(encode_module, "folded_model", lambda *a: overflow_where_loud(folded(*a)))
+    quiet, loud = recordings[1], recordings[2] * (20 / np.abs(recordings[2]).max())
+    encoder = SnacEncoder(codec)
+    segment = codec.layout.segment_samples(4.0)
+    codes, nonfinite = encoder.encode_counted([quiet, loud, quiet], segment, batch_size=4)
+    assert nonfinite == [0, 1, 0]
+    assert code_agreement([codes[0]], [encode_alone(codec, quiet)]) == 1.0
+    with pytest.raises(NonFiniteLatentsError, match=r"files \[1\]: 1 latent values are NaN or infinite"):
+        encoder.encode_files([quiet, loud], segment, batch_size=4)
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    write_float_wav(audio / "quiet.wav", quiet, 24000)
+    write_float_wav(audio / "loud.wav", loud, 24000)
+    out = tmp_path / "tokens"
+    meta = tokenize_dataset(folder_dataset(str(audio)), codec, str(out), TokenizeSettings(), progress=False)
+    assert (meta["files_processed"], meta["files_failed"]) == (1, 1)
+    (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert error["file_path"].endswith("loud.wav") and "1 latent values are NaN or infinite" in error["error"]

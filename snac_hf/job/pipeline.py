@@ -211,8 +211,11 @@ class UnitWriter:
         """Codes of every file of the window's units, per unit: one `encode_files` call, so the
         segments of all its units are bucketed together."""
         files = [row["samples"] for unit in window for row in unit.rows]
-        codes = iter(self.encoder.encode_files(files, self.segment, self.batch_size, self.context))
-        return [[next(codes) for _ in unit.rows] for unit in window]
+        encoded, nonfinite = self.encoder.encode_counted(files, self.segment, self.batch_size, self.context)
+        codes, counts = iter(encoded), iter(nonfinite)
+        per_unit = [[(next(codes), next(counts)) for _ in unit.rows] for unit in window]
+        precision = self.encoder.precision if self.encoder.dtype != torch.float64 else "float64"
+        return [fail_nonfinite(unit, pairs, precision) for unit, pairs in zip(window, per_unit)]
 
     def write(self, window: list[DecodedUnit], codes: list[list[list[np.ndarray]]]) -> list[dict]:
         return [self._write_unit(unit, unit_codes) for unit, unit_codes in zip(window, codes)]
@@ -251,6 +254,30 @@ class UnitWriter:
         tmp.write_text(json.dumps(record, ensure_ascii=False))
         os.replace(tmp, path)
         return record
+
+
+def fail_nonfinite(
+    unit: DecodedUnit, encoded: list[tuple[list[np.ndarray], int]], precision: str
+) -> list[list[np.ndarray]]:
+    """The unit's codes, after moving each file whose latents held NaN or infinite values (an
+    overflow, counted on the device) from its rows to its errors: its codes are meaningless."""
+    hint = ": encode it with --precision fp32" if precision in ("bf16", "fp16") else ""
+    kept_rows, kept_codes = [], []
+    for row, (codes, nonfinite) in zip(unit.rows, encoded):
+        if nonfinite:
+            unit.errors.append(
+                {
+                    "id": row["id"],
+                    "file_path": row["file_path"],
+                    "error": f"{nonfinite} latent values are NaN or infinite (an overflow in "
+                    f"{precision}); no codes written{hint}",
+                }
+            )
+        else:
+            kept_rows.append(row)
+            kept_codes.append(codes)
+    unit.rows = kept_rows
+    return kept_codes
 
 
 def code_counts(codes: list[np.ndarray], codebook_size: int) -> list[int]:
