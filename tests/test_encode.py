@@ -263,3 +263,119 @@ def test_the_default_compiles_only_long_cpu_fp32_jobs():
         assert compile_changes_codes(True, device, precision, exact)
     assert not compile_changes_codes(True, cpu, "fp32", False)  # proven equal: not in the fingerprint
     assert not compile_changes_codes(None, cuda, "fp32", False)
+
+
+def test_fp32_encodes_without_tf32_and_tf32_is_explicit(codec, recordings):
+    """Issue 27 item 4: torch lets cuDNN convolutions use TF32 by default; every fp32 encode (and
+    the per-file reference) runs with IEEE float32 for convolutions and matmuls and cuDNN's
+    benchmark off, whatever the user had set, and restores the settings after. Only `--precision
+    tf32` turns TF32 on, and only where the device has it (CUDA from Ampere)."""
+    from snac_hf.codec.precision import (
+        PrecisionError,
+        check_precision,
+        current_fp32_settings,
+        encoder_arithmetic,
+    )
+
+    seen = []
+    encoder = SnacEncoder(codec)
+    hook = encoder.model.encoder.register_forward_hook(lambda *_: seen.append(current_fp32_settings()))
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = (conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark)
+    try:
+        conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark = "tf32", "tf32", True
+        encoder.encode_files(recordings[1:2], codec.layout.segment_samples(4.0), batch_size=4)
+        assert (conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark) == (
+            "tf32",
+            "tf32",
+            True,
+        )
+    finally:
+        hook.remove()
+        conv.fp32_precision, matmul.fp32_precision, torch.backends.cudnn.benchmark = before
+    assert seen and all(
+        s["cudnn_conv"] == s["cuda_matmul"] == "ieee" and not s["cudnn_benchmark"] for s in seen
+    )
+    with encoder_arithmetic("tf32"):
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("tf32", "tf32")
+        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
+    with encoder_arithmetic("bf16"):  # autocast leaves the quantizer in float32: IEEE there
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+    with pytest.raises(PrecisionError, match="--precision tf32: cpu has no TF32"):
+        check_precision("tf32", "cpu")
+    with pytest.raises(PrecisionError, match="--exact computes in float64"):
+        check_precision("tf32", "cpu", exact=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_folded_weights_are_eager_weight_norm_weights_bit_for_bit(codec, dtype):
+    """Issue 27 item 7: weight norm is folded after the model is moved to its dtype (and device),
+    so the compiled encoder's plain weights, and the eager encoder's, are exactly the weights
+    SNAC's parametrized convolutions compute on every call: with --exact (float64) too, where
+    folding in float32 first gave all 30 encoder weights an error (up to 5.9e-8 with the offline
+    model, 2.6e-7 reported for the pretrained one)."""
+    from torch.nn.utils import parametrize
+
+    from snac_hf.codec.compiled import folded_model, plain_encoder
+
+    eager = model_on(codec, torch.device("cpu"), dtype)
+    folded = folded_model(codec, torch.device("cpu"), dtype)
+    plain = dict(plain_encoder(codec, torch.device("cpu"), dtype).named_modules())
+    with torch.no_grad():
+        parametrized = {
+            n: m for n, m in eager.named_modules() if parametrize.is_parametrized(m) and "decoder" not in n
+        }
+        assert len(parametrized) == 36  # 30 in the encoder, 2 per quantizer scale
+        for name, module in parametrized.items():
+            weight = module.weight
+            assert weight.dtype == dtype
+            assert torch.equal(folded.get_submodule(name).weight, weight), name
+            if name.startswith("encoder."):
+                assert torch.equal(plain[name.removeprefix("encoder.")].weight, weight), name
+    assert not any(parametrize.is_parametrized(m) for m in folded.modules())
+    assert not any(parametrize.is_parametrized(m) for m in SnacEncoder(codec, exact=True).model.modules())
+
+
+def overflow_where_loud(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` whose encoder overflows (one latent value +inf) for items louder than 10: an
+    fp16/bf16 overflow made on CPU in any precision."""
+
+    def overflow(module, inputs, output):
+        output[inputs[0].abs().amax(dim=(1, 2)) > 10, 0, 0] = float("inf")
+        return output
+
+    model.encoder.register_forward_hook(overflow)
+    return model
+
+
+def test_non_finite_latents_are_counted_and_fail_the_file(codec, recordings, monkeypatch, tmp_path):
+    """Issue 27 item 8: an overflow in the encoder is counted on the device and returned with the
+    codes; `encode_files` refuses it, and the tokenize job fails that file (a row in errors.jsonl,
+    no codes) and writes the others."""
+    import json
+
+    import snac_hf.codec.encode as encode_module
+    from snac_hf.codec.encode import NonFiniteLatentsError
+    from snac_hf.codec.wav import write_float_wav
+    from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
+
+    folded = encode_module.folded_model
+    monkeypatch.setattr(encode_module, "folded_model", lambda *a: overflow_where_loud(folded(*a)))
+    quiet, loud = recordings[1], recordings[2] * (20 / np.abs(recordings[2]).max())
+    encoder = SnacEncoder(codec)
+    segment = codec.layout.segment_samples(4.0)
+    codes, nonfinite = encoder.encode_counted([quiet, loud, quiet], segment, batch_size=4)
+    assert nonfinite == [0, 1, 0]
+    assert code_agreement([codes[0]], [encode_alone(codec, quiet)]) == 1.0
+    with pytest.raises(NonFiniteLatentsError, match=r"files \[1\]: 1 latent values are NaN or infinite"):
+        encoder.encode_files([quiet, loud], segment, batch_size=4)
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    write_float_wav(audio / "quiet.wav", quiet, 24000)
+    write_float_wav(audio / "loud.wav", loud, 24000)
+    out = tmp_path / "tokens"
+    meta = tokenize_dataset(folder_dataset(str(audio)), codec, str(out), TokenizeSettings(), progress=False)
+    assert (meta["files_processed"], meta["files_failed"]) == (1, 1)
+    (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert error["file_path"].endswith("loud.wav") and "1 latent values are NaN or infinite" in error["error"]

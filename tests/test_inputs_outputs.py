@@ -572,3 +572,50 @@ def test_reports_and_tokenizers_never_replace_a_users_json(tmp_path, capsys):
         ).returncode
         == 0
     )
+
+
+def test_a_resume_with_other_arithmetic_is_refused_naming_what_changed(tmp_path, fitted_model):
+    """Issue 27 item 5: device type, precision, TF32, compilation and the cuDNN settings are in the
+    run fingerprint and metadata.json. A run started on CPU and resumed with another device or
+    arithmetic would mix codes: it is refused in one line naming what changed, and nothing in the
+    folder changes. A run.json written before the fingerprint held the arithmetic (those versions
+    ran on CPU only) still resumes on CPU."""
+    from snac_hf.codec.load import load_codec
+    from snac_hf.job.pipeline import Processes, TokenizeSettings, tokenize_dataset
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    shutil.copy(SPEECH_FILE, audio / SPEECH_FILE.name)
+    codec, out = load_codec(str(fitted_model)), tmp_path / "tokens"
+    meta = tokenize_dataset(
+        folder_dataset(str(audio)), codec, str(out), TokenizeSettings(exact=True), progress=False
+    )
+    assert meta["settings"]["arithmetic"] == {
+        "device_type": "cpu",
+        "tf32": False,
+        "compiled": False,
+        "cudnn_benchmark": None,
+        "cudnn_deterministic": None,
+    }
+    before = snapshot(out)
+    refusals = {
+        "arithmetic.device_type: cpu -> cuda; ": (TokenizeSettings(exact=True), Processes(device="cuda:0")),
+        "arithmetic.compiled: False -> True": (TokenizeSettings(exact=True, compile=True), None),
+        "precision: float64 -> float32-tf32; arithmetic.tf32: False -> True": (
+            TokenizeSettings(precision="tf32"),
+            None,
+        ),
+    }
+    for changed, (settings, processes) in refusals.items():
+        with pytest.raises(OutputExistsError) as refused:
+            tokenize_dataset(folder_dataset(str(audio)), codec, str(out), settings, processes, progress=False)
+        message = str(refused.value)
+        assert f"other inputs or settings ({changed}" in message and "\n" not in message, message
+        assert snapshot(out) == before
+    run_file = out / STATE_DIR / "run.json"
+    run = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({k: v for k, v in run.items() if k != "arithmetic"}))  # an older version's
+    again = tokenize_dataset(
+        folder_dataset(str(audio)), codec, str(out), TokenizeSettings(exact=True), progress=False
+    )
+    assert again["this_run"]["units"] == 0  # resumed, nothing left

@@ -77,10 +77,11 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
     )
     encoding.add_argument(
         "--precision",
-        choices=("fp32", "bf16", "fp16"),
+        choices=("fp32", "tf32", "bf16", "fp16"),
         default="fp32",
-        help="the encoder's arithmetic: fp32, or bf16/fp16 autocast where the device computes them "
-        "natively (changes codes: agreement in BENCHMARKS.md and the card; default: fp32)",
+        help="the encoder's arithmetic: fp32 (IEEE: TF32 off on GPUs), tf32 (CUDA from Ampere), or "
+        "bf16/fp16 autocast where the device computes them natively (all but fp32 change codes: "
+        "agreement in BENCHMARKS.md and the card; default: fp32)",
     )
     compiling = encoding.add_mutually_exclusive_group()
     compiling.add_argument(

@@ -49,8 +49,12 @@ overlaps the device's work on the last one.
 established on CPU; on a GPU, whether a batched GEMM (cuBLAS) gives each item the numbers a
 one-item GEMM gives, and whether the batched encoder's convolutions (cuDNN chooses its algorithm
 per shape, batch size included) do, is unknown: the guarantee that codes do not depend on batch
-size or composition is not established there. By default torch lets cuDNN convolutions use TF32
-on GPUs that have it, which rounds inputs to 10 mantissa bits. `bench/gpu_check.py` measures, on
+size or composition is not established there: only `exact=True` is claimed batch- and
+rank-independent on GPUs until it is measured. By default torch lets cuDNN convolutions use TF32
+on GPUs that have it, which rounds inputs to 10 mantissa bits: every encode here runs inside
+`precision.encoder_arithmetic`, which turns TF32 off unless `precision="tf32"` asks for it, and
+keeps `cudnn.benchmark` off (its timed choice of algorithm could differ between runs and ranks).
+`bench/gpu_check.py` measures, on
 the machine it runs on, the agreement of GPU codes at batch size 1 vs N, of `quantize` vs SNAC's
 one-item quantizer, and of the GPU's codes vs the CPU `--exact` reference.
 
@@ -70,9 +74,9 @@ import torch.nn.functional as F
 from snac.vq import ResidualVectorQuantize
 
 from snac_hf.codec.compile_choice import CompileChoice
-from snac_hf.codec.compiled import compiled_encoder
+from snac_hf.codec.compiled import compiled_encoder, folded_model
 from snac_hf.codec.load import Codec
-from snac_hf.codec.precision import autocast, check_precision
+from snac_hf.codec.precision import autocast, check_precision, encoder_arithmetic
 
 
 @dataclass(frozen=True)
@@ -181,11 +185,17 @@ def _nearest(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     return (-dist).max(-1)[1]
 
 
+class NonFiniteLatentsError(ValueError):
+    """Latents holding NaN or infinite values (an overflow): their codes would be meaningless."""
+
+
 @dataclass
 class _InFlight:
-    """One launched bucket: its codes (B x all scales) on the host, ready once `done` has fired."""
+    """One launched bucket: its codes (B x all scales) and each item's count of non-finite latent
+    values, on the host, ready once `done` has fired."""
 
     codes: torch.Tensor
+    nonfinite: torch.Tensor
     done: torch.cuda.Event | None
     padded: int
     keep: list[tuple[int, int]]
@@ -214,7 +224,7 @@ class SnacEncoder:
         check_precision(precision, self.device, exact)
         self.precision = precision
         self.dtype = torch.float64 if exact else torch.float32
-        self.model = model_on(codec, self.device, self.dtype)
+        self.model = folded_model(codec, self.device, self.dtype)  # weight norm computed once, here
         self.batch_encoder = self.device.type != "cpu"  # rule 4 of the module docstring
         self.cuda = self.device.type == "cuda"
         self._codec = codec
@@ -245,8 +255,11 @@ class SnacEncoder:
 
         `keep[i] = (offset, n_samples)`: return the codes of samples `offset:offset + n_samples`
         of input i (`offset` a multiple of the padding multiple); default the whole input.
+        Raises `NonFiniteLatentsError` if an input's latents hold NaN or infinite values.
         """
-        return self._collect(self._launch(inputs, keep))
+        results = self._collect(self._launch(inputs, keep))
+        _refuse_nonfinite([count for _, count in results], "inputs")
+        return [codes for codes, _ in results]
 
     def encode_files(
         self,
@@ -256,6 +269,24 @@ class SnacEncoder:
         context_samples: int = 0,
     ) -> list[list[np.ndarray]]:
         """Codes per scale for each whole file: segments batched by padded length, reassembled.
+
+        Raises `NonFiniteLatentsError` naming the files whose latents hold NaN or infinite values
+        (`encode_counted` returns the counts instead, so that a job fails only those files).
+        """
+        codes, nonfinite = self.encode_counted(files, segment_samples, batch_size, context_samples)
+        _refuse_nonfinite(nonfinite, "files")
+        return codes
+
+    def encode_counted(
+        self,
+        files: Sequence[np.ndarray],
+        segment_samples: int,
+        batch_size: int,
+        context_samples: int = 0,
+    ) -> tuple[list[list[np.ndarray]], list[int]]:
+        """`encode_files`' codes and, per file, the number of non-finite latent values (counted on
+        the device, all its segments): a file with any has meaningless codes (an fp16/bf16
+        overflow) and must fail, not be written.
 
         Bucket j+1 is launched before bucket j's codes are collected (see "On CUDA" above).
         """
@@ -268,6 +299,7 @@ class SnacEncoder:
             for segment in plan_segments(index, len(samples), segment_samples, context_samples)
         ]
         codes: list[list[np.ndarray]] = [[] for _ in segments]
+        nonfinite = [0] * len(files)
         lengths = [s.stop - s.start for s in segments]
         previous: tuple[list[int], _InFlight] | None = None
         for members in length_buckets(lengths, self.layout.pad_multiple, batch_size):
@@ -278,37 +310,49 @@ class SnacEncoder:
             ]
             launched = (members, self._launch(inputs, keep))
             if previous is not None:
-                self._store(codes, *previous)
+                self._store(codes, nonfinite, segments, *previous)
             previous = launched
         if previous is not None:
-            self._store(codes, *previous)
+            self._store(codes, nonfinite, segments, *previous)
         if self.choice is not None and self.choice.observe(files, self.layout.sampling_rate):
             self.use_compiled()
         per_file: list[list[list[np.ndarray]]] = [[] for _ in files]
         for segment, segment_codes in zip(segments, codes):
             per_file[segment.file].append(segment_codes)
-        return [
+        whole = [
             [np.concatenate([part[k] for part in parts]) for k in range(self.layout.n_scales)]
             for parts in per_file
         ]
+        return whole, nonfinite
 
-    def _store(self, codes: list[list[np.ndarray]], members: list[int], batch: _InFlight) -> None:
-        for index, segment_codes in zip(members, self._collect(batch)):
+    def _store(
+        self,
+        codes: list[list[np.ndarray]],
+        nonfinite: list[int],
+        segments: list[Segment],
+        members: list[int],
+        batch: _InFlight,
+    ) -> None:
+        for index, (segment_codes, count) in zip(members, self._collect(batch)):
             codes[index] = segment_codes
+            nonfinite[segments[index].file] += count
 
     @torch.inference_mode()
     def _launch(self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None) -> _InFlight:
         """Stage, encode and quantize one bucket; start the copy of its codes to the host."""
         padded = self.layout.padded_length(max(len(x) for x in inputs))
-        latents = self._encode(self._to_device(inputs, padded))
-        if self.batch_quantizer:
-            _, codes = quantize(self.model.quantizer, latents)
-        else:
-            per_item = [self.model.quantizer(item)[1] for item in torch.split(latents, 1)]
-            codes = [torch.cat(scale) for scale in zip(*per_item)]
+        with encoder_arithmetic(self.precision):  # no silent TF32 (snac_hf.codec.precision)
+            latents = self._encode(self._to_device(inputs, padded))
+            if self.batch_quantizer:
+                _, codes = quantize(self.model.quantizer, latents)
+            else:
+                per_item = [self.model.quantizer(item)[1] for item in torch.split(latents, 1)]
+                codes = [torch.cat(scale) for scale in zip(*per_item)]
+            # on the device, one reduction: an overflow must never become codes without notice
+            nonfinite = latents.isfinite().logical_not().sum(dim=(1, 2))
         keep = list(keep) if keep is not None else [(0, len(x)) for x in inputs]
-        host, done = self._to_host(torch.cat(codes, dim=1).to(torch.int16))
-        return _InFlight(host, done, padded, keep)
+        host, nonfinite, done = self._to_host(torch.cat(codes, dim=1).to(torch.int16), nonfinite)
+        return _InFlight(host, nonfinite, done, padded, keep)
 
     def _to_device(self, inputs: Sequence[np.ndarray], padded: int) -> torch.Tensor:
         """The bucket as (B, 1, padded), zero-padded on the right; staged in pinned memory on CUDA
@@ -328,32 +372,33 @@ class SnacEncoder:
                 latents = torch.cat([self.encoder(item) for item in torch.split(audio, 1)])
         return latents.to(self.dtype)
 
-    def _to_host(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event | None]:
-        """Codes on the host: on CUDA an asynchronous copy into pinned memory and the event that
-        marks its end; elsewhere a plain copy."""
+    def _to_host(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.cuda.Event | None]:
+        """Codes and counts on the host: on CUDA asynchronous copies into pinned memory and the
+        event that marks their end; elsewhere plain copies."""
         if not self.cuda:
-            return codes.cpu(), None
-        host = torch.empty(codes.shape, dtype=codes.dtype, pin_memory=True)
-        host.copy_(codes, non_blocking=True)
+            return *(t.cpu() for t in tensors), None
+        hosts = []
+        for tensor in tensors:
+            hosts.append(torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True))
+            hosts[-1].copy_(tensor, non_blocking=True)
         done = torch.cuda.Event()
         done.record(torch.cuda.current_stream(self.device))
-        return host, done
+        return *hosts, done
 
-    def _collect(self, batch: _InFlight) -> list[list[np.ndarray]]:
-        """Wait for a launched bucket's codes and cut each item's kept codes out of them."""
+    def _collect(self, batch: _InFlight) -> list[tuple[list[np.ndarray], int]]:
+        """Wait for a launched bucket's codes; each item's kept codes and non-finite latent count."""
         if batch.done is not None:
             batch.done.synchronize()
         table = batch.codes.numpy()
         widths = [batch.padded // self.layout.samples_per_code(k) for k in range(self.layout.n_scales)]
         starts = np.cumsum([0, *widths[:-1]])
         results = []
-        for row, (offset, n_samples) in zip(table, batch.keep):
-            results.append(
-                [
-                    row[start + offset // period : start + offset // period + n].copy()
-                    for start, n, period in zip(starts, self.layout.n_codes(n_samples), self._periods)
-                ]
-            )
+        for row, (offset, n_samples), count in zip(table, batch.keep, batch.nonfinite.tolist()):
+            kept = [
+                row[start + offset // period : start + offset // period + n].copy()
+                for start, n, period in zip(starts, self.layout.n_codes(n_samples), self._periods)
+            ]
+            results.append((kept, count))
         return results
 
     @property
@@ -361,12 +406,21 @@ class SnacEncoder:
         return [self.layout.samples_per_code(k) for k in range(self.layout.n_scales)]
 
 
+def _refuse_nonfinite(counts: Sequence[int], what: str) -> None:
+    bad = [i for i, count in enumerate(counts) if count]
+    if bad:
+        raise NonFiniteLatentsError(
+            f"{what} {bad[:10]}: {sum(counts)} latent values are NaN or infinite (an overflow: use "
+            "--precision fp32); their codes would be meaningless"
+        )
+
+
 def encode_alone(codec: Codec, samples: np.ndarray, exact: bool = False) -> list[np.ndarray]:
     """The reference: SNAC's own `encode` of one whole file, trimmed to the real audio."""
     dtype = torch.float64 if exact else torch.float32
     device = next(codec.model.parameters()).device
     model = model_on(codec, device, dtype)
-    with torch.inference_mode():
+    with torch.inference_mode(), encoder_arithmetic("fp32"):
         audio = torch.from_numpy(np.asarray(samples, np.float32)).to(device=device, dtype=dtype)
         codes = model.encode(audio.view(1, 1, -1))
     keep = codec.layout.n_codes(len(samples))

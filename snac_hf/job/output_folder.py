@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from snac_hf.sources.skipped import SKIPPED_FILE
@@ -104,20 +105,32 @@ def read_run(folder: Path) -> dict | None:
         return None
 
 
-def check_output(folder: Path, fingerprint: dict, overwrite: bool) -> bool:
-    """Whether this run resumes a folder (True), starts fresh (False), or must stop (raises)."""
+def check_output(
+    folder: Path, fingerprint: dict, overwrite: bool, upgrade: Callable[[dict], dict] | None = None
+) -> bool:
+    """Whether this run resumes a folder (True), starts fresh (False), or must stop (raises).
+
+    `upgrade` turns a run.json written by an older version into today's fingerprint of that run.
+    """
     if os.path.lexists(folder) and not folder.is_dir():
         raise OutputLocationError(
             f"--output_dir {folder} exists and is not a folder; give the path of a folder"
         )
     run = read_run(folder)
+    if run is not None and upgrade is not None:
+        run = upgrade(run)
     if run is not None and run == fingerprint:
         return True
     present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
     if not present:
         return False
     if not overwrite:
-        what = "a token set made with other inputs or settings" if run is not None else f"files {present[:5]}"
+        changed = "; ".join(fingerprint_changes(run, fingerprint)) if run is not None else ""
+        what = (
+            f"a token set made with other inputs or settings ({changed})"
+            if run is not None
+            else f"files {present[:5]}"
+        )
         raise OutputExistsError(
             f"--output_dir {folder} already holds {what}. Nothing was changed. Use another folder, or pass "
             "--overwrite to replace the token set in it (only files snac_hf wrote are removed)."
@@ -131,6 +144,26 @@ def check_output(folder: Path, fingerprint: dict, overwrite: bool) -> bool:
             "another --output_dir."
         )
     return False
+
+
+def fingerprint_changes(before: dict, now: dict, prefix: str = "") -> list[str]:
+    """What differs between a folder's fingerprint and this run's, key by key ("precision:
+    float32 -> float32-tf32", "arithmetic.device_type: cpu -> cuda"); digests say only "changed"."""
+    changes = []
+    for key in [*now, *(k for k in before if k not in now)]:  # this run's order: the device first
+        old, new = before.get(key), now.get(key)
+        if old == new:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += fingerprint_changes(old, new, f"{name}.")
+        elif key == "inputs" or isinstance(old, (dict, list)) or isinstance(new, (dict, list)):
+            changes.append(f"{name} changed")
+        elif isinstance(old, str) and len(old) == 64 and isinstance(new, str):
+            changes.append(f"{name} changed")  # a SHA-256: its digits tell a user nothing
+        else:
+            changes.append(f"{name}: {old} -> {new}")
+    return changes or ["unknown"]
 
 
 def reset_output(folder: Path, fingerprint: dict) -> None:

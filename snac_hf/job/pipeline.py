@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from snac_hf.codec.compile_choice import compile_changes_codes, compile_settings
 from snac_hf.codec.encode import SnacEncoder
 from snac_hf.codec.load import Codec
-from snac_hf.codec.precision import precision_name, precision_settings
+from snac_hf.codec.precision import arithmetic, precision_name, precision_settings
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
@@ -128,10 +128,29 @@ def run_fingerprint(
         "context_samples": context,
         "precision": precision_name(settings.precision, settings.exact),
         "files_per_shard": settings.files_per_shard,
+        "arithmetic": run_arithmetic(settings, device),
     }
-    if compile_changes_codes(settings.compile, torch.device(device), settings.precision, settings.exact):
-        fingerprint["compile"] = True  # only then: older folders and code-identical runs still resume
     return fingerprint
+
+
+def run_arithmetic(settings: TokenizeSettings, device: str) -> dict:
+    """Device type, TF32, compilation and cuDNN settings (`snac_hf.codec.precision.arithmetic`):
+    compilation only where its codes are not proven equal to eager's, so that the CPU default's
+    choice may differ between a run and its resume."""
+    compiled = compile_changes_codes(
+        settings.compile, torch.device(device), settings.precision, settings.exact
+    )
+    return arithmetic(device, settings.precision, compiled)
+
+
+def upgraded_run(run: dict) -> dict:
+    """A run.json written before the fingerprint held the arithmetic, as today's fingerprint of
+    the same run: those versions had only ever run on CPU, without TF32, and recorded `compile`
+    only where it changed codes."""
+    if "arithmetic" in run:
+        return run
+    old = {k: v for k, v in run.items() if k != "compile"}
+    return {**old, "arithmetic": arithmetic("cpu", "fp32", bool(run.get("compile", False)))}
 
 
 @dataclass
@@ -192,8 +211,11 @@ class UnitWriter:
         """Codes of every file of the window's units, per unit: one `encode_files` call, so the
         segments of all its units are bucketed together."""
         files = [row["samples"] for unit in window for row in unit.rows]
-        codes = iter(self.encoder.encode_files(files, self.segment, self.batch_size, self.context))
-        return [[next(codes) for _ in unit.rows] for unit in window]
+        encoded, nonfinite = self.encoder.encode_counted(files, self.segment, self.batch_size, self.context)
+        codes, counts = iter(encoded), iter(nonfinite)
+        per_unit = [[(next(codes), next(counts)) for _ in unit.rows] for unit in window]
+        precision = self.encoder.precision if self.encoder.dtype != torch.float64 else "float64"
+        return [fail_nonfinite(unit, pairs, precision) for unit, pairs in zip(window, per_unit)]
 
     def write(self, window: list[DecodedUnit], codes: list[list[list[np.ndarray]]]) -> list[dict]:
         return [self._write_unit(unit, unit_codes) for unit, unit_codes in zip(window, codes)]
@@ -234,6 +256,30 @@ class UnitWriter:
         return record
 
 
+def fail_nonfinite(
+    unit: DecodedUnit, encoded: list[tuple[list[np.ndarray], int]], precision: str
+) -> list[list[np.ndarray]]:
+    """The unit's codes, after moving each file whose latents held NaN or infinite values (an
+    overflow, counted on the device) from its rows to its errors: its codes are meaningless."""
+    hint = ": encode it with --precision fp32" if precision in ("bf16", "fp16") else ""
+    kept_rows, kept_codes = [], []
+    for row, (codes, nonfinite) in zip(unit.rows, encoded):
+        if nonfinite:
+            unit.errors.append(
+                {
+                    "id": row["id"],
+                    "file_path": row["file_path"],
+                    "error": f"{nonfinite} latent values are NaN or infinite (an overflow in "
+                    f"{precision}); no codes written{hint}",
+                }
+            )
+        else:
+            kept_rows.append(row)
+            kept_codes.append(codes)
+    unit.rows = kept_rows
+    return kept_codes
+
+
 def code_counts(codes: list[np.ndarray], codebook_size: int) -> list[int]:
     """Bincount of one scale's codes over several files."""
     flat = np.concatenate(codes).astype(np.int64) if codes else np.zeros(0, np.int64)
@@ -260,7 +306,7 @@ def tokenize_dataset(
     fingerprint = run_fingerprint(source, codec, settings, str(processes.device))
     lock = FolderLock.acquire(folder) if processes.is_main else None  # one run per folder
     try:
-        resume = check_output(folder, fingerprint, overwrite)  # every process checks before anyone writes
+        resume = check_output(folder, fingerprint, overwrite, upgraded_run)  # every process checks first
     except Exception:
         if lock is not None:
             lock.release(refused=True)
@@ -394,6 +440,7 @@ def finish(
         "context_seconds": context / codec.layout.sampling_rate,
         **precision_settings(settings.precision, settings.exact),
         **compile_settings(settings.compile, torch.device(device), settings.precision, settings.exact),
+        "arithmetic": run_arithmetic(settings, device),
         "num_units": len(units),
         "num_processes": processes.count,
         "device": str(processes.device),
