@@ -88,3 +88,48 @@ def test_each_process_of_a_machine_gets_its_own_gpu():
     with pytest.raises(ValueError, match=r"--device cuda:1 with 8 processes .* on that one GPU") as refused:
         process_device("cuda:1", "cuda:5", 5, 8)
     assert "\n" not in str(refused.value)
+
+
+def test_out_of_memory_splits_the_batch_and_keeps_every_code(
+    tmp_path, capsys, monkeypatch, short_speech_dir, fitted_model
+):
+    """A bucket of more than 2 segments raises the device's out-of-memory error (injected: no GPU
+    here): the job halves the batch size until it fits, says so on stderr and in metadata.json,
+    and writes the codes of a run that never ran out of memory."""
+    import torch
+    from conftest import run_script_here
+    from datasets import load_dataset
+
+    from snac_hf.codec.encode import SnacEncoder
+
+    args = [
+        "--no_analysis",
+        "--no_progress",
+        "--input_dir",
+        str(short_speech_dir),
+        "--model",
+        str(fitted_model),
+    ]
+    args += ["--batch_size", "8", "--segment_length", "1"]
+    whole = run_script_here(capsys, "scripts/tokenize.py", *args, "--output_dir", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+    launch = SnacEncoder._launch
+    sizes = []
+
+    def launch_that_runs_out_of_memory(self, inputs, keep):
+        sizes.append(len(inputs))
+        if len(inputs) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        return launch(self, inputs, keep)
+
+    monkeypatch.setattr(SnacEncoder, "_launch", launch_that_runs_out_of_memory)
+    split = run_script_here(capsys, "scripts/tokenize.py", *args, "--output_dir", str(tmp_path / "split"))
+    assert split.returncode == 0, split.stderr
+    assert max(sizes) > 2 and "out of memory on cpu at batch size 8" in split.stderr
+    meta = json.loads((tmp_path / "split" / METADATA_FILE).read_text())
+    assert meta["out_of_memory_splits"] == [{"batch_size": 8, "to": 4}, {"batch_size": 4, "to": 2}]
+    rows = {r["id"]: r for r in load_dataset(str(tmp_path / "split"), split="train")}
+    reference = {r["id"]: r for r in load_dataset(str(tmp_path / "whole"), split="train")}
+    assert rows.keys() == reference.keys() and len(rows) == meta["files_processed"]
+    for name, row in rows.items():
+        assert row == reference[name], name
