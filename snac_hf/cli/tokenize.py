@@ -68,7 +68,9 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
         help="seconds of audio added on both sides of each segment and then discarded, so codes near cuts "
         "equal whole-file codes (default: 0)",
     )
-    encoding.add_argument("--batch_size", type=int, default=16, help="segments per batch (default: 16)")
+    encoding.add_argument(
+        "--batch_size", type=int, help="segments per batch (default: 64 on CUDA, 16 elsewhere)"
+    )
     encoding.add_argument(
         "--files_per_shard", type=int, default=256, help="files per Parquet shard (default: 256)"
     )
@@ -105,9 +107,10 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
         "on CPU 0); 0 decodes in a thread of the job process",
     )
     encoding.add_argument(
-        "--window_units",
-        type=int,
-        help="units whose segments are bucketed and encoded together (default: 4 on CUDA, 1 on CPU)",
+        "--window_seconds",
+        type=float,
+        help="audio-seconds of consecutive files whose segments are bucketed and encoded together; "
+        "also how far decoding runs ahead (default: 4096 on CUDA, 512 elsewhere)",
     )
     job = parser.add_argument_group("job")
     job.add_argument("--overwrite", action="store_true", help="replace a different token set in --output_dir")
@@ -130,12 +133,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         if not math.isfinite(getattr(args, name)):
             parser.error(f"--{name} must be a finite number of seconds, not {getattr(args, name)}")
     for name in ("segment_length", "batch_size", "files_per_shard", "num_proc"):
-        if getattr(args, name) <= 0:
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"--{name} must be positive")
     if args.num_workers is not None and args.num_workers < 0:
         parser.error("--num_workers must be >= 0")
-    if args.window_units is not None and args.window_units <= 0:
-        parser.error("--window_units must be positive")
+    if args.window_seconds is not None and not (0 < args.window_seconds < math.inf):
+        parser.error("--window_seconds must be a positive number of seconds")
     if args.input_dir is not None:
         for name in ("streaming", "config", "id_column"):
             if getattr(args, name):
@@ -183,7 +186,7 @@ def tokenize(args: argparse.Namespace) -> int:
         files_per_shard=args.files_per_shard,
         exact=args.exact,
         num_workers=args.num_workers,
-        window_units=args.window_units,
+        window_seconds=args.window_seconds,
         license=args.license,
         precision=args.precision,
         compile=args.compile,

@@ -2,7 +2,10 @@
 
 On a machine without CUDA, `PartialState()` under `accelerate launch --multi_gpu` makes every
 process believe it is rank 0 of 1; `PartialState(cpu=True)` gives real ranks (gloo). With CUDA,
-each process gets its own GPU (`cuda:local_index`).
+each process gets its own GPU (`cuda:local_index`); `--device cuda` does the same, and an
+explicit `--device cuda:N` with several processes on a machine is refused (`process_device`):
+it would put every process on GPU N. The job's waits go on a gloo group with a long timeout
+(`snac_hf.job.barriers`), never on accelerate's group (NCCL, 10 minutes, on GPUs).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 
 import torch
 
+from snac_hf.job.barriers import long_wait_barrier
 from snac_hf.job.pipeline import Processes
 
 LAUNCHER_VARIABLES = ("WORLD_SIZE", "ACCELERATE_DYNAMO_BACKEND", "LOCAL_RANK")
@@ -24,13 +28,32 @@ def current_processes(device: str | None = None) -> Processes:
     from accelerate import PartialState
 
     state = PartialState(cpu=not torch.cuda.is_available() or (device or "").startswith("cpu"))
+    local_count = int(os.environ.get("LOCAL_WORLD_SIZE", state.num_processes))
     return Processes(
         index=state.process_index,
         count=state.num_processes,
-        device=device or str(state.device),
-        barrier=state.wait_for_everyone,
-        local_count=int(os.environ.get("LOCAL_WORLD_SIZE", state.num_processes)),
+        device=process_device(device, str(state.device), state.local_process_index, local_count),
+        barrier=long_wait_barrier() if state.num_processes > 1 else None,
+        local_count=local_count,
     )
+
+
+def process_device(requested: str | None, launched: str, local_index: int, local_count: int) -> str:
+    """The device of process `local_index` of the `local_count` on its machine: `requested`
+    (`--device`), else `launched` (accelerate's choice). `cuda` without an index means each
+    process's own GPU; `cuda:N` with several processes on the machine is refused, since it would
+    put every one of them on GPU N."""
+    if requested is None:
+        return launched
+    if requested == "cuda" and local_count > 1:
+        return f"cuda:{local_index}"
+    if requested.startswith("cuda:") and local_count > 1:
+        raise ValueError(
+            f"--device {requested} with {local_count} processes on this machine would put every "
+            "process on that one GPU; leave --device out or give --device cuda (each process then "
+            "takes the GPU of its local rank)"
+        )
+    return requested
 
 
 def requested_processes() -> int | None:

@@ -6,9 +6,13 @@ which rows, which shard, which process). Per process, three stages overlap:
 1. **read** the rows of its units that are not done (`snac_hf.job.inputs`: a map-style dataset by
    index, a streamed one source shard by source shard), in a feeder thread;
 2. **decode** them in `num_workers` processes, results in input order (`snac_hf.sources.decoding`);
-3. **encode** a window of `window_units` decoded units at once (segments of all their files
-   bucketed together, so large equal-length batches form even when file lengths vary; codes do
-   not depend on batching, `snac_hf.codec.encode`), then write each unit as a shard plus its record.
+3. **encode** a window of about `window_seconds` of audio of consecutive files at once (segments
+   of all its files bucketed together, so large equal-length batches form even when file lengths
+   vary; codes do not depend on batching, `snac_hf.codec.encode`), while the next window is
+   assembled in a thread; then write each unit whose files are all encoded as a shard plus its
+   record, its samples already released (`snac_hf.job.windows`: memory follows the audio in
+   flight, not the files' length). A device out of memory halves the batch size and encodes the
+   window again (`snac_hf.job.out_of_memory`).
 
 Resume: a unit is done when its record (and its shard, if it has rows) exist; both are written
 atomically (temporary file + rename), the shard first. Re-running the same command skips done
@@ -17,7 +21,7 @@ shards as an uninterrupted run. `.snac_hf/run.json` holds a fingerprint of every
 changes the output (the input's content, codec weights, segment/context/precision,
 files_per_shard); a folder holding another token set is never overwritten without `overwrite`.
 What does *not* change the output, and so may differ between a run and its resume: the number
-of processes, `num_workers`, `batch_size`, `window_units`.
+of processes, `num_workers`, `batch_size`, `window_seconds`.
 
 Once every unit is done (after a barrier), the main process merges the records into
 metadata.json, errors.jsonl and the dataset card.
@@ -31,9 +35,8 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +50,12 @@ from snac_hf.codec.load import Codec
 from snac_hf.codec.precision import arithmetic, precision_name, precision_settings
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
+from snac_hf.job.out_of_memory import SplittingEncoder
 from snac_hf.job.output_folder import check_output, reset_output
 from snac_hf.job.units import Unit, assign_units, record_path, unit_done
-from snac_hf.sources.audio import AudioDecodeError
-from snac_hf.sources.decoding import decode_in_order, default_workers
+from snac_hf.job.windows import EncodedUnit, UnitAssembly, audio_windows, decoded_files, run_ahead
+from snac_hf.layout.scales import CodecLayout
+from snac_hf.sources.decoding import default_workers
 from snac_hf.sources.skipped import SKIPPED_FILE, write_skipped
 from snac_hf.tokenset.card import build_metadata, write_card, write_errors, write_metadata
 from snac_hf.tokenset.integrity import file_sha256
@@ -62,13 +67,15 @@ from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, w
 class TokenizeSettings:
     segment_seconds: float = 4.0
     context_seconds: float = 0.0
-    batch_size: int = 16
+    #: segments per batch; None: 64 on CUDA (a bucket is launch-bound below that), 16 elsewhere
+    batch_size: int | None = None
     files_per_shard: int = 256
     exact: bool = False
     #: decode processes per job process; None: `decoding.default_workers` (0 on CPU: a thread)
     num_workers: int | None = None
-    #: units encoded together (their segments bucketed as one); None: 4 on CUDA, 1 on CPU
-    window_units: int | None = None
+    #: audio-seconds of consecutive files encoded together (their segments bucketed as one), and
+    #: how far decoding runs ahead; None: 4096 on CUDA, 512 elsewhere
+    window_seconds: float | None = None
     #: the audio data's license, stated in the card (e.g. "cc-by-4.0"); not the codec's
     license: str | None = None
     #: the encoder's arithmetic: "fp32", or "bf16"/"fp16" autocast (`snac_hf.codec.precision`)
@@ -83,6 +90,23 @@ class TokenizeSettings:
             round(self.context_seconds * layout.sampling_rate / layout.pad_multiple) * layout.pad_multiple
         )
         return layout.segment_samples(self.segment_seconds), context
+
+    def for_device(self, device: str) -> TokenizeSettings:
+        """These settings with the device's defaults filled in (what metadata.json states)."""
+        cuda = str(device).startswith("cuda")
+        return replace(
+            self,
+            batch_size=self.batch_size or (CUDA_BATCH_SIZE if cuda else CPU_BATCH_SIZE),
+            window_seconds=self.window_seconds or (CUDA_WINDOW_SECONDS if cuda else CPU_WINDOW_SECONDS),
+        )
+
+
+#: Default segments per batch. On CUDA 16 x 4 s segments are ~350 kernel launches for 64 audio-s
+#: (launch-bound); 64 and more keep the device busy. On CPU the encoder runs item by item.
+CUDA_BATCH_SIZE, CPU_BATCH_SIZE = 64, 16
+#: Default audio-seconds per window: on CUDA 16 full buckets of 64 x 4 s (393 MB of samples at
+#: 24 kHz); on CPU the encoder is ~300x slower, so a smaller window is ahead long enough.
+CUDA_WINDOW_SECONDS, CPU_WINDOW_SECONDS = 4096.0, 512.0
 
 
 @dataclass
@@ -154,83 +178,20 @@ def upgraded_run(run: dict) -> dict:
 
 
 @dataclass
-class DecodedUnit:
-    unit: Unit
-    rows: list[dict] = field(default_factory=list)  # decoded: row + "samples"
-    errors: list[dict] = field(default_factory=list)
-
-
-def decoded_units(
-    unit_rows: Iterator[tuple[Unit, list[dict]]], sampling_rate: int, num_workers: int
-) -> Iterator[DecodedUnit]:
-    """Each unit with its rows decoded (or failed), in unit order; decoding runs ahead."""
-    read: deque[tuple[Unit, list[dict]]] = deque()
-
-    def values() -> Iterator[dict]:  # runs in the decode feeder thread
-        for unit, rows in unit_rows:
-            read.append((unit, rows))
-            for row in rows:
-                yield row["audio"]
-
-    outcomes = decode_in_order(values(), sampling_rate, num_workers)
-    for first in outcomes:
-        unit, rows = read.popleft()
-        done = DecodedUnit(unit)
-        for row, outcome in zip(rows, [first, *(next(outcomes) for _ in rows[1:])]):
-            if isinstance(outcome, AudioDecodeError):
-                done.errors.append({"id": row["id"], "file_path": row["file_path"], "error": str(outcome)})
-            else:
-                done.rows.append({**{k: v for k, v in row.items() if k != "audio"}, "samples": outcome})
-        yield done
-
-
-def windows(units: Iterator[DecodedUnit], size: int) -> Iterator[list[DecodedUnit]]:
-    window: list[DecodedUnit] = []
-    for unit in units:
-        window.append(unit)
-        if len(window) == size:
-            yield window
-            window = []
-    if window:
-        yield window
-
-
-@dataclass
 class UnitWriter:
-    """Encodes windows of decoded units and writes each unit as a shard plus the record that
-    marks it done."""
+    """Writes each encoded unit as a shard plus the record that marks it done."""
 
     folder: Path
-    encoder: SnacEncoder
-    segment: int
-    context: int
-    batch_size: int
+    layout: CodecLayout
     kept: Features
 
-    def encode(self, window: list[DecodedUnit]) -> list[list[list[np.ndarray]]]:
-        """Codes of every file of the window's units, per unit: one `encode_files` call, so the
-        segments of all its units are bucketed together."""
-        files = [row["samples"] for unit in window for row in unit.rows]
-        encoded, nonfinite = self.encoder.encode_counted(files, self.segment, self.batch_size, self.context)
-        codes, counts = iter(encoded), iter(nonfinite)
-        per_unit = [[(next(codes), next(counts)) for _ in unit.rows] for unit in window]
-        precision = self.encoder.precision if self.encoder.dtype != torch.float64 else "float64"
-        return [fail_nonfinite(unit, pairs, precision) for unit, pairs in zip(window, per_unit)]
+    def write(self, units: list[EncodedUnit]) -> list[dict]:
+        return [self._write_unit(unit) for unit in units]
 
-    def write(self, window: list[DecodedUnit], codes: list[list[list[np.ndarray]]]) -> list[dict]:
-        return [self._write_unit(unit, unit_codes) for unit, unit_codes in zip(window, codes)]
-
-    def _write_unit(self, decoded: DecodedUnit, codes: list[list[np.ndarray]]) -> dict:
-        layout = self.encoder.layout
-        rows = [
-            {
-                **{k: v for k, v in row.items() if k != "samples"},
-                "duration": len(row["samples"]) / layout.sampling_rate,
-                "codes": c,
-            }
-            for row, c in zip(decoded.rows, codes)
-        ]
-        shard = decoded.unit.shard if rows else None
+    def _write_unit(self, encoded: EncodedUnit) -> dict:
+        layout = self.layout
+        rows = encoded.rows
+        shard = encoded.unit.shard if rows else None
         digest = None
         if shard:  # the shard first: a record without its shard is not done
             table = rows_to_table(rows, layout.n_scales, layout.codebook_size, self.kept)
@@ -238,46 +199,24 @@ class UnitWriter:
             write_parquet(table, self.folder / shard, self.kept)
             digest = file_sha256(self.folder / shard)  # checked by every reader (`check_token_set`)
         record = {
-            "unit": decoded.unit.index,
+            "unit": encoded.unit.index,
             "shard": shard,
             "rows": len(rows),
             "sha256": digest,
             "duration": sum(r["duration"] for r in rows),
-            "errors": decoded.errors,
+            "errors": encoded.errors,
             "counts": [
                 code_counts([r["codes"][k] for r in rows], layout.codebook_size)
                 for k in range(layout.n_scales)
             ],
         }
-        path = record_path(self.folder, decoded.unit.index)
+        if encoded.oom_splits:
+            record["out_of_memory_splits"] = encoded.oom_splits
+        path = record_path(self.folder, encoded.unit.index)
         tmp = path.with_name(f".{path.name}.partial")
         tmp.write_text(json.dumps(record, ensure_ascii=False))
         os.replace(tmp, path)
         return record
-
-
-def fail_nonfinite(
-    unit: DecodedUnit, encoded: list[tuple[list[np.ndarray], int]], precision: str
-) -> list[list[np.ndarray]]:
-    """The unit's codes, after moving each file whose latents held NaN or infinite values (an
-    overflow, counted on the device) from its rows to its errors: its codes are meaningless."""
-    hint = ": encode it with --precision fp32" if precision in ("bf16", "fp16") else ""
-    kept_rows, kept_codes = [], []
-    for row, (codes, nonfinite) in zip(unit.rows, encoded):
-        if nonfinite:
-            unit.errors.append(
-                {
-                    "id": row["id"],
-                    "file_path": row["file_path"],
-                    "error": f"{nonfinite} latent values are NaN or infinite (an overflow in "
-                    f"{precision}); no codes written{hint}",
-                }
-            )
-        else:
-            kept_rows.append(row)
-            kept_codes.append(codes)
-    unit.rows = kept_rows
-    return kept_codes
 
 
 def code_counts(codes: list[np.ndarray], codebook_size: int) -> list[int]:
@@ -372,9 +311,9 @@ def run_units(
     if not todo:
         return
     device = str(processes.device)
+    settings = settings.for_device(device)
     workers = settings.num_workers
     workers = default_workers(device, processes.local_count) if workers is None else workers
-    window = settings.window_units or (4 if device.startswith("cuda") else 1)
     encoder = SnacEncoder(
         codec,
         processes.device,
@@ -383,7 +322,9 @@ def run_units(
         compile=settings.compile,
         expected_files=sum(len(u) for u in todo),
     )
-    writer = UnitWriter(folder, encoder, *settings.samples(codec), settings.batch_size, source.kept)
+    splitting = SplittingEncoder(encoder, *settings.samples(codec), settings.batch_size)
+    writer = UnitWriter(folder, codec.layout, source.kept)
+    assembly = UnitAssembly(codec.layout.sampling_rate, "float64" if settings.exact else settings.precision)
     bar = tqdm(
         total=sum(len(u) for u in todo),
         unit="file",
@@ -391,13 +332,18 @@ def run_units(
         desc=f"encoding (process {processes.index + 1}/{processes.count})",
     )
     started, seconds = time.perf_counter(), 0.0
-    decoded = decoded_units(source.read(todo), codec.layout.sampling_rate, workers)
-    # Shards are written in a thread while the next window is encoded (the device never waits
-    # on Parquet); at most two windows are held.
+    rate = codec.layout.sampling_rate
+    files = decoded_files(source.read(todo), rate, workers, settings.window_seconds)
+    # The next window is assembled while this one is encoded; shards are written in a thread
+    # while the next window is encoded (the device never waits on Parquet); at most two writes wait.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snac_hf-write") as writing:
-        written: deque[tuple[list[DecodedUnit], Future]] = deque()
-        for group in windows(decoded, window):
-            written.append((group, writing.submit(writer.write, group, writer.encode(group))))
+        written: deque[tuple[list[EncodedUnit], Future]] = deque()
+        for window in run_ahead(audio_windows(files, int(settings.window_seconds * rate))):
+            codes, nonfinite, splits = splitting.encode([f.samples for f in window if f.samples is not None])
+            complete = assembly.add(window, codes, splits, nonfinite)
+            del window  # its samples are released: only codes go on
+            if complete:
+                written.append((complete, writing.submit(writer.write, complete)))
             while len(written) > 1 or (written and written[0][1].done()):
                 seconds += report(bar, *written.popleft())
                 real_time = seconds / (time.perf_counter() - started)
@@ -407,9 +353,9 @@ def run_units(
     bar.close()
 
 
-def report(bar: tqdm, group: list[DecodedUnit], records: Future) -> float:
-    """Wait for a window's records (raising what the writer raised); advance the bar; audio seconds."""
-    for unit in group:
+def report(bar: tqdm, units: list[EncodedUnit], records: Future) -> float:
+    """Wait for the units' records (raising what the writer raised); advance the bar; audio seconds."""
+    for unit in units:
         bar.update(len(unit.unit))
     return sum(record["duration"] for record in records.result())
 
@@ -433,6 +379,7 @@ def finish(
     records = [json.loads(record_path(folder, u.index).read_text()) for u in units]
     segment, context = settings.samples(codec)
     device = str(processes.device)
+    settings = settings.for_device(device)
     run_settings = {
         **asdict(settings),
         "segment_samples": segment,
@@ -448,6 +395,9 @@ def finish(
     meta = build_metadata(records, codec.describe(), run_settings)
     meta["kept_columns"] = kept.to_dict()
     meta["files_skipped"] = len(skipped)
+    splits = [split for record in records for split in record.get("out_of_memory_splits", [])]
+    if splits:  # said only when it happened: the codes are the same, the batch size was not
+        meta["out_of_memory_splits"] = splits
     record_written(folder, [ERRORS_FILE, METADATA_FILE, "README.md", SKIPPED_FILE])
     write_errors(folder, records)
     write_metadata(folder, meta)

@@ -19,6 +19,12 @@ back in the order of the input, whatever order the workers finish in:
    one-worker pool, the file that kills it again becomes an error ("the decoder process died"),
    and decoding goes on in a fresh pool.
 
+4. Memory is bounded by audio, not by file count, when `max_ahead_seconds` is given: the feeder
+   holds back while the samples decoded and not yet taken by the consumer exceed it (never when
+   nothing is ahead, so a file longer than the bound still passes), and no more tasks wait in
+   the pool than about that much audio fills (judged from the files decoded so far). With
+   30-minute files, 4 tasks per worker would otherwise hold 173 MB each.
+
 `num_workers=0` decodes in the feeder thread of this process (the decode still overlaps the
 encoder; no process start-up, for small jobs and tests). Decoded samples are bit-identical in
 every mode: the same FFmpeg calls run on the same bytes (tested through the pipeline's codes).
@@ -200,6 +206,10 @@ class _BatchSizer:
                 self.samples += result.size
                 self.files += 1
 
+    def task_samples(self) -> int:
+        """Samples of the next task, judged from the files decoded so far (0 before any)."""
+        return int(self.samples / self.files) * self.size() if self.files else 0
+
     def size(self) -> int:
         if not self.files:
             return 1
@@ -213,7 +223,11 @@ def _batches(values: Iterator[dict], sizer: _BatchSizer) -> Iterator[list[dict]]
 
 
 def _decode_with_pool(
-    values: Iterator[dict], sampling_rate: int, num_workers: int, max_pending: int
+    values: Iterator[dict],
+    sampling_rate: int,
+    num_workers: int,
+    max_pending: int,
+    max_ahead_samples: int | None = None,
 ) -> Iterator[Decoded]:
     pool = _Pool(num_workers)
     sizer = _BatchSizer(sampling_rate)
@@ -222,7 +236,7 @@ def _decode_with_pool(
     try:
         exhausted = False
         while pending or not exhausted:
-            while not exhausted and len(pending) < max_pending:
+            while not exhausted and len(pending) < _pending_limit(sizer, max_pending, max_ahead_samples):
                 batch = next(batches, None)
                 if batch is None:
                     exhausted = True
@@ -244,31 +258,78 @@ def _decode_with_pool(
         pool.close()
 
 
+def _pending_limit(sizer: _BatchSizer, max_pending: int, max_ahead_samples: int | None) -> int:
+    """Tasks that may wait in the pool: `max_pending`, fewer when that many would hold more than
+    `max_ahead_samples` (at least one)."""
+    task = sizer.task_samples()
+    if max_ahead_samples is None or not task:
+        return max_pending
+    return max(1, min(max_pending, max_ahead_samples // task))
+
+
+class _AheadBudget:
+    """Samples handed to the ready queue and not yet taken by the consumer, at most `limit`:
+    `reserve` waits while adding would pass it, unless nothing is ahead."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.samples = 0
+        self.changed = threading.Condition()
+
+    def reserve(self, samples: int, stop: threading.Event) -> None:
+        with self.changed:
+            while (
+                self.limit is not None
+                and self.samples > 0
+                and self.samples + samples > self.limit
+                and not stop.is_set()
+            ):
+                self.changed.wait(0.1)
+            self.samples += samples
+
+    def release(self, samples: int) -> None:
+        with self.changed:
+            self.samples -= samples
+            self.changed.notify_all()
+
+
+def _size(result: Decoded) -> int:
+    return 0 if isinstance(result, AudioDecodeError) else int(result.size)
+
+
 def _decode_here(values: Iterator[dict], sampling_rate: int) -> Iterator[Decoded]:
     for value in values:
         yield _decode_one(value, sampling_rate)
 
 
 def decode_in_order(
-    values: Iterable[dict], sampling_rate: int, num_workers: int = 1, max_pending: int | None = None
+    values: Iterable[dict],
+    sampling_rate: int,
+    num_workers: int = 1,
+    max_pending: int | None = None,
+    max_ahead_seconds: float | None = None,
 ) -> Iterator[Decoded]:
     """Samples (mono float32 at `sampling_rate`) or an `AudioDecodeError`, one per value, in order.
 
     Decoding runs ahead of the consumer in a feeder thread (and `num_workers` processes), at most
-    `max_pending` tasks (batches of files) ahead (default `4 * max(1, num_workers)`).
+    `max_pending` tasks (batches of files) ahead (default `4 * max(1, num_workers)`), and at most
+    about `max_ahead_seconds` of audio (rule 4 of the module docstring) when given.
     """
     max_pending = max_pending or 4 * max(1, num_workers)
+    ahead_samples = None if max_ahead_seconds is None else int(max_ahead_seconds * sampling_rate)
     ready: queue.Queue = queue.Queue(maxsize=max_pending)
+    budget = _AheadBudget(ahead_samples)
     stop = threading.Event()
 
     def feed() -> None:
         try:
             source = iter(values)
             if num_workers > 0:
-                results = _decode_with_pool(source, sampling_rate, num_workers, max_pending)
+                results = _decode_with_pool(source, sampling_rate, num_workers, max_pending, ahead_samples)
             else:
                 results = _decode_here(source, sampling_rate)
             for result in results:
+                budget.reserve(_size(result), stop)
                 while not stop.is_set():
                     try:
                         ready.put(("ok", result), timeout=0.1)
@@ -291,6 +352,7 @@ def decode_in_order(
                 return
             if kind == "raise":
                 raise item
+            budget.release(_size(item))
             yield item
     finally:
         stop.set()

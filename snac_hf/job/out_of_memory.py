@@ -1,0 +1,63 @@
+"""A device out of memory on a bucket: split the buckets and encode the window again.
+
+Buckets are deterministic, so a bucket that does not fit would fail again on every resume, and
+one failing process stops all of them. `encode_splitting` catches `torch.OutOfMemoryError`
+(`torch.cuda.OutOfMemoryError` is that type), frees the device's cached blocks, halves the batch
+size and encodes the whole window again; the smaller batch size stays for the rest of the run.
+Codes do not change: they do not depend on batching (`snac_hf.codec.encode`; on GPUs measured
+only for `--exact`, see docs/tokenize.md). Each split is logged on stderr and returned, so the
+unit records and metadata.json say that it happened. At batch size 1 the error is raised: a
+single segment that does not fit needs a shorter `--segment_length` or another precision.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from snac_hf.codec.encode import SnacEncoder
+
+
+@dataclass
+class SplittingEncoder:
+    """`encoder.encode_files` at `batch_size`, halved on each out-of-memory until it fits."""
+
+    encoder: SnacEncoder
+    segment: int
+    context: int
+    batch_size: int
+    splits: list[dict] = field(default_factory=list)
+
+    def encode(self, files: Sequence[np.ndarray]) -> tuple[list[list[np.ndarray]], list[int], list[dict]]:
+        """Codes per file, the number of non-finite latent values per file (`encode_counted`: such a
+        file must fail, not be written), and the splits this call needed (each {"batch_size":
+        from, "to": to})."""
+        splits: list[dict] = []
+        while True:
+            try:
+                codes, nonfinite = self.encoder.encode_counted(
+                    files, self.segment, self.batch_size, self.context
+                )
+                self.splits.extend(splits)
+                return codes, nonfinite, splits
+            except torch.OutOfMemoryError as error:
+                if self.batch_size == 1:
+                    raise RuntimeError(
+                        "out of memory on the device with batch size 1: use a shorter "
+                        "--segment_length or another --precision"
+                    ) from error
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                smaller = self.batch_size // 2
+                splits.append({"batch_size": self.batch_size, "to": smaller})
+                print(
+                    f"warning: out of memory on {self.encoder.device} at batch size {self.batch_size}; "
+                    f"encoding the window again at batch size {smaller} (codes do not change)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.batch_size = smaller
