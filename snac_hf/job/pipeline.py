@@ -45,6 +45,7 @@ from snac_hf.codec.compile_choice import compile_changes_codes, compile_settings
 from snac_hf.codec.encode import SnacEncoder
 from snac_hf.codec.load import Codec
 from snac_hf.codec.precision import precision_name, precision_settings
+from snac_hf.codec.receptive_field import context_for
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
@@ -61,7 +62,9 @@ from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, w
 @dataclass
 class TokenizeSettings:
     segment_seconds: float = 4.0
-    context_seconds: float = 0.0
+    #: audio added on both sides of each segment, then discarded; None: the encoder's reach
+    #: (`snac_hf.codec.receptive_field`), which makes every file's codes its whole-file codes
+    context_seconds: float | None = None
     batch_size: int = 16
     files_per_shard: int = 256
     exact: bool = False
@@ -77,11 +80,15 @@ class TokenizeSettings:
     compile: bool | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
-        """Segment and context lengths in samples, rounded to the padding multiple."""
+        """Segment and context lengths in samples, rounded to the padding multiple (the context
+        of None: `context_for(codec)`)."""
         layout = codec.layout
-        context = (
-            round(self.context_seconds * layout.sampling_rate / layout.pad_multiple) * layout.pad_multiple
-        )
+        if self.context_seconds is None:
+            context = context_for(codec)
+        else:
+            context = (
+                round(self.context_seconds * layout.sampling_rate / layout.pad_multiple) * layout.pad_multiple
+            )
         return layout.segment_samples(self.segment_seconds), context
 
 
@@ -128,6 +135,7 @@ def run_fingerprint(
         "context_samples": context,
         "precision": precision_name(settings.precision, settings.exact),
         "files_per_shard": settings.files_per_shard,
+        "padding_codes": True,  # shards carry padding_scale_k: never mixed with shards of older runs
     }
     if compile_changes_codes(settings.compile, torch.device(device), settings.precision, settings.exact):
         fingerprint["compile"] = True  # only then: older folders and code-identical runs still resume
@@ -192,7 +200,9 @@ class UnitWriter:
         """Codes of every file of the window's units, per unit: one `encode_files` call, so the
         segments of all its units are bucketed together."""
         files = [row["samples"] for unit in window for row in unit.rows]
-        codes = iter(self.encoder.encode_files(files, self.segment, self.batch_size, self.context))
+        codes = iter(
+            self.encoder.encode_files(files, self.segment, self.batch_size, self.context, whole_frames=True)
+        )
         return [[next(codes) for _ in unit.rows] for unit in window]
 
     def write(self, window: list[DecodedUnit], codes: list[list[list[np.ndarray]]]) -> list[dict]:
@@ -200,14 +210,17 @@ class UnitWriter:
 
     def _write_unit(self, decoded: DecodedUnit, codes: list[list[np.ndarray]]) -> dict:
         layout = self.encoder.layout
-        rows = [
-            {
-                **{k: v for k, v in row.items() if k != "samples"},
-                "duration": len(row["samples"]) / layout.sampling_rate,
-                "codes": c,
-            }
-            for row, c in zip(decoded.rows, codes)
-        ]
+        rows = []
+        for row, frame_codes in zip(decoded.rows, codes):  # real codes, then the padding codes
+            real = layout.n_codes(len(row["samples"]))
+            rows.append(
+                {
+                    **{k: v for k, v in row.items() if k != "samples"},
+                    "duration": len(row["samples"]) / layout.sampling_rate,
+                    "codes": [c[:n] for c, n in zip(frame_codes, real)],
+                    "padding": [c[n:] for c, n in zip(frame_codes, real)],
+                }
+            )
         shard = decoded.unit.shard if rows else None
         digest = None
         if shard:  # the shard first: a record without its shard is not done
@@ -226,6 +239,7 @@ class UnitWriter:
                 code_counts([r["codes"][k] for r in rows], layout.codebook_size)
                 for k in range(layout.n_scales)
             ],
+            "padding_codes": [sum(len(r["padding"][k]) for r in rows) for k in range(layout.n_scales)],
         }
         path = record_path(self.folder, decoded.unit.index)
         tmp = path.with_name(f".{path.name}.partial")
@@ -400,6 +414,7 @@ def finish(
     }
     meta = build_metadata(records, codec.describe(), run_settings)
     meta["kept_columns"] = kept.to_dict()
+    meta["padding_codes"] = padding_summary(records, codec.layout.n_scales)
     meta["files_skipped"] = len(skipped)
     record_written(folder, [ERRORS_FILE, METADATA_FILE, "README.md", SKIPPED_FILE])
     write_errors(folder, records)
@@ -407,3 +422,15 @@ def finish(
     write_card(folder, meta)
     write_skipped(folder, skipped)
     return meta, records
+
+
+def padding_summary(records: list[dict], n_scales: int) -> dict:
+    """metadata.json's `padding_codes`: where the padding codes are and how many per scale."""
+    return {
+        "columns": [f"padding_scale_{k}" for k in range(n_scales)],
+        "codes_per_scale": [
+            sum(r.get("padding_codes", [0] * n_scales)[k] for r in records) for k in range(n_scales)
+        ],
+        "rule": "SNAC's codes over its own zero padding that complete each file's last frame: "
+        "ceil(n_samples / samples_per_code(0)) frames; not audio, never counted in the statistics",
+    }
