@@ -143,10 +143,11 @@ def pipeline(files: list[Path], workers: int, out: Path, files_per_shard: int = 
     class ZeroCostEncoder(SnacEncoder):
         """Segments planned as the real encoder plans them; zero codes of the right lengths."""
 
-        def encode_files(self, files, segment_samples, batch_size, context_samples=0):
+        def encode_files(self, files, segment_samples, batch_size, context_samples=0, whole_frames=False):
             for index, samples in enumerate(files):  # the planning work the real path does
                 plan_segments(index, len(samples), segment_samples, context_samples)
-            return [[np.zeros(n, np.int16) for n in self.layout.n_codes(len(f))] for f in files]
+            lengths = self.layout.frame_codes if whole_frames else self.layout.n_codes
+            return [[np.zeros(n, np.int16) for n in lengths(len(f))] for f in files]
 
     pipeline_module.SnacEncoder = ZeroCostEncoder
     codec = load_codec(str(cached_model_dir("random")))

@@ -5,9 +5,10 @@
 
 1. Writes synthetic SNAC 24 kHz token sets under --workdir (never in the repository), once; later
    runs reuse them: files of 2-20 s (uniform), `layout.n_codes` codes per scale (partial last
-   frames included), uniform random codes, a transcript of ~2.5 words per second from a fixed word
-   list, 256 files per shard (tokenize's default), with a metadata.json like tokenize's. Also a
-   byte-level BPE text tokenizer (with a BOS, as Llama 3's) trained on the word list.
+   frames included) and the padding codes that complete the last frame (`padding_scale_k`, as
+   tokenize writes them since issue 28), uniform random codes, a transcript of ~2.5 words per
+   second from a fixed word list, 256 files per shard (tokenize's default), with a metadata.json
+   like tokenize's. Also a byte-level BPE text tokenizer (with a BOS, as Llama 3's) trained on the word list.
 2. Runs the export (`snac_hf.export.export_orpheus`, what the command runs, card included) in a
    fresh subprocess per set and `num_proc`, timing it and reading the peak resident memory of the
    process and of its worker processes (`resource.getrusage`).
@@ -66,6 +67,12 @@ def shard_table(rng: np.random.Generator, seconds: np.ndarray, first_id: int, sc
     for k in range(3):
         shape = np.stack([np.ones(seconds.size, np.int32), lengths[:, k].astype(np.int32)], axis=1)
         arrays.append(list_array(shape.reshape(-1), np.full(seconds.size, 2), pa.int32()))
+    frames = lengths[:, 0]
+    for k, per_frame in enumerate(LAYOUT.codes_per_frame):  # padding codes: the rest of the last frame
+        padding = frames * per_frame - lengths[:, k]
+        arrays.append(
+            list_array(rng.integers(0, 4096, int(padding.sum()), dtype=np.int16), padding, pa.int16())
+        )
     arrays.append(pa.array(texts, pa.string()))
     return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -79,7 +86,7 @@ def make_token_set(folder: str, hours: float, seed: int = 0) -> dict:
     seconds = rng.uniform(2, 20, size=int(hours * 3600 / 11) + 1)
     seconds = seconds[: int(np.searchsorted(np.cumsum(seconds), hours * 3600)) + 1]
     shards = -(-seconds.size // FILES_PER_SHARD)
-    schema = token_features(3, Features({"text": Value("string")})).arrow_schema
+    schema = token_features(3, Features({"text": Value("string")}), padding=True).arrow_schema
     for index in range(shards):
         part = seconds[index * FILES_PER_SHARD : (index + 1) * FILES_PER_SHARD]
         path = os.path.join(folder, shard_name(index, shards))
@@ -121,8 +128,9 @@ def make_text_tokenizer(folder: str) -> str:
 EXPORT_CHILD = """
 import json, resource, sys, time
 from snac_hf.export import ExportSettings, export_orpheus
-tokens, tokenizer, out, num_proc = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-settings = ExportSettings("text", tokenizer, num_proc=num_proc, overwrite=True)
+tokens, tokenizer, out, frames = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5]
+num_proc = int(sys.argv[4])
+settings = ExportSettings("text", tokenizer, num_proc=num_proc, overwrite=True, frames=frames)
 start = time.perf_counter()
 summary = export_orpheus(tokens, out, settings)
 seconds = time.perf_counter() - start
@@ -166,12 +174,15 @@ def main() -> None:
     p.add_argument("--hours", type=float, default=100.0, help="audio hours of the large set")
     p.add_argument("--small_hours", type=float, default=10.0, help="audio hours of the small set (memory)")
     p.add_argument("--num_proc", type=int, default=2)
+    p.add_argument(
+        "--frames", choices=("upstream", "real"), default="upstream", help="the export's frame rule"
+    )
     args = p.parse_args()
 
     tokenizer = make_text_tokenizer(os.path.join(args.workdir, "text_tokenizer"))
     sets = {}
     for name, hours in (("small", args.small_hours), ("large", args.hours)):
-        folder = os.path.join(args.workdir, f"tokens_{hours:g}h")
+        folder = os.path.join(args.workdir, f"tokens_{hours:g}h_padding")  # sets with padding codes
         start = time.perf_counter()
         sets[name] = (folder, make_token_set(folder, hours))
         print(f"[{name}] token set ready in {time.perf_counter() - start:.0f} s: {folder}", file=sys.stderr)
@@ -180,7 +191,7 @@ def main() -> None:
         for num_proc in sorted({1, args.num_proc}) if name == "large" else [1]:
             load = os.getloadavg()[0]  # the machine is shared: say how busy it was
             out = os.path.join(args.workdir, f"orpheus_{name}_{num_proc}")
-            run = {**run_child(folder, tokenizer, out, str(num_proc)), "load": load}
+            run = {**run_child(folder, tokenizer, out, str(num_proc), args.frames), "load": load}
             runs.append((name, num_proc, size, run))
             print(f"[{name}, num_proc={num_proc}] {run}", file=sys.stderr)
     print(markdown(runs))

@@ -379,3 +379,47 @@ def test_non_finite_latents_are_counted_and_fail_the_file(codec, recordings, mon
     assert (meta["files_processed"], meta["files_failed"]) == (1, 1)
     (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
     assert error["file_path"].endswith("loud.wav") and "1 latent values are NaN or infinite" in error["error"]
+
+
+def test_default_context_is_the_encoders_reach(codec):
+    """SNAC 24 kHz: its convolutions reach 4,757 samples back and 5,268 ahead of a latent frame's
+    first sample (walked from the real model's layers); rounded up to the padding multiple that is
+    6,144 samples (0.256 s), tokenize's default context. `--context_length 0` is plain cuts."""
+    from snac_hf.codec.receptive_field import context_for, encoder_reach
+    from snac_hf.job.pipeline import TokenizeSettings
+
+    assert encoder_reach(codec.model.encoder) == (4757, 5268, 512)
+    assert context_for(codec) == 6144
+    assert TokenizeSettings().samples(codec) == (codec.layout.segment_samples(4.0), 6144)
+    assert TokenizeSettings(segment_seconds=4.0, context_seconds=0).samples(codec)[1] == 0
+
+
+def test_default_tokenize_gives_whole_file_codes_and_padding_codes(codec, speech_token_set, speech_dir):
+    """Issue 28: the token set tokenize's defaults write (the shared fixture: default settings with
+    `--exact`, float64, the precision in which docs/tokenize.md promises equality) holds SNAC's own
+    encode of each whole file, also for files longer than a 4 s segment (the two longest bundled
+    files, 7.1 and 6.9 s, cut into 2 segments each); and its `padding_scale_k` columns hold the
+    whole file's codes over SNAC's zero padding up to the end of the last frame (every file here
+    has some)."""
+    from snac_hf.tokenset.load import open_token_set
+
+    rows = {r["id"].split("/")[-1]: r for r in open_token_set(str(speech_token_set))}
+    names = [
+        "en_000_sense_and_sensibility_01_austen_64kb-0870.flac",
+        "ru_035_tt-allbusy.flac",
+        "en_005_001.flac",
+    ]
+    model = model_on(codec, torch.device("cpu"), torch.float64)
+    for name in names:
+        row = rows[name]
+        samples = decode_audio({"path": str(speech_dir / name), "bytes": None}, 24000)
+        assert len(samples) > codec.layout.segment_samples(4.0) or name == names[-1]
+        with torch.inference_mode():
+            whole = [
+                c[0].numpy() for c in model.encode(torch.from_numpy(samples).to(torch.float64).view(1, 1, -1))
+            ]
+        real, frames = codec.layout.n_codes(len(samples)), codec.layout.frame_codes(len(samples))
+        for k in range(3):
+            assert row[f"tokens_scale_{k}"] == whole[k][: real[k]].tolist(), (name, k)
+            assert row[f"padding_scale_{k}"] == whole[k][real[k] : frames[k]].tolist(), (name, k)
+        assert row["padding_scale_2"]

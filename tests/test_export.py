@@ -55,7 +55,8 @@ def prompt(row: dict, speaker_column: str | None = None) -> str | None:
     text = row[TEXT_COLUMN]
     if text is None or not text.strip():
         return None
-    return f"{row[speaker_column]}: {text}" if speaker_column else text
+    speaker = row[speaker_column] if speaker_column else None
+    return f"{speaker}: {text}" if speaker is not None and speaker.strip() else text
 
 
 # --- fixtures: 10 bundled recordings with their transcripts, tokenized as a user does ---------------
@@ -145,19 +146,24 @@ def token_rows(folder: Path) -> dict[str, dict]:
     return {row["id"]: row for row in open_token_set(str(folder))}
 
 
-def codes_of(row: dict) -> list[list[int]]:
-    return [row[f"tokens_scale_{k}"] for k in range(3)]
+def codes_of(row: dict, padding: bool = False) -> list[list[int]]:
+    """A token-set row's codes per scale; with `padding`, followed by its padding codes (whole frames)."""
+    return [row[f"tokens_scale_{k}"] + (row[f"padding_scale_{k}"] if padding else []) for k in range(3)]
 
 
-def check_against_reference(tokens: Path, exported: Path, tokenizer_dir: Path, speaker: str | None = None):
-    """Every exported row equals the plain implementation's row; every left-out file is counted."""
+def check_against_reference(
+    tokens: Path, exported: Path, tokenizer_dir: Path, speaker: str | None = None, frames: str = "upstream"
+):
+    """Every exported row equals the plain implementation's row; every left-out file is counted.
+    `frames`: "upstream" (the default: the padding codes complete the last frame) or "real"."""
+    upstream = frames == "upstream"
     source = token_rows(tokens)
     rows = {row["id"]: row for row in load_dataset(str(exported), split="train")}
     expected = {i: r for i, r in source.items() if prompt(r, speaker) is not None}
     assert rows.keys() == expected.keys()
     for file_id, row in rows.items():
         want = reference_row(
-            text_ids(tokenizer_dir, prompt(source[file_id], speaker)), codes_of(source[file_id])
+            text_ids(tokenizer_dir, prompt(source[file_id], speaker)), codes_of(source[file_id], upstream)
         )
         assert row["input_ids"] == want, file_id
         assert row["labels"] == want and row["attention_mask"] == [1] * len(want)
@@ -173,7 +179,21 @@ def check_against_reference(tokens: Path, exported: Path, tokenizer_dir: Path, s
     assert summary["counts"]["files"] == len(source)
     assert summary["counts"]["rows_written"] == len(rows)
     assert summary["counts"]["empty_transcript"] == len(source) - len(expected)
-    assert summary["counts"]["partial_frame_codes_dropped"] == partial > 0
+    padding = (
+        sum(len(c) for i in rows for c in codes_of(source[i], True))
+        - sum(len(c) for i in rows for c in codes_of(source[i]))
+        if upstream
+        else 0
+    )
+    assert partial > 0 and (padding > 0 or not upstream)
+    counts = summary["counts"]
+    assert (counts["partial_frame_codes_dropped"], counts["padding_codes_written"], summary["frames"]) == (
+        (0, padding, "upstream") if upstream else (partial, 0, "real")
+    )
+    assert counts["frames_upstream"] == sum(len(source[i]["tokens_scale_0"]) for i in rows)
+    assert counts["frames_real_only"] == sum(
+        len(reference_whole_frames(codes_of(source[i]))[0]) for i in rows
+    )
     return rows, summary
 
 
@@ -200,7 +220,7 @@ def test_round_trip_ids_to_codes_on_every_exported_row(tokens, exported):
     source = token_rows(tokens)
     for row in load_dataset(str(exported), split="train"):
         found = orpheus_ids_to_codes(row["input_ids"])
-        assert [c.tolist() for c in found.codes] == reference_whole_frames(codes_of(source[row["id"]]))
+        assert [c.tolist() for c in found.codes] == codes_of(source[row["id"]], padding=True)
         assert (found.skipped_frames, found.trailing_ids) == (0, 0)
 
 
@@ -264,6 +284,76 @@ def test_pack_chains_rows_into_blocks_and_two_processes_write_the_same(
         sorted((tmp_path / "two" / "data").iterdir()), sorted((tmp_path / "rows" / "data").iterdir())
     ):
         assert a.name == b.name and pq.read_table(a).equals(pq.read_table(b))
+
+
+def rewritten_copy(tokens: Path, folder: Path, change) -> Path:
+    """A copy of token set `tokens` (no resume state: its records hold the shards' digests) whose
+    shards are `change(table)`."""
+    shutil.copytree(tokens, folder, ignore=shutil.ignore_patterns(".snac_hf", "README.md"))
+    for shard in sorted((folder / "data").glob("*.parquet")):
+        pq.write_table(change(pq.read_table(shard).replace_schema_metadata(None)), shard)
+    return folder
+
+
+def test_frames_rule_old_token_sets_and_the_card(tokens, text_tokenizer, tmp_path, capsys):
+    """`--frames real` writes whole real frames only; a token set made before padding codes were
+    stored exports as before (whole real frames), and its card says why; `--frames upstream` of
+    such a set is one line, nothing written. The card counts the frames under both rules."""
+    tok = str(text_tokenizer)
+    real = tmp_path / "real"
+    export_orpheus(str(tokens), real, ExportSettings(TEXT_COLUMN, tok, frames="real"))
+    _, summary = check_against_reference(tokens, real, text_tokenizer, frames="real")
+    card = (real / "README.md").read_text()
+    assert "whole frames of real audio only (`--frames real`: asked for" in card
+    counts = summary["counts"]
+    assert f"{counts['frames_upstream']:,} by Orpheus' ceil(n / 2048)" in card
+    assert counts["frames_upstream"] > counts["frames_real_only"] == counts["frames_written"]
+
+    def drop_padding(table: pa.Table) -> pa.Table:
+        return table.drop_columns([f"padding_scale_{k}" for k in range(3)])
+
+    old = rewritten_copy(tokens, tmp_path / "old_tokens", drop_padding)
+    meta = json.loads((old / "metadata.json").read_text())
+    del meta["padding_codes"]
+    (old / "metadata.json").write_text(json.dumps(meta))
+    out = tmp_path / "from_old"
+    summary = export_orpheus(str(old), out, ExportSettings(TEXT_COLUMN, tok))
+    check_against_reference(old, out, text_tokenizer, frames="real")
+    assert summary["frames"] == "real" and not summary["padding_codes_stored"]
+    assert "made before snac_hf stored padding codes" in (out / "README.md").read_text()
+    assert load_dataset(str(out), split="train").to_list() == load_dataset(str(real), split="train").to_list()
+
+    refused = tmp_path / "refused"
+    result = run_export_main(
+        capsys, "--tokens", str(old), "--text_column", TEXT_COLUMN, "--text_tokenizer", tok,
+        "--frames", "upstream", "--output_dir", str(refused),
+    )  # fmt: skip
+    assert_refused(result, refused, "--frames upstream", "padding codes", "--frames real")
+
+
+def test_an_empty_speaker_gives_the_text_alone_and_is_counted(tokens, text_tokenizer, tmp_path):
+    """Orpheus' notebook writes `f"{source}: {text}"` for every row of a set with a speaker column
+    (": text" for an empty one); its inference code (`orpheus_tts` `_format_prompt`) prompts
+    `f"{voice}: {prompt}"` only `if voice`, else the text alone. snac_hf writes what inference
+    sends: the text alone for an empty or null speaker, counted in export.json and the card."""
+    ids = sorted(i for i, row in token_rows(tokens).items() if (row[TEXT_COLUMN] or "").strip())
+
+    def blank_two(table: pa.Table) -> pa.Table:
+        names = table.column("id").to_pylist()
+        speakers = table.column("speaker").to_pylist()
+        speakers = ["" if i == ids[1] else None if i == ids[2] else s for i, s in zip(names, speakers)]
+        return table.set_column(
+            table.schema.get_field_index("speaker"), "speaker", pa.array(speakers, pa.string())
+        )
+
+    blanked = rewritten_copy(tokens, tmp_path / "tokens", blank_two)
+    out = tmp_path / "orpheus"
+    summary = export_orpheus(
+        str(blanked), out, ExportSettings(TEXT_COLUMN, str(text_tokenizer), speaker_column="speaker")
+    )
+    check_against_reference(blanked, out, text_tokenizer, speaker="speaker")
+    assert summary["counts"]["empty_speaker"] == 2
+    assert "rows with an empty or null speaker, written as the text alone" in (out / "README.md").read_text()
 
 
 # --- the layout on random codes -----------------------------------------------------------------------
@@ -490,22 +580,33 @@ def test_two_process_tokenize_then_export_equals_the_plain_layout(
     assert len(rows) == 9
 
 
-@pytest.mark.slow
-def test_every_bundled_file_round_trips(speech_token_set, text_tokenizer, tmp_path):
-    """All 40 recordings (the shared speech token set, with the manifest's transcripts added)."""
+def transcribed_copy(
+    speech_token_set: Path, folder: Path, names: set[str] | None = None, speakers: dict | None = None
+) -> Path:
+    """The shared speech token set (its rows named in `names`, default all) with the manifest's
+    transcripts and speakers (`speakers` overrides some) added as columns, written into `folder`."""
     from snac_hf.tokenset.schema import METADATA_FILE
 
     texts = {row["file"]: row["text"] for row in manifest()}
-    speakers = {row["file"]: row["speaker"] for row in manifest()}
-    transcribed = tmp_path / "tokens"
-    (transcribed / "data").mkdir(parents=True)
-    shutil.copy(speech_token_set / METADATA_FILE, transcribed / METADATA_FILE)
+    speakers = {**{row["file"]: row["speaker"] for row in manifest()}, **(speakers or {})}
+    (folder / "data").mkdir(parents=True)
+    if names is None:  # a part of the set would contradict its metadata.json: plain Parquet then
+        shutil.copy(speech_token_set / METADATA_FILE, folder / METADATA_FILE)
     for shard in sorted((speech_token_set / "data").glob("*.parquet")):
         table = pq.read_table(shard).replace_schema_metadata(None)  # features: from the Arrow types
-        names = [Path(i).name for i in table.column("id").to_pylist()]
-        table = table.append_column(TEXT_COLUMN, pa.array([texts[n] for n in names], pa.string()))
-        table = table.append_column("speaker", pa.array([speakers[n] for n in names], pa.string()))
-        pq.write_table(table, transcribed / "data" / shard.name)
+        file_names = [Path(i).name for i in table.column("id").to_pylist()]
+        keep = pa.array([names is None or n in names for n in file_names])
+        table = table.append_column(TEXT_COLUMN, pa.array([texts[n] for n in file_names], pa.string()))
+        table = table.append_column("speaker", pa.array([speakers[n] for n in file_names], pa.string()))
+        if table.filter(keep).num_rows:
+            pq.write_table(table.filter(keep), folder / "data" / shard.name)
+    return folder
+
+
+@pytest.mark.slow
+def test_every_bundled_file_round_trips(speech_token_set, text_tokenizer, tmp_path):
+    """All 40 recordings (the shared speech token set, with the manifest's transcripts added)."""
+    transcribed = transcribed_copy(speech_token_set, tmp_path / "tokens")
     source = token_rows(transcribed)
     assert len(source) == 40
     out = tmp_path / "orpheus"
@@ -514,7 +615,89 @@ def test_every_bundled_file_round_trips(speech_token_set, text_tokenizer, tmp_pa
     assert len(rows) == 40 and summary["counts"]["rows_written"] == 40
     for file_id, row in rows.items():
         found = orpheus_ids_to_codes(row["input_ids"])
-        assert [c.tolist() for c in found.codes] == reference_whole_frames(codes_of(source[file_id]))
+        assert [c.tolist() for c in found.codes] == codes_of(source[file_id], padding=True)
+
+
+# --- upstream parity: Orpheus' published data prep, re-implemented here from its text ----------------
+
+
+def notebook_prep_row(samples: np.ndarray, text: str, tokenizer_dir: Path, model) -> list[int]:
+    """One row as the Orpheus fine-tuning notebook's prep makes it, re-implemented from its text
+    (unslothai/notebooks `nb/Orpheus_(3B)-TTS.ipynb`, commit 087dc8d, the "Finetuning with unsloth"
+    notebook that Orpheus-TTS' README links; Canopy's own Colab prep, README "We prepare the data
+    using this notebook", is the same recipe):
+
+        codes = snac_model.encode(waveform)                   # the whole file, one call
+        for i in range(codes[0].shape[1]):                    # every frame SNAC returns
+            all_codes.append(codes[0][0][i].item()+128266)
+            all_codes.append(codes[1][0][2*i].item()+128266+4096)  ... (7 per frame)
+        text_ids = tokenizer.encode(text_prompt, add_special_tokens=True); text_ids.append(end_of_text)
+        input_ids = [start_of_human] + text_tokens + [end_of_human] + [start_of_ai]
+                    + [start_of_speech] + codes_list + [end_of_speech] + [end_of_ai]
+
+    SNAC right-pads the input to a multiple of 2048 samples, so `codes[0].shape[1]` is
+    ceil(n / 2048): the last frame's codes past the audio are SNAC's codes over that padding.
+    One deviation, named: the notebook then drops every frame whose first code repeats the
+    previous frame's (`remove_duplicate_frames`, Orpheus issue #122); snac_hf never does, so
+    neither does this reference. Its resampling (torchaudio `Resample`) is left out: both sides
+    get the same 24 kHz samples. Written here with plain loops, from the text above."""
+    import torch
+
+    with torch.inference_mode():
+        codes = model.encode(torch.from_numpy(samples).to(torch.float64).view(1, 1, -1))
+    c0, c1, c2 = (c[0].tolist() for c in codes)
+    speech = []
+    for i in range(len(c0)):
+        frame = [c0[i], c1[2 * i], c2[4 * i], c2[4 * i + 1], c1[2 * i + 1], c2[4 * i + 2], c2[4 * i + 3]]
+        speech += [code + 128266 + p * 4096 for p, code in enumerate(frame)]
+    text_tokens = text_ids(tokenizer_dir, text) + [128009]
+    return [128259, *text_tokens, 128260, 128261, 128257, *speech, 128258, 128262]
+
+
+def check_notebook_parity(speech_token_set, fitted_model, text_tokenizer, folder: Path, names=None) -> int:
+    """`export --format orpheus` (defaults) of the speech token set (tokenize's defaults, `--exact`:
+    float64) equals `notebook_prep_row` (SNAC's float64 encode of each whole file) on every row,
+    its last frame included; returns the rows compared."""
+    import torch
+
+    from snac_hf.codec.encode import model_on
+    from snac_hf.codec.load import load_codec
+    from snac_hf.sources.audio import decode_audio
+
+    transcribed = transcribed_copy(speech_token_set, folder / "tokens", names)
+    out = folder / "orpheus"
+    result = export_cli(
+        "--tokens", str(transcribed), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer),
+        "--output_dir", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = model_on(load_codec(str(fitted_model)), torch.device("cpu"), torch.float64)
+    texts = {row["file"]: row["text"] for row in manifest()}
+    rows = load_dataset(str(out), split="train")
+    for row in rows:
+        name = Path(row["id"]).name
+        samples = decode_audio({"path": str(SPEECH / name), "bytes": None}, 24000)
+        assert row["input_ids"] == notebook_prep_row(samples, texts[name], text_tokenizer, model), name
+    return len(rows)
+
+
+def test_export_equals_the_notebook_prep_last_frame_included(
+    speech_token_set, fitted_model, text_tokenizer, tmp_path
+):
+    """Four files: the two longest (7.1 and 6.9 s: longer than a 4 s segment, so tokenize's default
+    context is what makes their codes the whole file's) and two short ones whose last frame is
+    partial (so its padding codes are needed)."""
+    short = [r for r in token_rows(speech_token_set).values() if r["duration"] < 2 and r["padding_scale_2"]]
+    names = {"en_000_sense_and_sensibility_01_austen_64kb-0870.flac", "ru_035_tt-allbusy.flac"}
+    names |= {Path(r["id"]).name for r in short[:2]}
+    assert check_notebook_parity(speech_token_set, fitted_model, text_tokenizer, tmp_path, names) == 4
+
+
+@pytest.mark.slow
+def test_export_equals_the_notebook_prep_on_every_bundled_file(
+    speech_token_set, fitted_model, text_tokenizer, tmp_path
+):
+    assert check_notebook_parity(speech_token_set, fitted_model, text_tokenizer, tmp_path) == 40
 
 
 @pytest.mark.slow

@@ -44,7 +44,16 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
         help="text tokenizer: a local folder or a Hub id, read with AutoTokenizer (Llama 3's for Orpheus)",
     )
     parser.add_argument(
-        "--speaker_column", help='a speaker column: the text becomes "{speaker}: {text}" (multi-speaker)'
+        "--speaker_column",
+        help='a speaker column: the text becomes "{speaker}: {text}" (multi-speaker); an empty or null '
+        "speaker gives the text alone, as Orpheus' inference prompt without a voice",
+    )
+    parser.add_argument(
+        "--frames",
+        choices=("upstream", "real"),
+        help="upstream: ceil(n / 2048) frames per file as Orpheus' prep writes them, the last one completed "
+        "with SNAC's codes over its zero padding (the default where the token set stores them); real: whole "
+        "frames of real audio only (the default for token sets made before padding codes were stored)",
     )
     parser.add_argument(
         "--max_length", type=_positive, help="leave out (and count) rows longer than this many ids"
@@ -78,6 +87,7 @@ def export(args: argparse.Namespace) -> int:
         pack=args.pack,
         num_proc=args.num_proc,
         overwrite=args.overwrite,
+        frames=args.frames,
     )
     summary = export_orpheus(args.tokens, args.output_dir, settings)
     print(describe(summary, args.output_dir))
@@ -97,6 +107,8 @@ def describe(summary: dict, output_dir: str) -> str:
     )
     if summary["pack"]:
         left += f"; ids after the last block dropped: {summary['ids_dropped_after_last_block']:,}"
+    padding = c.get("padding_codes_written", 0)
+    left += f"; frames: {summary.get('frames', 'real')} ({padding:,} padding codes written)"
     shards = f"{summary['shards']} shard" + ("s" if summary["shards"] != 1 else "")
     return f"snac_hf: {written} -> {output_dir} ({shards})\n{left}"
 

@@ -64,9 +64,10 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
     encoding.add_argument(
         "--context_length",
         type=float,
-        default=0.0,
-        help="seconds of audio added on both sides of each segment and then discarded, so codes near cuts "
-        "equal whole-file codes (default: 0)",
+        default=None,
+        help="seconds of audio added on both sides of each segment and then discarded (rounded to the "
+        "padding multiple); default: the encoder's reach (0.256 s at 24 kHz), with which every file's codes "
+        "are its whole-file SNAC codes; 0: plain cuts (codes near each cut differ, as in older versions)",
     )
     encoding.add_argument(
         "--batch_size", type=int, help="segments per batch (default: 64 on CUDA, 16 elsewhere)"
@@ -130,7 +131,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     if not args.analyze_only and (args.input_dir is None) == (args.dataset is None):
         parser.error("give exactly one of --input_dir or --dataset (or --analyze_only)")
     for name in ("segment_length", "context_length"):  # float flags: "inf" and "nan" parse too
-        if not math.isfinite(getattr(args, name)):
+        if getattr(args, name) is not None and not math.isfinite(getattr(args, name)):
             parser.error(f"--{name} must be a finite number of seconds, not {getattr(args, name)}")
     for name in ("segment_length", "batch_size", "files_per_shard", "num_proc"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
@@ -143,7 +144,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         for name in ("streaming", "config", "id_column"):
             if getattr(args, name):
                 parser.error(f"--{name} goes with --dataset, not --input_dir")
-    if args.context_length < 0:
+    if args.context_length is not None and args.context_length < 0:
         parser.error("--context_length must be >= 0")
     if args.max_files is not None and args.max_files <= 0:
         parser.error("--max_files must be positive")

@@ -106,6 +106,13 @@ def plan_segments(file: int, n_samples: int, segment_samples: int, context_sampl
     ]
 
 
+def core_length(segment: Segment, frame: int = 1) -> int:
+    """The samples of a segment's core whose codes are kept, rounded up to a multiple of `frame`
+    (1: the real audio; a coarse frame's samples: whole frames, padding codes included). Cores
+    other than a file's last end on a frame boundary already."""
+    return -(-(segment.core_stop - segment.core_start) // frame) * frame
+
+
 def length_buckets(lengths: Sequence[int], pad_multiple: int, batch_size: int) -> Iterator[list[int]]:
     """Indices grouped into batches whose items share one padded length (input order kept inside)."""
     buckets: dict[int, list[int]] = {}
@@ -267,13 +274,21 @@ class SnacEncoder:
         segment_samples: int,
         batch_size: int,
         context_samples: int = 0,
+        whole_frames: bool = False,
     ) -> list[list[np.ndarray]]:
         """Codes per scale for each whole file: segments batched by padded length, reassembled.
+
+        With `whole_frames`, each file's codes run on to the end of its last frame
+        (`CodecLayout.frame_codes`): after the codes of the real audio come SNAC's codes over its
+        own zero padding that complete that frame (a file's last segment is padded where the
+        whole file is, so they are the whole file's).
 
         Raises `NonFiniteLatentsError` naming the files whose latents hold NaN or infinite values
         (`encode_counted` returns the counts instead, so that a job fails only those files).
         """
-        codes, nonfinite = self.encode_counted(files, segment_samples, batch_size, context_samples)
+        codes, nonfinite = self.encode_counted(
+            files, segment_samples, batch_size, context_samples, whole_frames
+        )
         _refuse_nonfinite(nonfinite, "files")
         return codes
 
@@ -283,6 +298,7 @@ class SnacEncoder:
         segment_samples: int,
         batch_size: int,
         context_samples: int = 0,
+        whole_frames: bool = False,
     ) -> tuple[list[list[np.ndarray]], list[int]]:
         """`encode_files`' codes and, per file, the number of non-finite latent values (counted on
         the device, all its segments): a file with any has meaningless codes (an fp16/bf16
@@ -293,6 +309,7 @@ class SnacEncoder:
         for name, value in (("segment", segment_samples), ("context", context_samples)):
             if value % self.layout.pad_multiple:
                 raise ValueError(f"{name} of {value} samples is not a multiple of {self.layout.pad_multiple}")
+        frame = self.layout.samples_per_code(0) if whole_frames else 1
         segments = [
             segment
             for index, samples in enumerate(files)
@@ -305,8 +322,7 @@ class SnacEncoder:
         for members in length_buckets(lengths, self.layout.pad_multiple, batch_size):
             inputs = [files[segments[i].file][segments[i].start : segments[i].stop] for i in members]
             keep = [
-                (segments[i].core_start - segments[i].start, segments[i].core_stop - segments[i].core_start)
-                for i in members
+                (segments[i].core_start - segments[i].start, core_length(segments[i], frame)) for i in members
             ]
             launched = (members, self._launch(inputs, keep))
             if previous is not None:

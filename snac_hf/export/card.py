@@ -17,6 +17,7 @@ import yaml
 from datasets import Features
 
 from snac_hf.export.folder import CARD_FILE, SUMMARY_FILE, write_text
+from snac_hf.export.frames import rule_line
 from snac_hf.export.orpheus import CODE_OFFSET, MODEL_VOCAB_SIZE, PROMPT_END, PROMPT_START, ROW_END
 
 FRAME_SECONDS = 2048 / 24_000  # one SNAC 24 kHz frame: 4 x 512 samples
@@ -57,7 +58,20 @@ def count_lines(summary: dict) -> list[str]:
     counts = summary["counts"]
     limit = f"more than {summary['max_length']:,} ids" if summary["max_length"] else "no --max_length"
     hours = counts["frames_written"] * FRAME_SECONDS / 3600
+    frames = [rule_line(summary.get("frames", "real"), summary.get("padding_codes_stored", False))]
+    if "frames_upstream" in counts:
+        frames.append(
+            f"- frames of the rows written under each rule: {counts['frames_upstream']:,} by Orpheus' "
+            f"ceil(n / 2048) (`--frames upstream`), {counts['frames_real_only']:,} whole real frames only "
+            f"(`--frames real`); padding codes written: {counts['padding_codes_written']:,}"
+        )
+    if summary.get("speaker_column"):
+        frames.append(
+            "- rows with an empty or null speaker, written as the text alone (as Orpheus' inference "
+            f"prompt without a voice): {counts.get('empty_speaker', 0):,}"
+        )
     return [
+        *frames,
         f"- files in the token set: {counts['files']:,}; rows written: {counts['rows_written']:,}",
         f"- left out: {counts['empty_transcript']:,} with an empty transcript (never written with empty "
         f"text), {counts['no_whole_frame']:,} shorter than one frame (85 ms), {counts['too_long']:,} too "

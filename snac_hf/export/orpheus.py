@@ -14,8 +14,9 @@ A training row is `[START_OF_HUMAN] + text ids + [END_OF_TEXT, END_OF_HUMAN, STA
 START_OF_SPEECH] + speech ids + [END_OF_SPEECH, END_OF_AI]` (`PROMPT_END`, `ROW_END`), the text ids
 being the text tokenizer's `input_ids` with its special tokens (Llama 3: BOS 128000 first).
 
-Whole frames only: a token set keeps the codes of the real audio, so its last frame may lack its
-last codes; they are dropped (`whole_frames`). No frame is ever dropped for any other reason: the
+Frames: Orpheus' ceil(n / 2048) per file by default, the last one completed with the token set's
+padding codes (SNAC's codes over its zero padding), or whole frames of real audio only
+(`snac_hf.export.frames`). No frame is ever dropped for any other reason: the
 public Orpheus prep drops every frame whose first code repeats the previous frame's (Orpheus issue
 #122), which removes real audio (held vowels, silence); this module keeps them all.
 
@@ -91,7 +92,8 @@ def batch_speech_ids(
 
     `values[k]` is scale k's flat code buffer and `offsets[k]` the start of each file's codes in it
     (an Arrow list array's values and offsets); `frames[j]` is how many frames of file j to take
-    (at most its whole frames, `whole_frames`). The frames' codes in position order
+    (at most the frames its codes fill: `whole_frames`, or with its padding codes appended,
+    `snac_hf.export.frames`). The frames' codes in position order
     (`snac_hf.layout.orpheus.gather_frames`: a handful of numpy gathers), plus each position's id
     offset. A code outside 0..4095 is a ValueError.
     """

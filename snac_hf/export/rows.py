@@ -1,11 +1,14 @@
 """Orpheus training rows from one Arrow batch of a token set: many files at once, flat numpy.
 
 Per file: the transcript (`"{speaker}: {text}"` with a speaker column, Orpheus' multi-speaker
-convention; the text alone where the speaker is empty), its text ids (the text tokenizer's
+convention; the text alone where the speaker is empty or null, as Orpheus' own inference prompt
+(`orpheus_tts` `_format_prompt`: `f"{voice}: {prompt}"` only `if voice`) reads without a voice,
+counted), its text ids (the text tokenizer's
 `input_ids` with its special tokens, one batched call per Arrow batch), and the speech ids of its
-whole frames (`orpheus.batch_speech_ids`); scale lengths no audio gives are refused (a damaged
+frames under the frame rule (`frames.select_frames`: upstream's ceil(n / 2048), or whole real
+frames only; `orpheus.batch_speech_ids`); scale lengths no audio gives are refused (a damaged
 set). A file is left out, and counted under the first reason
-that applies, when its transcript is missing or blank, when its audio holds no whole frame, or
+that applies, when its transcript is missing or blank, when its audio holds no frame, or
 when its row would be longer than `max_length` ids (never cut: a cut row would end mid-frame or
 lose its end-of-speech). The kept rows are assembled by `concat_segments`: every row is the same
 five segments (markers, text, markers, speech, markers), placed with one scatter per segment.
@@ -21,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 from transformers import PreTrainedTokenizerBase
 
+from snac_hf.export.frames import select_frames
 from snac_hf.export.orpheus import (
     CODES_PER_FRAME,
     PROMPT_END,
@@ -28,7 +32,6 @@ from snac_hf.export.orpheus import (
     ROW_END,
     TEXT_VOCAB_END,
     batch_speech_ids,
-    whole_frames,
 )
 from snac_hf.layout import layout_for
 from snac_hf.layout.codes import check_length_rows
@@ -50,7 +53,11 @@ class ExportCounts:
     no_whole_frame: int = 0  # left out: audio shorter than one frame (85 ms)
     too_long: int = 0  # left out: the row would exceed max_length ids
     partial_frame_codes_dropped: int = 0  # codes of trailing partial frames of the rows written
+    padding_codes_written: int = 0  # SNAC's codes over its zero padding in the last frames written
     frames_written: int = 0
+    frames_upstream: int = 0  # frames of the rows written under each rule: ceil(n / 2048) ...
+    frames_real_only: int = 0  # ... and whole frames of real audio only
+    empty_speaker: int = 0  # rows written with the text alone: the speaker was empty or null
     ids_written: int = 0  # ids of the rows written (with pack: before the last partial block is dropped)
 
     def add(self, other: ExportCounts) -> ExportCounts:
@@ -71,6 +78,7 @@ class RowSettings:
     text_column: str
     speaker_column: str | None = None
     max_length: int | None = None
+    frames: str = "real"  # `frames.FRAME_RULES`; the export resolves it (`frames.frame_rule`)
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,8 @@ def build_rows(
     prompts = prompt_texts(batch, settings)
     values, offsets, lengths = scale_buffers(batch)
     check_scale_lengths(batch, lengths)
-    frames = whole_frames(lengths)
+    selection = select_frames(batch, values, offsets, lengths, settings.frames)
+    values, frames = selection.values, selection.frames
     has_text = np.fromiter((p is not None for p in prompts), dtype=bool, count=n)
     counts.empty_transcript = int((~has_text).sum())
     has_audio = has_text & (frames > 0)
@@ -204,7 +213,7 @@ def build_rows(
     text_keep = np.repeat(fits, text_lengths)
     text_flat, text_lengths = text_flat[text_keep], text_lengths[fits]
     kept_frames = frames[kept]
-    speech = batch_speech_ids(values, [o[:-1][kept] for o in offsets], kept_frames)
+    speech = batch_speech_ids(values, [starts[kept] for starts in selection.starts], kept_frames)
     m = int(kept.sum())
     ids, row_offsets = concat_segments(
         [
@@ -218,5 +227,14 @@ def build_rows(
     counts.rows_written = m
     counts.frames_written = int(kept_frames.sum())
     counts.ids_written = int(ids.size)
-    counts.partial_frame_codes_dropped = int(lengths[kept].sum() - 7 * counts.frames_written)
+    unwritten = int(lengths[kept].sum() - 7 * counts.frames_written)  # < 0: padding codes written
+    counts.partial_frame_codes_dropped = max(unwritten, 0)
+    counts.padding_codes_written = max(-unwritten, 0)
+    counts.frames_upstream = int(selection.upstream_frames[kept].sum())
+    counts.frames_real_only = int(selection.real_frames[kept].sum())
+    if settings.speaker_column:
+        speakers = column_array(batch, settings.speaker_column).to_pylist()
+        counts.empty_speaker = sum(
+            1 for j in np.flatnonzero(kept) if speakers[j] is None or not str(speakers[j]).strip()
+        )
     return BuiltRows(ids, row_offsets, kept, counts)

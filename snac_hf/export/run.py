@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from snac_hf.export.folder import (
     start_output,
     temporary_shards,
 )
+from snac_hf.export.frames import frame_rule
 from snac_hf.export.pack import pack_tails
 from snac_hf.export.rows import MARKER_IDS, ExportCounts, RowSettings
 from snac_hf.export.source import TokenSource, open_source
@@ -51,6 +52,7 @@ from snac_hf.export.writer import (
 )
 from snac_hf.tokenset.card import public_name
 from snac_hf.tokenset.ownership import record_written
+from snac_hf.tokenset.schema import has_padding_columns
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class ExportSettings:
     pack: int | None = None  # chain the rows into blocks of this many ids (pre-training)
     num_proc: int = 1
     overwrite: bool = False
+    #: `frames.FRAME_RULES`: "upstream" (ceil(n / 2048) frames), "real" (whole real frames only), or
+    #: None: upstream where the token set stores padding codes, else real (`frames.frame_rule`)
+    frames: str | None = None
 
 
 def check_numbers(settings: ExportSettings) -> None:
@@ -112,6 +117,8 @@ def export_orpheus(
     source.check_text_column(settings.text_column, "--text_column")
     if settings.speaker_column:
         source.check_text_column(settings.speaker_column, "--speaker_column")
+    rule = frame_rule(settings.frames, source.column_names, source.description)
+    settings = replace(settings, frames=rule)
     if tokenizer is None:
         tokenizer = load_text_tokenizer(settings.text_tokenizer)
     folder = Path(output_dir)
@@ -132,7 +139,9 @@ def write_export(
 ) -> dict:
     carried = [] if settings.pack else source.kept_columns()
     features = output_features(Features({name: source.features[name] for name in carried}))
-    row_settings = RowSettings(settings.text_column, settings.speaker_column, settings.max_length)
+    row_settings = RowSettings(
+        settings.text_column, settings.speaker_column, settings.max_length, settings.frames
+    )
     (folder / "data").mkdir(exist_ok=True)
     n = len(source.units)
     paths = temporary_shards(folder, range(n), n)
@@ -195,6 +204,8 @@ def summarize(
         "speaker_column": settings.speaker_column,
         "max_length": settings.max_length,
         "pack": settings.pack,
+        "frames": settings.frames,
+        "padding_codes_stored": has_padding_columns(source.column_names),
         "carried_columns": carried,
         "shards": shards,
         "counts": counts.to_dict(),

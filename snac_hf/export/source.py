@@ -48,7 +48,7 @@ DROPPED = ("file_path", "duration")
 
 def is_snac_column(name: str) -> bool:
     """Whether `name` is one of the token set's own code columns (tokens, counts, shapes)."""
-    for prefix in ("tokens_scale_", "n_tokens_scale_", "shape_scale_"):
+    for prefix in ("tokens_scale_", "n_tokens_scale_", "shape_scale_", "padding_scale_"):
         if name.startswith(prefix) and name[len(prefix) :].isdigit():
             return True
     return False

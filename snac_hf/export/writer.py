@@ -25,7 +25,7 @@ from snac_hf.export.pack import Packer
 from snac_hf.export.rows import BuiltRows, ExportCounts, RowSettings, build_rows, column_array
 from snac_hf.export.source import ExportUnit
 from snac_hf.layout import layout_for
-from snac_hf.tokenset.schema import tokens_column
+from snac_hf.tokenset.schema import padding_column, tokens_column
 
 #: The only layout an export reads (`orpheus.check_orpheus_layout` refused any other before this).
 ORPHEUS_LAYOUT = layout_for("snac_24khz")
@@ -107,6 +107,7 @@ def write_shard(job: ShardJob, tokenizer: PreTrainedTokenizerBase) -> ShardResul
     """Stream `job.unit` into `job.path` (module docstring); the counts of what was written."""
     settings = job.settings
     columns = ["id", *(tokens_column(k) for k in range(3)), settings.text_column]
+    columns += [padding_column(k) for k in range(3)] if settings.frames == "upstream" else []
     columns += [settings.speaker_column] if settings.speaker_column else []
     columns += [name for name in list(job.features)[4:] if name not in columns]
     result = ShardResult(job.unit.index, ExportCounts())

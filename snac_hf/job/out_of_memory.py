@@ -33,14 +33,15 @@ class SplittingEncoder:
     splits: list[dict] = field(default_factory=list)
 
     def encode(self, files: Sequence[np.ndarray]) -> tuple[list[list[np.ndarray]], list[int], list[dict]]:
-        """Codes per file, the number of non-finite latent values per file (`encode_counted`: such a
-        file must fail, not be written), and the splits this call needed (each {"batch_size":
-        from, "to": to})."""
+        """Codes per file to the end of its last frame (real audio, then SNAC's codes over its
+        zero padding that complete the frame: `encode_files(whole_frames=True)`); per file the
+        number of non-finite latent values (`encode_counted`: such a file must fail, not be
+        written); and the splits this call needed (each {"batch_size": from, "to": to})."""
         splits: list[dict] = []
         while True:
             try:
                 codes, nonfinite = self.encoder.encode_counted(
-                    files, self.segment, self.batch_size, self.context
+                    files, self.segment, self.batch_size, self.context, whole_frames=True
                 )
                 self.splits.extend(splits)
                 return codes, nonfinite, splits

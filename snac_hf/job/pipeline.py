@@ -48,6 +48,7 @@ from snac_hf.codec.compile_choice import compile_changes_codes, compile_settings
 from snac_hf.codec.encode import SnacEncoder
 from snac_hf.codec.load import Codec
 from snac_hf.codec.precision import arithmetic, precision_name, precision_settings
+from snac_hf.codec.receptive_field import context_for
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.out_of_memory import SplittingEncoder
@@ -66,7 +67,9 @@ from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, w
 @dataclass
 class TokenizeSettings:
     segment_seconds: float = 4.0
-    context_seconds: float = 0.0
+    #: audio added on both sides of each segment, then discarded; None: the encoder's reach
+    #: (`snac_hf.codec.receptive_field`), which makes every file's codes its whole-file codes
+    context_seconds: float | None = None
     #: segments per batch; None: 64 on CUDA (a bucket is launch-bound below that), 16 elsewhere
     batch_size: int | None = None
     files_per_shard: int = 256
@@ -84,11 +87,15 @@ class TokenizeSettings:
     compile: bool | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
-        """Segment and context lengths in samples, rounded to the padding multiple."""
+        """Segment and context lengths in samples, rounded to the padding multiple (the context
+        of None: `context_for(codec)`)."""
         layout = codec.layout
-        context = (
-            round(self.context_seconds * layout.sampling_rate / layout.pad_multiple) * layout.pad_multiple
-        )
+        if self.context_seconds is None:
+            context = context_for(codec)
+        else:
+            context = (
+                round(self.context_seconds * layout.sampling_rate / layout.pad_multiple) * layout.pad_multiple
+            )
         return layout.segment_samples(self.segment_seconds), context
 
     def for_device(self, device: str) -> TokenizeSettings:
@@ -153,6 +160,7 @@ def run_fingerprint(
         "precision": precision_name(settings.precision, settings.exact),
         "files_per_shard": settings.files_per_shard,
         "arithmetic": run_arithmetic(settings, device),
+        "padding_codes": True,  # shards carry padding_scale_k: never mixed with shards of older runs
     }
     return fingerprint
 
@@ -209,6 +217,7 @@ class UnitWriter:
                 code_counts([r["codes"][k] for r in rows], layout.codebook_size)
                 for k in range(layout.n_scales)
             ],
+            "padding_codes": [sum(len(r["padding"][k]) for r in rows) for k in range(layout.n_scales)],
         }
         if encoded.oom_splits:
             record["out_of_memory_splits"] = encoded.oom_splits
@@ -324,7 +333,7 @@ def run_units(
     )
     splitting = SplittingEncoder(encoder, *settings.samples(codec), settings.batch_size)
     writer = UnitWriter(folder, codec.layout, source.kept)
-    assembly = UnitAssembly(codec.layout.sampling_rate, "float64" if settings.exact else settings.precision)
+    assembly = UnitAssembly(codec.layout, "float64" if settings.exact else settings.precision)
     bar = tqdm(
         total=sum(len(u) for u in todo),
         unit="file",
@@ -394,6 +403,7 @@ def finish(
     }
     meta = build_metadata(records, codec.describe(), run_settings)
     meta["kept_columns"] = kept.to_dict()
+    meta["padding_codes"] = padding_summary(records, codec.layout.n_scales)
     meta["files_skipped"] = len(skipped)
     splits = [split for record in records for split in record.get("out_of_memory_splits", [])]
     if splits:  # said only when it happened: the codes are the same, the batch size was not
@@ -404,3 +414,15 @@ def finish(
     write_card(folder, meta)
     write_skipped(folder, skipped)
     return meta, records
+
+
+def padding_summary(records: list[dict], n_scales: int) -> dict:
+    """metadata.json's `padding_codes`: where the padding codes are and how many per scale."""
+    return {
+        "columns": [f"padding_scale_{k}" for k in range(n_scales)],
+        "codes_per_scale": [
+            sum(r.get("padding_codes", [0] * n_scales)[k] for r in records) for k in range(n_scales)
+        ],
+        "rule": "SNAC's codes over its own zero padding that complete each file's last frame: "
+        "ceil(n_samples / samples_per_code(0)) frames; not audio, never counted in the statistics",
+    }

@@ -23,12 +23,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from snac_hf.job.units import Unit
+from snac_hf.layout.scales import CodecLayout
 from snac_hf.sources.audio import AudioDecodeError
 from snac_hf.sources.decoding import decode_in_order
 
@@ -101,10 +102,18 @@ class EncodedUnit:
 class UnitAssembly:
     """Collects encoded files per unit and hands back the units whose last file is encoded."""
 
-    def __init__(self, sampling_rate: int, precision: str = "fp32"):
-        self.sampling_rate = sampling_rate
+    def __init__(self, layout: CodecLayout, precision: str = "fp32"):
+        self.layout = layout
         self.precision = precision  # named in the error of a file whose latents overflowed
         self.open: dict[int, EncodedUnit] = {}
+
+    def _row(self, file: DecodedFile, frame_codes: list[np.ndarray]) -> dict:
+        """A file's token row: the codes of its real audio, then (apart) SNAC's codes over its own
+        zero padding that complete its last frame (`padding`)."""
+        assert file.samples is not None
+        real, padding = _split_padding(frame_codes, self.layout.n_codes(len(file.samples)))
+        duration = len(file.samples) / self.layout.sampling_rate
+        return {**file.row, "duration": duration, "codes": real, "padding": padding}
 
     def add(
         self,
@@ -135,12 +144,17 @@ class UnitAssembly:
                         {"id": file.row["id"], "file_path": file.row["file_path"], "error": error}
                     )
                 else:
-                    duration = len(file.samples) / self.sampling_rate
-                    unit.rows.append({**file.row, "duration": duration, "codes": file_codes})
+                    unit.rows.append(self._row(file, file_codes))
                 file.samples = None  # the samples go no further than the encoder
             if file.last:
                 done.append(self.open.pop(file.unit.index))
         return done
+
+
+def _split_padding(codes: list[np.ndarray], real: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A file's codes to the end of its last frame, as (the real audio's codes, the padding codes
+    that complete the frame) per scale."""
+    return [c[:n] for c, n in zip(codes, real)], [c[n:] for c, n in zip(codes, real)]
 
 
 def nonfinite_error(count: int, precision: str) -> str:

@@ -154,6 +154,14 @@ class CodecLayout:
         """Codes per scale that cover `n_samples` of real audio (padding codes excluded)."""
         return tuple(-(-n_samples // self.samples_per_code(k)) for k in range(self.n_scales))
 
+    def frame_codes(self, n_samples: int) -> tuple[int, ...]:
+        """Codes per scale of the whole frames that cover `n_samples`: `ceil(n_samples /
+        samples_per_code(0))` frames of `codes_per_frame[k]` codes (24 kHz, 4.1 s: 49/98/196, of
+        which 49/97/193 start inside the audio, `n_codes`; the rest are SNAC's codes over its zero
+        padding, which a whole last frame needs)."""
+        frames = -(-n_samples // self.samples_per_code(0))
+        return tuple(frames * n for n in self.codes_per_frame)
+
     def padded_length(self, n_samples: int) -> int:
         return -(-n_samples // self.pad_multiple) * self.pad_multiple
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Features, List, Sequence, Value
 
-_SNAC_COLUMN = re.compile(r"^(id|file_path|duration|(n_)?tokens_scale_\d+|shape_scale_\d+)$")
+_SNAC_COLUMN = re.compile(r"^(id|file_path|duration|(n_)?tokens_scale_\d+|(shape|padding)_scale_\d+)$")
 METADATA_FILES = ("metadata.csv", "metadata.jsonl")
 
 

@@ -140,7 +140,9 @@ def write_errors(folder: Path, records: Sequence[dict]) -> int:
     return len(errors)
 
 
-def card_yaml(n_scales: int, kept: Features | None = None, license_id: str | None = None) -> str:
+def card_yaml(
+    n_scales: int, kept: Features | None = None, license_id: str | None = None, padding: bool = False
+) -> str:
     """The card's YAML header: `license` (when given), features and tags.
 
     No `configs:` entry on purpose: `load_dataset` finds `data/train-*.parquet` by itself, and with
@@ -148,7 +150,7 @@ def card_yaml(n_scales: int, kept: Features | None = None, license_id: str | Non
     path, so two token sets of the same folder name returned each other's rows (test_tokenset.py).
     """
     header = {"license": license_id} if license_id else {}
-    header["dataset_info"] = {"features": token_features(n_scales, kept)._to_yaml_list()}
+    header["dataset_info"] = {"features": token_features(n_scales, kept, padding)._to_yaml_list()}
     header["tags"] = ["audio", "snac", "audio-tokens", "snac_hf"]
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
 
@@ -199,6 +201,12 @@ def card_summary(meta: dict) -> str:
         "",
         "Columns per file: `id`, `file_path`, `duration`, and per scale k `tokens_scale_k` (int16 codes),",
         "`n_tokens_scale_k`, `shape_scale_k`"
+        + (
+            ", `padding_scale_k` (SNAC's codes over its zero padding that complete the last frame: "
+            "not audio, left out of every statistic)"
+            if meta.get("padding_codes")
+            else ""
+        )
         + (f"; kept from the input: {kept_names}" if (kept_names := _kept_names(meta)) else "")
         + ". Load with `datasets.load_dataset(<this folder or repo>)`.",
     ]
@@ -224,7 +232,10 @@ def write_card(folder: Path, meta: dict) -> None:
     body = replace_section(body, "summary", card_summary(meta))
     kept = Features.from_dict(meta["kept_columns"]) if meta.get("kept_columns") else None
     license_id = meta["settings"].get("license")
-    text = card_yaml(meta["codec"]["layout"]["n_scales"], kept, license_id) + "\n" + body.lstrip("\n")
+    padding = bool(meta.get("padding_codes"))
+    text = (
+        card_yaml(meta["codec"]["layout"]["n_scales"], kept, license_id, padding) + "\n" + body.lstrip("\n")
+    )
     tmp = path.with_name(".README.md.partial")
     tmp.write_text(text)
     os.replace(tmp, path)

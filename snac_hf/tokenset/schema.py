@@ -17,6 +17,12 @@ Columns, one row per audio file (the original script's columns plus a stable `id
     tokens_scale_k     list<int16>  the codes of scale k (0 = coarsest), 0..codebook_size-1
     n_tokens_scale_k   int32    len(tokens_scale_k)
     shape_scale_k      list<int32>  shape of SNAC's code tensor for this file: [1, n_tokens_scale_k]
+    padding_scale_k    list<int16>  padding codes: SNAC's codes of scale k over its own zero padding
+                                    that complete the file's last frame, after tokens_scale_k
+                                    (`CodecLayout.frame_codes` - `n_codes`: 0/0-1/0-3 codes at 24 kHz);
+                                    not audio, so analysis and BPE never read them; the Orpheus
+                                    export writes upstream's whole last frame from them. Sets made
+                                    before this column existed lack it (metadata.json: `padding_codes`).
 
 Reading a token set back as a Dataset is `snac_hf.tokenset.load`. No torch here.
 """
@@ -54,8 +60,18 @@ def shape_column(scale: int) -> str:
     return f"shape_scale_{scale}"
 
 
-def token_features(n_scales: int, kept: Features | None = None) -> Features:
-    """The token set's features: snac_hf's columns, then the columns kept from the input."""
+def padding_column(scale: int) -> str:
+    return f"padding_scale_{scale}"
+
+
+def has_padding_columns(column_names: Iterable[str]) -> bool:
+    """Whether a token table carries padding codes (`padding_scale_0`): sets made since it existed."""
+    return padding_column(0) in set(column_names)
+
+
+def token_features(n_scales: int, kept: Features | None = None, padding: bool = False) -> Features:
+    """The token set's features: snac_hf's columns (with `padding`, the padding codes), then the
+    columns kept from the input."""
     features = {
         "id": Value("string"),
         "file_path": Value("string"),
@@ -67,6 +83,8 @@ def token_features(n_scales: int, kept: Features | None = None) -> Features:
         features[count_column(k)] = Value("int32")
     for k in range(n_scales):
         features[shape_column(k)] = List(Value("int32"))
+    for k in range(n_scales if padding else 0):
+        features[padding_column(k)] = List(Value("int16"))
     return Features({**features, **(kept or {})})
 
 
@@ -93,7 +111,8 @@ def rows_to_table(
     rows: Sequence[dict], n_scales: int, codebook_size: int = 4096, kept: Features | None = None
 ) -> pa.Table:
     """Build a token table from rows `{"id", "file_path", "duration", "codes": [scale0, ...]}`
-    (plus one value per `kept` column, carried unchanged).
+    (plus one value per `kept` column, carried unchanged). Rows that also hold `"padding": [scale0,
+    ...]` (every row or none) give the `padding_scale_k` columns.
 
     The code lists are assembled from one flat buffer per scale (no Python list per token).
     """
@@ -104,19 +123,27 @@ def rows_to_table(
     }
     lengths = [[len(r["codes"][k]) for r in rows] for k in range(n_scales)]
     for k in range(n_scales):
-        flat = [np.asarray(r["codes"][k]) for r in rows]
-        values = codes_array(np.concatenate(flat) if flat else np.zeros(0, np.int16), codebook_size)
-        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths[k], dtype=np.int64)]).astype(np.int32))
-        columns[tokens_column(k)] = pa.ListArray.from_arrays(offsets, values)
+        columns[tokens_column(k)] = code_lists([r["codes"][k] for r in rows], codebook_size)
     for k in range(n_scales):
         columns[count_column(k)] = pa.array(lengths[k], pa.int32())
     for k in range(n_scales):
         columns[shape_column(k)] = pa.array([[1, n] for n in lengths[k]], pa.list_(pa.int32()))
-    features = token_features(n_scales, kept)
+    padding = bool(rows) and "padding" in rows[0]
+    for k in range(n_scales if padding else 0):
+        columns[padding_column(k)] = code_lists([r["padding"][k] for r in rows], codebook_size)
+    features = token_features(n_scales, kept, padding)
     schema = features.arrow_schema
     for name in kept or {}:
         columns[name] = pa.array([r[name] for r in rows], schema.field(name).type)
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def code_lists(per_row: Sequence[Sequence[int] | np.ndarray], codebook_size: int = 4096) -> pa.Array:
+    """One list<int16> array of code lists, from one flat buffer (`codes_array`) and its offsets."""
+    flat = [np.asarray(codes) for codes in per_row]
+    values = codes_array(np.concatenate(flat) if flat else np.zeros(0, np.int16), codebook_size)
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in flat], dtype=np.int64)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 def write_parquet(table: pa.Table, path: str | os.PathLike, kept: Features | None = None) -> None:
@@ -129,7 +156,8 @@ def write_parquet(table: pa.Table, path: str | os.PathLike, kept: Features | Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_scales = n_scales_of(table.column_names)
-    table = table.replace_schema_metadata(token_features(n_scales, kept).arrow_schema.metadata)
+    features = token_features(n_scales, kept, has_padding_columns(table.column_names))
+    table = table.replace_schema_metadata(features.arrow_schema.metadata)
     tmp = path.with_name(f".{path.name}.partial")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
