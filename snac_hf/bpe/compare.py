@@ -106,8 +106,10 @@ def compare(
     span_frames: bool | None = None,
     layout: CodecLayout | str | None = None,
     batch_size: int = 256,
+    split: str = "train",
 ) -> dict:
-    """Run the comparison; write comparison.md/.json/.png to `output_dir`; return the JSON dict.
+    """Run the comparison on split `split` of `source`; write comparison.md/.json/.png to `output_dir`;
+    return the JSON dict.
 
     `min_frequency` is the threshold of `thresholded` (the other variants keep 2); `max_run` and
     `span_frames` go to the variants they apply to.
@@ -116,7 +118,7 @@ def compare(
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-    dataset, folder = open_source(source)
+    dataset, folder = open_source(source, split)
     layout = resolve_layout(dataset, folder, layout)
     train, held_out = split_by_id(dataset, holdout)
     if len(held_out) == 0 or len(train) == 0:

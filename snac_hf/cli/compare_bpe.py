@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
     parser.add_argument(
         "--codec", type=codec_name, default=None, help="codec when the token set has no metadata.json"
     )
+    parser.add_argument("--split", default="train", help="the token set's split to compare (default: train)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     options = {"min_frequency": args.min_frequency, "max_run": args.max_run, "span_frames": args.span_frames}
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
             **options,
             layout=args.codec,
             overwrite=args.overwrite,
+            split=args.split,
         )
         before = {path: path.stat().st_mtime_ns for path in watched if path.is_file()}
         compare(
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
             holdout=args.holdout,
             max_train_chars=args.max_train_chars or None,
             layout=args.codec,
+            split=args.split,
             **options,
         )
         print((Path(args.output_dir) / "comparison.md").read_text())

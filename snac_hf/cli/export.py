@@ -54,6 +54,7 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
     )
     parser.add_argument("--num_proc", type=_positive, default=1, help="worker processes (one shard each)")
     parser.add_argument("--output_dir", required=True, help="the dataset folder to write")
+    parser.add_argument("--split", default="train", help="the token set's split to export (default: train)")
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -78,6 +79,7 @@ def export(args: argparse.Namespace) -> int:
         pack=args.pack,
         num_proc=args.num_proc,
         overwrite=args.overwrite,
+        split=args.split,
     )
     summary = export_orpheus(args.tokens, args.output_dir, settings)
     print(describe(summary, args.output_dir))

@@ -62,6 +62,7 @@ class ExportSettings:
     pack: int | None = None  # chain the rows into blocks of this many ids (pre-training)
     num_proc: int = 1
     overwrite: bool = False
+    split: str = "train"  # the token set's split read
 
 
 def check_numbers(settings: ExportSettings) -> None:
@@ -108,7 +109,7 @@ def export_orpheus(
     the summary, as `export.json` holds it. `tokenizer`: an already loaded text tokenizer instead of
     loading `settings.text_tokenizer`."""
     check_numbers(settings)
-    source = open_source(tokens)
+    source = open_source(tokens, settings.split)
     source.check_text_column(settings.text_column, "--text_column")
     if settings.speaker_column:
         source.check_text_column(settings.speaker_column, "--speaker_column")

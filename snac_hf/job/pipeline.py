@@ -48,6 +48,7 @@ from snac_hf.codec.precision import precision_name, precision_settings
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
+from snac_hf.job.splits import merged_skipped, with_all_splits
 from snac_hf.job.units import Unit, assign_units, record_path, unit_done
 from snac_hf.sources.audio import AudioDecodeError
 from snac_hf.sources.decoding import decode_in_order, default_workers
@@ -55,7 +56,7 @@ from snac_hf.sources.skipped import SKIPPED_FILE, write_skipped
 from snac_hf.tokenset.card import build_metadata, write_card, write_errors, write_metadata
 from snac_hf.tokenset.integrity import file_sha256
 from snac_hf.tokenset.ownership import record_written
-from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, write_parquet
+from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, SPLIT, rows_to_table, write_parquet
 
 
 @dataclass
@@ -75,6 +76,8 @@ class TokenizeSettings:
     precision: str = "fp32"
     #: torch.compile the encoder: True, False, or None for `snac_hf.codec.compile_choice`'s choice
     compile: bool | None = None
+    #: the split of the token set this run writes (`data/{split}-*.parquet`; `snac_hf.job.splits`)
+    split: str = SPLIT
 
     def samples(self, codec: Codec) -> tuple[int, int]:
         """Segment and context lengths in samples, rounded to the padding multiple."""
@@ -131,6 +134,8 @@ def run_fingerprint(
     }
     if compile_changes_codes(settings.compile, torch.device(device), settings.precision, settings.exact):
         fingerprint["compile"] = True  # only then: older folders and code-identical runs still resume
+    if settings.split != SPLIT:
+        fingerprint["split"] = settings.split  # only then: single-split sets still resume
     return fingerprint
 
 
@@ -227,7 +232,7 @@ class UnitWriter:
                 for k in range(layout.n_scales)
             ],
         }
-        path = record_path(self.folder, decoded.unit.index)
+        path = record_path(self.folder, decoded.unit.index, decoded.unit.split)
         tmp = path.with_name(f".{path.name}.partial")
         tmp.write_text(json.dumps(record, ensure_ascii=False))
         os.replace(tmp, path)
@@ -288,9 +293,9 @@ def _run(
     resume: bool,
 ) -> dict | None:
     """The run after its folder is locked and started: plan, encode this process's units, finish."""
-    units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait)
+    units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait, settings.split)
     ours = assign_units(units, processes.index, processes.count, source.n_source_shards)
-    done_before = {u.index for u in units if unit_done(folder, u.index)}
+    done_before = {u.index for u in units if unit_done(folder, u.index, u.split)}
     todo = [u for u in ours if u.index not in done_before]
     if processes.is_main and resume:
         left = "; nothing left to encode" if len(done_before) == len(units) else ""
@@ -379,12 +384,12 @@ def finish(
 ) -> tuple[dict, list[dict]]:
     """Merge the unit records into metadata.json, errors.jsonl and the card (main process);
     returns the metadata and the records."""
-    missing = [u.index for u in units if not unit_done(folder, u.index)]
+    missing = [u.index for u in units if not unit_done(folder, u.index, u.split)]
     if missing:
         raise RuntimeError(
             f"{folder}: units {missing[:5]} are not done; run the same command again to resume"
         )
-    records = [json.loads(record_path(folder, u.index).read_text()) for u in units]
+    records = [json.loads(record_path(folder, u.index, u.split).read_text()) for u in units]
     segment, context = settings.samples(codec)
     device = str(processes.device)
     run_settings = {
@@ -401,8 +406,10 @@ def finish(
     meta = build_metadata(records, codec.describe(), run_settings)
     meta["kept_columns"] = kept.to_dict()
     meta["files_skipped"] = len(skipped)
+    meta, every_split = with_all_splits(folder, settings.split, meta, records, codec.describe())
+    skipped = merged_skipped(folder, settings.split, skipped)
     record_written(folder, [ERRORS_FILE, METADATA_FILE, "README.md", SKIPPED_FILE])
-    write_errors(folder, records)
+    write_errors(folder, every_split)
     write_metadata(folder, meta)
     write_card(folder, meta)
     write_skipped(folder, skipped)

@@ -142,9 +142,11 @@ def write_errors(folder: Path, records: Sequence[dict]) -> int:
 def card_yaml(n_scales: int, kept: Features | None = None, license_id: str | None = None) -> str:
     """The card's YAML header: `license` (when given), features and tags.
 
-    No `configs:` entry on purpose: `load_dataset` finds `data/train-*.parquet` by itself, and with
-    `configs` in a local folder's card datasets 5.2 caches the folder under a key that ignores its
-    path, so two token sets of the same folder name returned each other's rows (test_tokenset.py).
+    No `configs:` entry on purpose: `load_dataset` and the Hub name the splits from the shard names
+    (`data/{split}-NNNNN-of-NNNNN.parquet`, `tokenset.schema`) by themselves, and with `configs` in
+    a local folder's card datasets 5.2 caches the folder under a key that ignores its path, so two
+    token sets of the same folder name returned each other's rows (checked again with two splits:
+    test_tokenize_cli.py).
     """
     header = {"license": license_id} if license_id else {}
     header["dataset_info"] = {"features": token_features(n_scales, kept)._to_yaml_list()}
@@ -191,12 +193,32 @@ def card_summary(meta: dict) -> str:
     ]
     for name, s in meta["scales"].items():
         lines.append(f"| {name} | {s['total_tokens']} | {s['unique_tokens']} | {s['min']} | {s['max']} |")
+    lines += split_lines(meta.get("splits", {}))
     lines += [
         "",
         "Columns per file: `id`, `file_path`, `duration`, and per scale k `tokens_scale_k` (int16 codes),",
         "`n_tokens_scale_k`, `shape_scale_k`. Load with `datasets.load_dataset(<this folder or repo>)`.",
     ]
     return "\n".join(lines)
+
+
+def split_lines(splits: dict) -> list[str]:
+    """The card's table of splits (a set of more than one split): files, failures, skips, hours, shards."""
+    if len(splits) < 2:
+        return []
+    lines = [
+        "",
+        "Splits (`load_dataset` returns them by name, from the shard names `data/{split}-*.parquet`):",
+        "",
+        "| split | files | failed | skipped | hours | shards |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in splits.items():
+        lines.append(
+            f"| {name} | {s['files_processed']} | {s['files_failed']} | {s.get('files_skipped', 0)} "
+            f"| {s['total_duration_seconds'] / 3600:.4f} | {s['num_shards']} |"
+        )
+    return lines
 
 
 def precision_lines(settings: dict) -> list[str]:
