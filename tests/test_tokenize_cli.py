@@ -276,13 +276,33 @@ def test_dataset_source(tmp_path, short_speech_dir, fitted_model):
     assert {os.path.basename(r["file_path"]) for r in by_id.values()} <= set(SHORT_SPEECH)
 
 
-def test_push_to_hub_offline_keeps_the_token_set(tmp_path, short_speech_dir, fitted_model):
+def test_push_to_hub_fails_before_any_file_is_decoded(capsys, tmp_path, short_speech_dir, fitted_model):
+    """Issue 31 item 2: an unusable --push_to_hub failed only after the whole job. Now the Hub, the
+    token and the repository are checked first: offline (conftest) and with no Hub at the endpoint,
+    one line, exit 2, and not a shard (nor the folder) written."""
     out = tmp_path / "tokens"
     args = ("--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(fitted_model))
-    result = tokenize(*args, "--push_to_hub", "someone/tokens")
-    assert result.returncode == 1
-    assert "could not push" in result.stderr and "complete" in result.stderr
-    assert len(rows(out)) == 5
+    result = tokenize_here(capsys, *args, "--push_to_hub", "someone/tokens")
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.startswith(
+        "error: --push_to_hub someone/tokens: the Hugging Face Hub cannot be reached"
+    )
+    assert "HF_HUB_OFFLINE is set" in result.stderr and result.stderr.count("\n") == 1
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))  # nothing listens on port 9
+    command = [
+        sys.executable,
+        "scripts/tokenize.py",
+        "--no_progress",
+        *args,
+        "--push_to_hub",
+        "someone/tokens",
+    ]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and not out.exists(), result.stderr
+    assert (
+        "the Hugging Face Hub cannot be reached (" in result.stderr and "nothing was encoded" in result.stderr
+    )
 
 
 def test_one_run_per_output_folder_and_a_killed_runs_lock_is_free(tmp_path, short_speech_dir, fitted_model):

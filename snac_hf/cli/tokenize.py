@@ -190,6 +190,10 @@ def tokenize(args: argparse.Namespace) -> int:
     from snac_hf.job.output_folder import OutputExistsError, check_output_location
     from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
 
+    if args.push_to_hub:  # hours of work are not spent on a set that cannot be uploaded
+        from snac_hf.tokenset.hub import check_push_target
+
+        check_push_target(args.push_to_hub)
     if args.device:
         check_device(args.device)
     check_output_location(args.input_dir, args.output_dir)
