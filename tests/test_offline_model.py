@@ -142,5 +142,7 @@ def test_offline_short_names_are_the_cached_folders(tmp_path, monkeypatch, fitte
     (tmp_path / "offline").mkdir()
     assert resolve_model("offline") == "offline"
     monkeypatch.setenv("SNAC_HF_HOME", str(tmp_path / "empty"))
-    with pytest.raises(ValueError, match=r"^--model offline-random: .* run `snac-hf offline-model --random`$"):
+    with pytest.raises(
+        ValueError, match=r"^--model offline-random: .* run `snac-hf offline-model --random`$"
+    ):
         resolve_model("offline-random")

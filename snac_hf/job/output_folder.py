@@ -126,7 +126,7 @@ def split_runs(folder: Path) -> dict[str, dict]:
         run = read_run(folder, match[1] or SPLIT) if match else None
         if run is not None:
             runs[match[1] or SPLIT] = run
-    return runs
+    return dict(sorted(runs.items(), key=lambda item: (item[0] != SPLIT, item[0])))  # train first
 
 
 def differences(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> str:
