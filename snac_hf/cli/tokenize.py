@@ -60,6 +60,18 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
     source.add_argument(
         "--max_files", type=int, help="only the first N files (sorted by path; a dataset's first N rows)"
     )
+    source.add_argument(
+        "--min_duration",
+        type=float,
+        metavar="SECONDS",
+        help="skip files shorter than this (after decoding; listed in skipped.jsonl, counted in the card)",
+    )
+    source.add_argument(
+        "--max_duration",
+        type=float,
+        metavar="SECONDS",
+        help="skip files longer than this (after decoding; listed in skipped.jsonl, counted in the card)",
+    )
     parser.add_argument("--output_dir", required=True, help="token-set folder to write (or to analyze)")
     codec = parser.add_argument_group("codec")
     codec.add_argument(
@@ -152,6 +164,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--context_length must be >= 0")
     if args.max_files is not None and args.max_files <= 0:
         parser.error("--max_files must be positive")
+    for name in ("min_duration", "max_duration"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            parser.error(f"--{name} must be a positive number of seconds, not {value}")
+    if args.min_duration and args.max_duration and args.min_duration > args.max_duration:
+        parser.error(f"--min_duration {args.min_duration} is above --max_duration {args.max_duration}")
     if args.input_dir is not None and len(args.split) > 1:
         parser.error("--input_dir is one split: give one --split name (run once per folder)")
     try:
@@ -215,6 +233,8 @@ def tokenize(args: argparse.Namespace) -> int:
         license=args.license,
         precision=args.precision,
         compile=args.compile,
+        min_duration=args.min_duration,
+        max_duration=args.max_duration,
     )
     for split, source in sources:
         started = time.perf_counter()

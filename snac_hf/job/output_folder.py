@@ -151,6 +151,8 @@ _FLAGS = {
     "precision": ("--precision/--exact", ""),
     "files_per_shard": ("--files_per_shard", ""),
     "compile": ("--compile (it changes the codes here)", ""),
+    "min_duration": ("--min_duration", " s"),
+    "max_duration": ("--max_duration", " s"),
 }
 
 
@@ -162,7 +164,8 @@ def _described(key: str, before: object, after: object) -> str:
     if key == "split":
         return f"--split ({before or SPLIT} -> {after or SPLIT})"
     flag, unit = _FLAGS.get(key, (key, ""))
-    return f"{flag} ({before}{unit} -> {after}{unit})"
+    shown = [f"{value}{unit}" if value is not None else "not set" for value in (before, after)]
+    return f"{flag} ({shown[0]} -> {shown[1]})"
 
 
 def _codec_differences(before: dict, after: dict) -> list[str]:

@@ -78,6 +78,9 @@ class TokenizeSettings:
     compile: bool | None = None
     #: the split of the token set this run writes (`data/{split}-*.parquet`; `snac_hf.job.splits`)
     split: str = SPLIT
+    #: files shorter / longer than this many seconds (after decoding) are skipped, not encoded
+    min_duration: float | None = None
+    max_duration: float | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
         """Segment and context lengths in samples, rounded to the padding multiple."""
@@ -136,6 +139,9 @@ def run_fingerprint(
         fingerprint["compile"] = True  # only then: older folders and code-identical runs still resume
     if settings.split != SPLIT:
         fingerprint["split"] = settings.split  # only then: single-split sets still resume
+    for name in ("min_duration", "max_duration"):
+        if getattr(settings, name) is not None:  # only when set, as above
+            fingerprint[name] = getattr(settings, name)
     return fingerprint
 
 
@@ -144,6 +150,29 @@ class DecodedUnit:
     unit: Unit
     rows: list[dict] = field(default_factory=list)  # decoded: row + "samples"
     errors: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"id", "file_path", "reason"}: not encoded
+
+
+def drop_by_duration(
+    units: Iterator[DecodedUnit], sampling_rate: int, shortest: float | None, longest: float | None
+) -> Iterator[DecodedUnit]:
+    """Each unit without its files shorter than `shortest` or longer than `longest` seconds (None:
+    no bound), which become its `skipped` entries (skipped.jsonl, counted in the card)."""
+    for unit in units:
+        kept = []
+        for row in unit.rows:
+            seconds = len(row["samples"]) / sampling_rate
+            reason = None
+            if shortest is not None and seconds < shortest:
+                reason = f"shorter than --min_duration {shortest:g} s ({seconds:.3f} s)"
+            elif longest is not None and seconds > longest:
+                reason = f"longer than --max_duration {longest:g} s ({seconds:.3f} s)"
+            if reason is None:
+                kept.append(row)
+            else:
+                unit.skipped.append({"id": row["id"], "file_path": row["file_path"], "reason": reason})
+        unit.rows = kept
+        yield unit
 
 
 def decoded_units(
@@ -227,6 +256,7 @@ class UnitWriter:
             "sha256": digest,
             "duration": sum(r["duration"] for r in rows),
             "errors": decoded.errors,
+            "skipped": decoded.skipped,
             "counts": [
                 code_counts([r["codes"][k] for r in rows], layout.codebook_size)
                 for k in range(layout.n_scales)
@@ -350,7 +380,9 @@ def run_units(
         desc=f"encoding (process {processes.index + 1}/{processes.count})",
     )
     started, seconds = time.perf_counter(), 0.0
-    decoded = decoded_units(source.read(todo), codec.layout.sampling_rate, workers)
+    rate = codec.layout.sampling_rate
+    decoded = decoded_units(source.read(todo), rate, workers)
+    decoded = drop_by_duration(decoded, rate, settings.min_duration, settings.max_duration)
     # Shards are written in a thread while the next window is encoded (the device never waits
     # on Parquet); at most two windows are held.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snac_hf-write") as writing:
@@ -405,6 +437,7 @@ def finish(
     }
     meta = build_metadata(records, codec.describe(), run_settings)
     meta["kept_columns"] = kept.to_dict()
+    skipped = [*skipped, *(entry for record in records for entry in record.get("skipped", []))]
     meta["files_skipped"] = len(skipped)
     meta, every_split = with_all_splits(folder, settings.split, meta, records, codec.describe())
     skipped = merged_skipped(folder, settings.split, skipped)

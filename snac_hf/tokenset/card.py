@@ -182,7 +182,9 @@ def card_summary(meta: dict) -> str:
         f"- codec weights: {codec.get('weights', 'pretrained')}" + _digest_text(codec),
         f"- codec weights license: {codec_license(codec)}",
         f"- audio data license: {data_license(meta['settings'])}",
-        f"- files: {meta['files_processed']} encoded, {meta['files_failed']} failed (see `errors.jsonl`)",
+        f"- files: {meta['files_processed']} encoded, {meta['files_failed']} failed (see `errors.jsonl`)"
+        + (f", {meta['files_skipped']} skipped (see `skipped.jsonl`)" if meta.get("files_skipped") else ""),
+        *duration_lines(meta["settings"]),
         f"- audio: {meta['total_duration_seconds'] / 3600:.4f} hours",
         f"- precision: {meta['settings']['precision']}, segment {meta['settings']['segment_seconds']} s, "
         f"context {meta['settings']['context_seconds']} s",
@@ -200,6 +202,16 @@ def card_summary(meta: dict) -> str:
         "`n_tokens_scale_k`, `shape_scale_k`. Load with `datasets.load_dataset(<this folder or repo>)`.",
     ]
     return "\n".join(lines)
+
+
+def duration_lines(settings: dict) -> list[str]:
+    """The card's statement of tokenize's `--min_duration` / `--max_duration` (files outside: skipped)."""
+    shortest, longest = settings.get("min_duration"), settings.get("max_duration")
+    if shortest is None and longest is None:
+        return []
+    bounds = [f"shorter than {shortest:g} s" if shortest is not None else None]
+    bounds.append(f"longer than {longest:g} s" if longest is not None else None)
+    return [f"- duration filter: files {' or '.join(b for b in bounds if b)} were skipped, not encoded"]
 
 
 def split_lines(splits: dict) -> list[str]:
