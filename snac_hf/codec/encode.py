@@ -61,7 +61,7 @@ batching or resume (float32 results differ by ~1e-6 between thread counts, enoug
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,10 +254,13 @@ class SnacEncoder:
         segment_samples: int,
         batch_size: int,
         context_samples: int = 0,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[list[np.ndarray]]:
         """Codes per scale for each whole file: segments batched by padded length, reassembled.
 
         Bucket j+1 is launched before bucket j's codes are collected (see "On CUDA" above).
+        `progress(files, samples)` is called as each bucket's codes arrive: the files whose last
+        segment it held and the audio samples (segment cores) it encoded.
         """
         for name, value in (("segment", segment_samples), ("context", context_samples)):
             if value % self.layout.pad_multiple:
@@ -269,6 +272,15 @@ class SnacEncoder:
         ]
         codes: list[list[np.ndarray]] = [[] for _ in segments]
         lengths = [s.stop - s.start for s in segments]
+        left = np.bincount([s.file for s in segments], minlength=len(files))  # segments per file not done
+
+        def store(members: list[int], batch: _InFlight) -> None:
+            self._store(codes, members, batch)
+            if progress is not None:
+                np.subtract.at(left, [segments[i].file for i in members], 1)
+                done = len({segments[i].file for i in members if left[segments[i].file] == 0})
+                progress(done, sum(segments[i].core_stop - segments[i].core_start for i in members))
+
         previous: tuple[list[int], _InFlight] | None = None
         for members in length_buckets(lengths, self.layout.pad_multiple, batch_size):
             inputs = [files[segments[i].file][segments[i].start : segments[i].stop] for i in members]
@@ -278,10 +290,10 @@ class SnacEncoder:
             ]
             launched = (members, self._launch(inputs, keep))
             if previous is not None:
-                self._store(codes, *previous)
+                store(*previous)
             previous = launched
         if previous is not None:
-            self._store(codes, *previous)
+            store(*previous)
         if self.choice is not None and self.choice.observe(files, self.layout.sampling_rate):
             self.use_compiled()
         per_file: list[list[list[np.ndarray]]] = [[] for _ in files]

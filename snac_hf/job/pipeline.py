@@ -29,9 +29,8 @@ import hashlib
 import json
 import os
 import sys
-import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +47,8 @@ from snac_hf.codec.precision import precision_name, precision_settings
 from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.output_folder import check_output, reset_output
+from snac_hf.job.progress import JobProgress
+from snac_hf.job.progress import clear as clear_progress
 from snac_hf.job.splits import merged_skipped, with_all_splits
 from snac_hf.job.units import Unit, assign_units, record_path, unit_done
 from snac_hf.sources.audio import AudioDecodeError
@@ -221,12 +222,16 @@ class UnitWriter:
     context: int
     batch_size: int
     kept: Features
+    #: called as files are encoded: (files finished, samples encoded) (`snac_hf.job.progress`)
+    progress: Callable[[int, int], None] | None = None
 
     def encode(self, window: list[DecodedUnit]) -> list[list[list[np.ndarray]]]:
         """Codes of every file of the window's units, per unit: one `encode_files` call, so the
         segments of all its units are bucketed together."""
         files = [row["samples"] for unit in window for row in unit.rows]
-        codes = iter(self.encoder.encode_files(files, self.segment, self.batch_size, self.context))
+        codes = iter(
+            self.encoder.encode_files(files, self.segment, self.batch_size, self.context, self.progress)
+        )
         return [[next(codes) for _ in unit.rows] for unit in window]
 
     def write(self, window: list[DecodedUnit], codes: list[list[list[np.ndarray]]]) -> list[dict]:
@@ -303,6 +308,8 @@ def tokenize_dataset(
     processes.wait()
     if processes.is_main and not resume:
         reset_output(folder, fingerprint)
+    if processes.is_main:
+        clear_progress(folder)  # an earlier run's counts are not this run's
     if lock is not None:
         lock.record_holder()
     processes.wait()
@@ -330,7 +337,8 @@ def _run(
     if processes.is_main and resume:
         left = "; nothing left to encode" if len(done_before) == len(units) else ""
         print(f"resuming: {len(done_before)} of {len(units)} units done{left}", file=sys.stderr, flush=True)
-    run_units(source, codec, folder, settings, processes, todo, progress)
+    job_files = sum(len(u) for u in units if u.index not in done_before)
+    run_units(source, codec, folder, settings, processes, todo, progress, job_files)
     processes.wait()
     if not processes.is_main:
         return None
@@ -356,8 +364,10 @@ def run_units(
     processes: Processes,
     todo: list[Unit],
     progress: bool,
+    job_files: int | None = None,
 ) -> None:
-    """Read, decode, encode and write this process's units that are not done."""
+    """Read, decode, encode and write this process's units that are not done; `job_files`: the
+    files of every process's units left (what the main process's progress counts to)."""
     if not todo:
         return
     device = str(processes.device)
@@ -373,36 +383,43 @@ def run_units(
         expected_files=sum(len(u) for u in todo),
     )
     writer = UnitWriter(folder, encoder, *settings.samples(codec), settings.batch_size, source.kept)
+    rate = codec.layout.sampling_rate
+    total = job_files if processes.is_main and job_files is not None else sum(len(u) for u in todo)
+    counter = JobProgress(folder, processes.index, processes.count, total, rate)
     bar = tqdm(
-        total=sum(len(u) for u in todo),
+        total=total,
         unit="file",
         disable=not (progress and processes.is_main),
-        desc=f"encoding (process {processes.index + 1}/{processes.count})",
+        desc="encoding" + (f" ({processes.count} processes)" if processes.count > 1 else ""),
     )
-    started, seconds = time.perf_counter(), 0.0
-    rate = codec.layout.sampling_rate
+    writer.progress = lambda files, samples: show(bar, counter, files, samples)
     decoded = decoded_units(source.read(todo), rate, workers)
     decoded = drop_by_duration(decoded, rate, settings.min_duration, settings.max_duration)
     # Shards are written in a thread while the next window is encoded (the device never waits
     # on Parquet); at most two windows are held.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snac_hf-write") as writing:
-        written: deque[tuple[list[DecodedUnit], Future]] = deque()
+        written: deque[Future] = deque()
         for group in windows(decoded, window):
-            written.append((group, writing.submit(writer.write, group, writer.encode(group))))
-            while len(written) > 1 or (written and written[0][1].done()):
-                seconds += report(bar, *written.popleft())
-                real_time = seconds / (time.perf_counter() - started)
-                bar.set_postfix_str(f"{seconds / 3600:.2f} h of audio, {real_time:.1f}x real time")
+            show(bar, counter, sum(len(u.errors) + len(u.skipped) for u in group), 0)  # never encoded
+            written.append(writing.submit(writer.write, group, writer.encode(group)))
+            while len(written) > 1 or (written and written[0].done()):
+                written.popleft().result()  # raises what the writer raised
         while written:
-            seconds += report(bar, *written.popleft())
+            written.popleft().result()
+    if processes.count > 1:
+        counter.publish()  # the last counts, for the main process
     bar.close()
 
 
-def report(bar: tqdm, group: list[DecodedUnit], records: Future) -> float:
-    """Wait for a window's records (raising what the writer raised); advance the bar; audio seconds."""
-    for unit in group:
-        bar.update(len(unit.unit))
-    return sum(record["duration"] for record in records.result())
+def show(bar: tqdm, counter: JobProgress, files: int, samples: int) -> None:
+    """Count what the encoder just finished; on the main process, show the whole job (files as they
+    are encoded, audio hours, real-time factor; tqdm's rate and ETA over the job's files)."""
+    counter.encoded(files, samples)
+    if bar.disable:
+        return
+    job = counter.snapshot()
+    bar.set_postfix_str(f"{job.audio_seconds / 3600:.3f} h of audio, {job.real_time:.1f}x real time", False)
+    bar.update(min(job.files, bar.total) - bar.n)
 
 
 def finish(
