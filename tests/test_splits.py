@@ -1,6 +1,7 @@
 """Splits as the Hub knows them (issue 31, item 1): `tokenize --split train validation` writes
 `data/{split}-NNNNN-of-NNNNN.parquet`, `load_dataset(folder)` returns both by name, a split added by
-a later run joins them, and analysis, BPE training and export read the split they are given."""
+a later run joins them, analysis and BPE training read the split they are given, and export
+carries every split through under its name."""
 
 from __future__ import annotations
 
@@ -100,8 +101,20 @@ def test_splits_round_trip_through_load_dataset_analysis_bpe_and_export(
     text_tokenizer = train_text_tokenizer(tmp_path / "text_tokenizer")
     exported = tmp_path / "orpheus"
     result = run_here(
-        capsys, "export", "--format", "orpheus", "--tokens", str(tokens), "--split", "test",
-        "--text_column", "text", "--text_tokenizer", str(text_tokenizer), "--output_dir", str(exported),
+        capsys, "export", "--format", "orpheus", "--tokens", str(tokens), "--text_column", "text",
+        "--text_tokenizer", str(text_tokenizer), "--output_dir", str(exported),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr  # every split carried through, each by its name
+    assert {name: len(rows) for name, rows in load_dataset(str(exported)).items()} == {
+        "train": 3, "validation": 2, "test": 1
+    }  # fmt: skip
+    summary = json.loads((exported / "export.json").read_text())
+    assert summary["counts"]["rows_written"] == 6 and summary["splits"]["validation"]["shards"] == 1
+    assert "validation (2 rows)" in (exported / "README.md").read_text()
+    one = tmp_path / "orpheus_test"
+    result = run_here(
+        capsys, "export", "--format", "orpheus", "--tokens", str(tokens), "--text_column", "text",
+        "--text_tokenizer", str(text_tokenizer), "--output_dir", str(one), "--split", "test",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert len(load_dataset(str(exported), split="train")) == 1
+    assert sorted(p.name for p in (one / "data").iterdir()) == ["test-00000-of-00001.parquet"]

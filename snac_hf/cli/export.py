@@ -54,7 +54,11 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
     )
     parser.add_argument("--num_proc", type=_positive, default=1, help="worker processes (one shard each)")
     parser.add_argument("--output_dir", required=True, help="the dataset folder to write")
-    parser.add_argument("--split", default="train", help="the token set's split to export (default: train)")
+    parser.add_argument(
+        "--split",
+        help="the one split of the token set to export (default: every split of a token-set folder, each "
+        "under its name; of a dataset name: train)",
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
