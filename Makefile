@@ -10,7 +10,7 @@ setup:
 
 demo: setup
 	$(PYTHON) scripts/tokenize.py --input_dir tests/data/speech --output_dir $(DEMO_OUT)/tokens \
-		--model "$$($(PYTHON) -c 'from snac_hf.codec.model_folder import cached_model_dir; print(cached_model_dir())')" \
+		--model offline \
 		--overwrite
 
 lint:
@@ -35,7 +35,7 @@ LAUNCH2 = OMP_NUM_THREADS=1 $(PYTHON) -m accelerate.commands.launch --multi_gpu 
 evidence: setup
 	corpus="$$($(PYTHON) bench/speech_corpus.py | cut -f1)" && \
 	$(LAUNCH2) scripts/tokenize.py --input_dir "$$corpus" --output_dir $(EVIDENCE_OUT)/tokens \
-		--model "$$($(PYTHON) -c 'from snac_hf.codec.model_folder import cached_model_dir; print(cached_model_dir())')" \
+		--model offline \
 		--keep_columns package language speaker license --no_analysis --no_progress
 	$(LAUNCH2) scripts/evidence.py --tokens $(EVIDENCE_OUT)/tokens --output_dir $(EVIDENCE_OUT)/report \
 		--preset cpu-small --batch_size 4

@@ -38,7 +38,12 @@ def test_compare_reports_every_variant_and_budget(token_set, tmp_path):
     )
     out = tmp_path / "cmp"
     report = compare(
-        token_set, out, variants=["plain", "rl", "cross_scale"], num_merges=[0, 100], holdout=0.25
+        token_set,
+        out,
+        variants=["plain", "rl", "cross_scale"],
+        num_merges=[0, 100],
+        holdout=0.25,
+        annotate=True,
     )
 
     rows = {(r["variant"], r["num_merges"]): r for r in report["results"]}
@@ -68,7 +73,7 @@ def test_compare_reports_every_variant_and_budget(token_set, tmp_path):
     assert analysis.startswith("# Analysis\n\nHeuristics said things.")
     assert "<!-- snac_hf:bpe_measured:start -->" in analysis and "**Measured**" in analysis
     assert "heuristic verdict: good candidate" in analysis
-    compare(token_set, out, variants=["plain"], num_merges=[0], holdout=0.25)
+    compare(token_set, out, variants=["plain"], num_merges=[0], holdout=0.25, annotate=True)
     assert (token_set / "analysis.md").read_text().count("snac_hf:bpe_measured:start") == 1  # replaced
 
 
@@ -161,3 +166,35 @@ def test_merging_needs_no_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_compare_reads_the_token_set_without_changing_it_unless_asked(capsys, tmp_path):
+    """Issue 31 item 8: compare-bpe rewrote the set's analysis.md, analysis.json and card, and wrote
+    the measured line twice. Now a reader writes only into its --output_dir; --annotate_tokens
+    states the measurement in the set, once per file."""
+    from snac_hf.analysis import analyze_folder
+    from snac_hf.analysis.markdown import NOT_MEASURED
+    from tests.conftest import run_here
+
+    tokens = write_synthetic_token_set(
+        tmp_path / "tokens", layout_for("snac_24khz"), n_files=12, seconds=(0.5, 1.5), seed=3
+    )
+    analyze_folder(str(tokens), plots=False, console=False)
+
+    def contents() -> dict:
+        return {p: p.read_bytes() for p in sorted(tokens.rglob("*")) if p.is_file()}
+
+    before = contents()
+    args = ("--tokens", str(tokens), "--variants", "plain", "--num_merges", "0", "8", "--holdout", "0.3")
+    result = run_here(capsys, "compare-bpe", *args, "--output_dir", str(tmp_path / "cmp"))
+    assert result.returncode == 0, result.stderr
+    assert contents() == before and "updated" not in result.stdout
+    result = run_here(
+        capsys, "compare-bpe", *args, "--output_dir", str(tmp_path / "cmp2"), "--annotate_tokens"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "updated" in result.stdout
+    assert (tokens / "analysis.md").read_text().count("**Measured**") == 1
+    card = (tokens / "README.md").read_text()
+    assert card.count("Measured BPE compression:") == 1 and NOT_MEASURED not in card
+    assert json.loads((tokens / "analysis.json").read_text())["bpe_measured"]["variant"] == "plain"

@@ -250,10 +250,10 @@ def test_compare_bpe_refuses_other_settings_and_says_it_updates_analysis_md(toke
     args = ["compare-bpe", "--tokens", str(tokens), "--variants", "plain", "rl", "--num_merges", "0", "10"]
     out = tmp_path / "cmp"
     capsys.readouterr()
-    assert snac_hf_main([*args, "--holdout", "0.3", "--output_dir", str(out)]) == 0
+    assert snac_hf_main([*args, "--holdout", "0.3", "--output_dir", str(out), "--annotate_tokens"]) == 0
     printed = capsys.readouterr().out
     assert f"updated {tokens / 'analysis.md'}" in printed
-    assert (tokens / "analysis.md").read_text() != before and "bpe_measured" in (
+    assert (tokens / "analysis.md").read_text() != before and "**Measured**" in (
         tokens / "analysis.md"
     ).read_text()
     report = (out / "comparison.json").read_bytes()

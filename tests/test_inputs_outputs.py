@@ -599,9 +599,9 @@ def test_a_resume_with_other_arithmetic_is_refused_naming_what_changed(tmp_path,
     }
     before = snapshot(out)
     refusals = {
-        "arithmetic.device_type: cpu -> cuda; ": (TokenizeSettings(exact=True), Processes(device="cuda:0")),
+        "arithmetic.device_type: cpu -> cuda, ": (TokenizeSettings(exact=True), Processes(device="cuda:0")),
         "arithmetic.compiled: False -> True": (TokenizeSettings(exact=True, compile=True), None),
-        "precision: float64 -> float32-tf32; arithmetic.tf32: False -> True": (
+        "--precision/--exact (float64 -> float32-tf32), arithmetic.tf32: False -> True": (
             TokenizeSettings(precision="tf32"),
             None,
         ),
@@ -610,7 +610,8 @@ def test_a_resume_with_other_arithmetic_is_refused_naming_what_changed(tmp_path,
         with pytest.raises(OutputExistsError) as refused:
             tokenize_dataset(folder_dataset(str(audio)), codec, str(out), settings, processes, progress=False)
         message = str(refused.value)
-        assert f"other inputs or settings ({changed}" in message and "\n" not in message, message
+        assert "made with other settings or inputs: " in message and changed in message, message
+        assert "\n" not in message
         assert snapshot(out) == before
     run_file = out / STATE_DIR / "run.json"
     run = json.loads(run_file.read_text())
@@ -619,3 +620,73 @@ def test_a_resume_with_other_arithmetic_is_refused_naming_what_changed(tmp_path,
         folder_dataset(str(audio)), codec, str(out), TokenizeSettings(exact=True), progress=False
     )
     assert again["this_run"]["units"] == 0  # resumed, nothing left
+
+
+def fingerprint_of(**changes) -> dict:
+    """A tokenize fingerprint as `pipeline.run_fingerprint` writes it, with `changes`."""
+    base = {
+        "inputs": "0" * 64,
+        "kept_columns": {},
+        "codec": {"name": "offline (local folder)", "checkpoint": None, "weights_sha256": "a" * 64},
+        "segment_samples": 98304,
+        "context_samples": 0,
+        "precision": "float32",
+        "files_per_shard": 256,
+    }
+    return {**base, **changes}
+
+
+def test_a_resume_refusal_names_what_differs(tmp_path):
+    """Issue 31 item 15: "made with other inputs or settings" now says which."""
+    out = tmp_path / "tokens"
+    start_token_set(out, fingerprint_of())
+    cases = {
+        "--segment_length (98304 samples -> 49152 samples)": fingerprint_of(segment_samples=49152),
+        "--files_per_shard (256 -> 8)": fingerprint_of(files_per_shard=8),
+        "--precision/--exact (float32 -> float64)": fingerprint_of(precision="float64"),
+        "the input (its rows": fingerprint_of(inputs="1" * 64),
+        "--keep_columns ([] -> ['text'])": fingerprint_of(kept_columns={"text": {"dtype": "string"}}),
+        "--model (offline (local folder) -> hubertsiuzdak/snac_24khz)": fingerprint_of(
+            codec={"name": "hubertsiuzdak/snac_24khz", "checkpoint": None, "weights_sha256": "b" * 64}
+        ),
+        "the codec weights (same --model name, other weights)": fingerprint_of(
+            codec={"name": "offline (local folder)", "checkpoint": None, "weights_sha256": "c" * 64}
+        ),
+    }
+    for named, fingerprint in cases.items():
+        with pytest.raises(OutputExistsError) as refused:
+            check_output(out, fingerprint, overwrite=False)
+        message = str(refused.value)
+        assert f"split 'train' made with other settings or inputs: {named}" in message, message
+        assert "Nothing was changed" in message and "\n" not in message
+    both = fingerprint_of(segment_samples=49152, context_samples=4096)
+    with pytest.raises(OutputExistsError, match=r"--segment_length \(.*\), --context_length \(0 samples"):
+        check_output(out, both, overwrite=False)
+
+
+def test_a_split_joins_a_set_made_alike_and_overwrite_replaces_only_it(tmp_path):
+    """Issue 31 item 1: another split with the same codec and settings is added beside the set's
+    splits; one made otherwise is refused, naming the difference; --overwrite of a split that
+    exists replaces that split alone."""
+    out = tmp_path / "tokens"
+    start_token_set(out, fingerprint_of())
+    validation = fingerprint_of(inputs="1" * 64, files_per_shard=4, split="validation")
+    assert check_output(out, validation, overwrite=False) is False  # added, not refused
+    reset_output(out, validation)
+    assert (out / shard_name(0, 1)).is_file() and (out / STATE_DIR / "run.json").is_file()
+    record_written(out, [shard_name(0, 1, "validation")])
+    (out / shard_name(0, 1, "validation")).write_bytes(b"shard")
+    assert check_output(out, validation, overwrite=False) is True
+    other_codec = fingerprint_of(
+        codec={"name": "x", "checkpoint": None, "weights_sha256": "c" * 64}, split="test"
+    )
+    with pytest.raises(OutputExistsError, match=r"whose split 'train' was made with other settings: --model"):
+        check_output(out, other_codec, overwrite=False)
+    changed = {**validation, "inputs": "2" * 64}
+    with pytest.raises(OutputExistsError, match=r"split 'validation' made with other .*: the input"):
+        check_output(out, changed, overwrite=False)
+    assert check_output(out, changed, overwrite=True) is False
+    reset_output(out, changed)
+    assert (out / shard_name(0, 1)).is_file() and not (out / shard_name(0, 1, "validation")).exists()
+    assert json.loads((out / STATE_DIR / "run-validation.json").read_text()) == changed
+    assert json.loads((out / STATE_DIR / "run.json").read_text()) == fingerprint_of()

@@ -127,3 +127,22 @@ def test_damaged_committed_codebooks_are_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not the committed codebooks .*git checkout -- snac_hf/codec/data"):
         codebook_fit.build_committed_model(tmp_path / "model")
     assert not (tmp_path / "model").exists()
+
+
+def test_offline_short_names_are_the_cached_folders(tmp_path, monkeypatch, fitted_model, random_model):
+    """Issue 31 item 10: `--model offline` (and `offline-random`) instead of the cache path; a folder
+    of that name stays a path; an offline model not built yet is one line saying how to build it."""
+    from snac_hf.codec.model_folder import resolve_model
+
+    assert resolve_model("offline") == str(fitted_model)
+    assert resolve_model("offline-random") == str(random_model)
+    assert resolve_model("hubertsiuzdak/snac_24khz") == "hubertsiuzdak/snac_24khz"
+    assert load_codec("offline").name == str(fitted_model)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "offline").mkdir()
+    assert resolve_model("offline") == "offline"
+    monkeypatch.setenv("SNAC_HF_HOME", str(tmp_path / "empty"))
+    with pytest.raises(
+        ValueError, match=r"^--model offline-random: .* run `snac-hf offline-model --random`$"
+    ):
+        resolve_model("offline-random")

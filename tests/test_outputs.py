@@ -44,7 +44,8 @@ def compared_speech(analyzed_speech, tmp_path_factory) -> tuple[Path, dict]:
     """`compare` of every variant at 0 and 200 merges on the analyzed copy: (folder, report)."""
     from snac_hf.bpe.compare import compare
 
-    report = compare(analyzed_speech, tmp_path_factory.mktemp("comparison"), num_merges=[0, 200], holdout=0.2)
+    out = tmp_path_factory.mktemp("comparison")
+    report = compare(analyzed_speech, out, num_merges=[0, 200], holdout=0.2, annotate=True)
     return analyzed_speech, report
 
 

@@ -276,13 +276,33 @@ def test_dataset_source(tmp_path, short_speech_dir, fitted_model):
     assert {os.path.basename(r["file_path"]) for r in by_id.values()} <= set(SHORT_SPEECH)
 
 
-def test_push_to_hub_offline_keeps_the_token_set(tmp_path, short_speech_dir, fitted_model):
+def test_push_to_hub_fails_before_any_file_is_decoded(capsys, tmp_path, short_speech_dir, fitted_model):
+    """Issue 31 item 2: an unusable --push_to_hub failed only after the whole job. Now the Hub, the
+    token and the repository are checked first: offline (conftest) and with no Hub at the endpoint,
+    one line, exit 2, and not a shard (nor the folder) written."""
     out = tmp_path / "tokens"
     args = ("--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", str(fitted_model))
-    result = tokenize(*args, "--push_to_hub", "someone/tokens")
-    assert result.returncode == 1
-    assert "could not push" in result.stderr and "complete" in result.stderr
-    assert len(rows(out)) == 5
+    result = tokenize_here(capsys, *args, "--push_to_hub", "someone/tokens")
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.startswith(
+        "error: --push_to_hub someone/tokens: the Hugging Face Hub cannot be reached"
+    )
+    assert "HF_HUB_OFFLINE is set" in result.stderr and result.stderr.count("\n") == 1
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))  # nothing listens on port 9
+    command = [
+        sys.executable,
+        "scripts/tokenize.py",
+        "--no_progress",
+        *args,
+        "--push_to_hub",
+        "someone/tokens",
+    ]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and not out.exists(), result.stderr
+    assert (
+        "the Hugging Face Hub cannot be reached (" in result.stderr and "nothing was encoded" in result.stderr
+    )
 
 
 def test_one_run_per_output_folder_and_a_killed_runs_lock_is_free(tmp_path, short_speech_dir, fitted_model):
@@ -357,3 +377,32 @@ def test_precision_and_compile_on_resume(tmp_path, short_speech_dir, fitted_mode
     assert settings["precision"] == "bfloat16-autocast" and settings["compile"] == "auto"
     assert len(rows(made)) == len(find_audio_files(str(two)))
     assert "precision: bfloat16-autocast" in (made / "README.md").read_text()
+
+
+def test_duration_filters_skip_and_count_files(capsys, tmp_path, short_speech_dir, fitted_model):
+    """Issue 31 item 9: --min_duration / --max_duration skip files outside the bounds (after decoding),
+    listed in skipped.jsonl and counted in metadata.json and the card; the bounds are part of the
+    run's fingerprint, so a resume with other bounds is refused, naming them."""
+    out = tmp_path / "tokens"
+    args = ["--input_dir", str(short_speech_dir), "--output_dir", str(out), "--model", "offline"]
+    args += ["--segment_length", "1", "--files_per_shard", "2"]
+    result = tokenize_here(capsys, *args, "--min_duration", "1.5", "--max_duration", "2.05")
+    assert result.returncode == 0, result.stderr
+    assert "3 files encoded, 0 failed, 2 skipped" in result.stdout
+    assert sorted(os.path.basename(p) for p in (r["file_path"] for r in rows(out).values())) == [
+        "en_006_002.flac", "en_007_003.flac", "ru_034_2.flac"
+    ]  # fmt: skip
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
+    reasons = {os.path.basename(e["file_path"]): e["reason"] for e in skipped}
+    assert reasons == {
+        "en_005_001.flac": "shorter than --min_duration 1.5 s (1.095 s)",
+        "it_016_dir-first.flac": "longer than --max_duration 2.05 s (2.109 s)",
+    }
+    meta = json.loads((out / METADATA_FILE).read_text())
+    assert meta["files_skipped"] == 2 and meta["files_processed"] == 3
+    card = (out / "README.md").read_text()
+    assert "3 encoded, 0 failed (see `errors.jsonl`), 2 skipped (see `skipped.jsonl`)" in card
+    assert "- duration filter: files shorter than 1.5 s or longer than 2.05 s were skipped" in card
+    result = tokenize_here(capsys, *args, "--min_duration", "1.5")
+    assert result.returncode == 2
+    assert "--max_duration (2.05 s -> not set)" in result.stderr

@@ -37,6 +37,7 @@ def count_source(
     distinct_budget: int = AnalysisConfig.distinct_budget,
     heavy_budget: int = AnalysisConfig.heavy_budget,
     progress: bool = False,
+    split: str = "train",
 ) -> Counted:
     """Count a source (see `sources.resolve`) into merged partial statistics.
 
@@ -44,7 +45,7 @@ def count_source(
     number of codes per scale (`TokenStats.count`); a shard given twice (same footer digest) is an error.
     """
     start = time.perf_counter()
-    resolved = resolve(source, layout=layout, num_shards=num_proc)
+    resolved = resolve(source, layout=layout, num_shards=num_proc, split=split)
     check_layout(resolved.layout)
     shards = [unit.identity() for unit in resolved.units]
     if repeated := repeated_shard(shards):
@@ -78,7 +79,8 @@ def analyze(source: str | Dataset, *, num_proc: int = 1, **options) -> dict:
     """All figures of a token set as a dict (the content of analysis.json); writes nothing.
 
     `source`: a token-set folder, a Parquet file or glob, a `load_dataset` name, or a
-    `datasets.Dataset`. `options`: `layout`, `max_n`, `distinct_budget`, `heavy_budget`, `progress`.
+    `datasets.Dataset`. `options`: `layout`, `max_n`, `distinct_budget`, `heavy_budget`, `progress`,
+    `split` (of a folder or dataset name; default train).
     """
     return summarize_counted(count_source(source, num_proc=num_proc, **options), num_proc)
 

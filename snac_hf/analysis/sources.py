@@ -32,9 +32,11 @@ from snac_hf.tokenset.load import is_saved_to_disk, open_token_set
 from snac_hf.tokenset.schema import (
     DATA_DIR,
     METADATA_FILE,
+    SPLIT,
     count_column,
     layout_of,
     n_scales_of,
+    split_files,
     tokens_column,
 )
 
@@ -192,15 +194,21 @@ def _short_path(path: str) -> str:
     return f"{DATA_DIR}/{name}" if parent == DATA_DIR else name
 
 
-def resolve(source: str | Dataset, *, layout: CodecLayout | None = None, num_shards: int = 1) -> Source:
+def resolve(
+    source: str | Dataset, *, layout: CodecLayout | None = None, num_shards: int = 1, split: str = SPLIT
+) -> Source:
     """Resolve a token-set folder, a Parquet file or glob, a `save_to_disk` folder or a `load_dataset`
     name (both read as a Dataset by `open_token_set`), or a Dataset; `layout` overrides the recorded or
-    assumed one; `num_shards` splits a Dataset into that many units."""
+    assumed one; `num_shards` splits a Dataset into that many units; `split` is the split of a folder
+    or of a dataset name that is read (a Parquet file or glob is read as given)."""
     if isinstance(source, Dataset):
         return _dataset_source("dataset", source, layout, num_shards)
     if os.path.isdir(source) and not is_saved_to_disk(source):
         footers = check_token_set(source)  # whole, as metadata.json and the unit records say
-        return _parquet_source(source, footers, layout or layout_of(source))
+        chosen = set(split_files([f.path for f in footers], split, source))
+        described = source if split == SPLIT else f"{source} (split {split})"
+        footers = [f for f in footers if f.path in chosen]
+        return _parquet_source(described, footers, layout or layout_of(source))
     if source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:
@@ -210,7 +218,7 @@ def resolve(source: str | Dataset, *, layout: CodecLayout | None = None, num_sha
         if layout is None and os.path.basename(os.path.dirname(os.path.abspath(files[0]))) == DATA_DIR:
             layout = layout_of(folder)
         return _parquet_source(source, footers, layout)
-    return _dataset_source(source, open_token_set(source), layout, num_shards)
+    return _dataset_source(source, open_token_set(source, split), layout, num_shards)
 
 
 def _dataset_source(

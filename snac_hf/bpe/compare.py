@@ -17,12 +17,13 @@ report says so) and evaluated on the held-out part:
 A variant "compresses" when it needs at least 5% fewer tokens than codes (codes/token >= 1.05);
 between 1 and 1.05 the table says "barely", at 1 (or below) "no". The folder gets
 `comparison.md`, `comparison.json`, `comparison.png` and the tokenizers (`tokenizers/VARIANT-MERGES`).
-When the token set is a folder with an `analysis.md` (written by the analysis step), the measured
-compression goes next to the heuristic verdict (`record_measured`): analysis.md's `bpe_measured`
-section gets one line, and when `analysis.json` is the current analysis schema it gets
-`bpe_measured` and the verdict lines of analysis.md and of the dataset card are rewritten to state
-the measurement. A new analysis run rewrites those two (without the measurement; the
-`bpe_measured` section stays) until compare_bpe runs again.
+Nothing else is written: the token set read is never changed, unless `annotate=True` (the CLI's
+`--annotate_tokens`) asks for the measured compression next to its heuristic verdict
+(`record_measured`, a token-set folder with an `analysis.md` from the analysis step): when
+`analysis.json` is the current analysis schema it gets `bpe_measured` and the verdict lines of
+analysis.md and of the dataset card are rewritten to state the measurement (once); otherwise
+analysis.md's `bpe_measured` section gets the one line. A new analysis run rewrites the verdict
+lines without the measurement.
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ def compare(
     span_frames: bool | None = None,
     layout: CodecLayout | str | None = None,
     batch_size: int = 256,
+    split: str = "train",
+    annotate: bool = False,
 ) -> dict:
-    """Run the comparison; write comparison.md/.json/.png to `output_dir`; return the JSON dict.
+    """Run the comparison on split `split` of `source`; write comparison.md/.json/.png to `output_dir`;
+    return the JSON dict. `annotate`: also state the measurement in the token set's own analysis.md,
+    analysis.json and card (module docstring); without it the token set is only read.
 
     `min_frequency` is the threshold of `thresholded` (the other variants keep 2); `max_run` and
     `span_frames` go to the variants they apply to.
@@ -116,7 +121,7 @@ def compare(
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-    dataset, folder = open_source(source)
+    dataset, folder = open_source(source, split)
     layout = resolve_layout(dataset, folder, layout)
     train, held_out = split_by_id(dataset, holdout)
     if len(held_out) == 0 or len(train) == 0:
@@ -203,7 +208,7 @@ def compare(
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / "comparison.md").write_text(markdown_report(report, corpus_summary.describe()))
     plot_comparison(report, output_dir / "comparison.png")
-    if folder is not None and (folder / "analysis.md").is_file():
+    if annotate and folder is not None and (folder / "analysis.md").is_file():
         record_measured(report, folder)
         logger.info("added the measured compression to %s", folder / "analysis.md")
     return report
@@ -226,16 +231,20 @@ def measured_summary(report: dict) -> dict | None:
 def record_measured(report: dict, folder: Path) -> None:
     """Put the measured compression next to the heuristic verdict of the token set in `folder`.
 
-    analysis.md's `bpe_measured` section is set to `measured_line`. When analysis.json holds the
-    current analysis schema, its `bpe_measured` is set to `measured_summary`, and the `analysis`
-    sections of analysis.md and of the card (README.md, when present) are rewritten from it."""
-    write_section(folder / "analysis.md", MEASURED_SECTION, measured_line(report, folder))
+    When analysis.json holds the current analysis schema, its `bpe_measured` is set to
+    `measured_summary`, and the `analysis` sections of analysis.md and of the card (README.md, when
+    present) are rewritten from it, which state the measurement (an older run's `bpe_measured`
+    section is emptied: the line once, not twice). Otherwise analysis.md's `bpe_measured` section
+    is set to `measured_line`."""
     try:
         analysis = json.loads((folder / "analysis.json").read_text())
     except (OSError, ValueError):
-        return
+        analysis = None
     if not isinstance(analysis, dict) or analysis.get("schema_version") != SCHEMA_VERSION:
+        write_section(folder / "analysis.md", MEASURED_SECTION, measured_line(report, folder))
         return
+    if f"snac_hf:{MEASURED_SECTION}:start" in (folder / "analysis.md").read_text():
+        write_section(folder / "analysis.md", MEASURED_SECTION, "")
     analysis["bpe_measured"] = measured_summary(report)
     (folder / "analysis.json").write_text(json.dumps(analysis, indent=1, ensure_ascii=False) + "\n")
     write_section(folder / "analysis.md", "analysis", analysis_report(analysis, analysis.get("plots", [])))

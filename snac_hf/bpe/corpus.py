@@ -36,13 +36,13 @@ DEFAULT_MAX_TRAIN_CHARS = 20_000_000
 DEFAULT_HOLDOUT = 0.2
 
 
-def open_source(source: str | os.PathLike | Dataset) -> tuple[Dataset, Path | None]:
-    """A token set as a Dataset, and its folder when it is a local token-set folder."""
+def open_source(source: str | os.PathLike | Dataset, split: str = "train") -> tuple[Dataset, Path | None]:
+    """Split `split` of a token set as a Dataset, and its folder when it is a local token-set folder."""
     if isinstance(source, Dataset):
         return source, None
     source = str(source)
     folder = Path(source) if os.path.isdir(source) else None
-    return open_token_set(source), folder
+    return open_token_set(source, split), folder
 
 
 def resolve_layout(

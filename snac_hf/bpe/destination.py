@@ -138,6 +138,7 @@ def check_comparison_destination(
     span_frames: bool | None = None,
     layout: str | None = None,
     overwrite: bool = False,
+    split: str = "train",
 ) -> None:
     """What `compare-bpe` checks before it starts: `output_dir` holds no token set, and every
     `tokenizers/VARIANT-MERGES` folder it would replace holds the same settings (`check_destination`;
@@ -149,7 +150,7 @@ def check_comparison_destination(
     trained = Path(output_dir) / "tokenizers"
     if not trained.is_dir():
         return
-    dataset, folder = open_source(source)
+    dataset, folder = open_source(source, split)
     resolved = resolve_layout(dataset, folder, layout)
     for name in variants:
         kind = VARIANTS[name]

@@ -49,17 +49,18 @@ def train_tokenizer(
     stage1_merges: int | None = None,
     batch_size: int = 256,
     overwrite: bool = True,
+    split: str = "train",
 ) -> Path:
     """Train `variant` with up to `num_merges` merges on `source`; save it to `output_dir`.
 
     `min_frequency` defaults to the variant's (100 for `thresholded`, else 2); `max_run` (run-length
     variants, default 16), `span_frames` (frame-based variants, default False) and `stage1_merges`
     (hierarchical, default num_merges // 2) are errors for variants they do not apply to.
-    `max_train_chars=None` trains on everything. `overwrite=False` (the command's default) refuses,
-    before training, a token-set folder or a tokenizer with other settings in `output_dir`
-    (`snac_hf.bpe.destination`). Returns `output_dir`.
+    `max_train_chars=None` trains on everything; `split` is the token set's split trained on.
+    `overwrite=False` (the command's default) refuses, before training, a token-set folder or a
+    tokenizer with other settings in `output_dir` (`snac_hf.bpe.destination`). Returns `output_dir`.
     """
-    dataset, folder = open_source(source)
+    dataset, folder = open_source(source, split)
     layout = resolve_layout(dataset, folder, layout)
     serializer = make_variant(variant, layout, max_run=max_run, span_frames=span_frames)
     train_options = {}

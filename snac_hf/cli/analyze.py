@@ -44,6 +44,12 @@ def parser(prog: str = "scripts/analyze.py") -> argparse.ArgumentParser:
     )
     p.add_argument("--report_dir", help="where to write the reports (default: the token-set folder)")
     p.add_argument(
+        "--split",
+        default="train",
+        help="the split of a token-set folder or dataset name to analyze (default: train; another split "
+        "needs --report_dir: a set's own reports describe its train split)",
+    )
+    p.add_argument(
         "--save_partial", metavar="NPZ", help="also save the partial counts, to merge with others later"
     )
     p.add_argument("--num_proc", type=_positive, default=1, help="worker threads")
@@ -86,6 +92,8 @@ def main(argv: list[str] | None = None, prog: str = "scripts/analyze.py") -> int
         p.error(f"--output_dir {args.output_dir}: no such token-set folder")
     if args.tokens and _missing_path(args.tokens):
         p.error(f"--tokens {args.tokens}: no such file or folder")
+    if args.split != "train" and not args.report_dir and not args.save_partial:
+        p.error(f"--split {args.split}: give --report_dir (a token set's own reports are of its train split)")
     report_dir = _report_dir(args)
     if report_dir is None and not args.save_partial:
         p.error("--report_dir is needed unless the source is a token-set folder (or use --save_partial)")
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace, report_dir: str | None) -> int:
             distinct_budget=args.ngram_exact_budget,
             heavy_budget=args.heavy_hitter_budget,
             progress=not args.quiet,
+            split=args.split,
         )
     if args.save_partial:
         save_partial(counted, args.save_partial)
@@ -111,7 +120,7 @@ def run(args: argparse.Namespace, report_dir: str | None) -> int:
         return 0
     analysis = summarize_counted(counted, args.num_proc)
     write_reports(analysis, report_dir, plots=not args.no_plots)
-    if args.output_dir:  # the token set's own card gets the summary
+    if args.output_dir and args.split == "train":  # the token set's own card gets the summary
         write_card_section(analysis, args.output_dir, report_dir)
     if not args.quiet:
         print(console_report(analysis))

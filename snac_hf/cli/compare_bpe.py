@@ -24,7 +24,8 @@ from snac_hf.cli.train_bpe import codec_name
 
 def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") -> int:
     """`snac-hf compare-bpe`: check the destination (`check_comparison_destination`), compare, print
-    comparison.md, and say which files of the token set (analysis.md ...) got the measured compression."""
+    comparison.md, and (with --annotate_tokens) say which files of the token set got the measured
+    compression."""
     parser = CommandParser(
         prog, description="Train every BPE variant at the same budgets; compare them on held-out files."
     )
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
         help="fraction of files held out, by id hash (the same files as evaluate-lm's)",
     )
     parser.add_argument("--output_dir", required=True, help="comparison.md/.json/.png and tokenizers/")
+    parser.add_argument(
+        "--annotate_tokens",
+        action="store_true",
+        help="also state the measured compression in the token set's own analysis.md, analysis.json and "
+        "card (a token-set folder; without this flag the token set is only read)",
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
     parser.add_argument(
         "--codec", type=codec_name, default=None, help="codec when the token set has no metadata.json"
     )
+    parser.add_argument("--split", default="train", help="the token set's split to compare (default: train)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     options = {"min_frequency": args.min_frequency, "max_run": args.max_run, "span_frames": args.span_frames}
@@ -84,6 +92,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
             **options,
             layout=args.codec,
             overwrite=args.overwrite,
+            split=args.split,
         )
         before = {path: path.stat().st_mtime_ns for path in watched if path.is_file()}
         compare(
@@ -94,6 +103,8 @@ def main(argv: list[str] | None = None, prog: str = "scripts/compare_bpe.py") ->
             holdout=args.holdout,
             max_train_chars=args.max_train_chars or None,
             layout=args.codec,
+            split=args.split,
+            annotate=args.annotate_tokens,
             **options,
         )
         print((Path(args.output_dir) / "comparison.md").read_text())

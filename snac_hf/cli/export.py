@@ -64,6 +64,11 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
     parser.add_argument("--num_proc", type=_positive, default=1, help="worker processes (one shard each)")
     parser.add_argument("--output_dir", required=True, help="the dataset folder to write")
     parser.add_argument(
+        "--split",
+        help="the one split of the token set to export (default: every split of a token-set folder, each "
+        "under its name; of a dataset name: train)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the export in --output_dir (only files snac_hf wrote)",
@@ -88,6 +93,7 @@ def export(args: argparse.Namespace) -> int:
         num_proc=args.num_proc,
         overwrite=args.overwrite,
         frames=args.frames,
+        split=args.split,
     )
     summary = export_orpheus(args.tokens, args.output_dir, settings)
     print(describe(summary, args.output_dir))

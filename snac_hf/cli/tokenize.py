@@ -2,6 +2,7 @@
 
     accelerate launch scripts/tokenize.py --input_dir WAVS --output_dir TOKENS [--model M] ...
     snac-hf tokenize --dataset NAME --audio_column audio --split train --output_dir TOKENS
+    snac-hf tokenize --dataset NAME --split train validation test --output_dir TOKENS
     snac-hf tokenize --analyze_only --output_dir TOKENS
 
 The input and the output folder are checked before the model loads, so a wrong path is an error
@@ -17,6 +18,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import replace
 
 from snac_hf.cli.errors import report, run_command
 from snac_hf.cli.parser import CommandParser
@@ -30,7 +32,14 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
     source.add_argument("--input_dir", help="folder of audio files (searched recursively)")
     source.add_argument("--dataset", help="any load_dataset source with an audio column")
     source.add_argument("--audio_column", default="audio", help="audio column of --dataset (default: audio)")
-    source.add_argument("--split", default="train", help="split of --dataset (default: train)")
+    source.add_argument(
+        "--split",
+        nargs="+",
+        default=["train"],
+        help="split(s) of --dataset, each written as that split of the token set (data/SPLIT-*.parquet; "
+        "a slice such as train[:100] is written as train); with --input_dir, the one split the folder "
+        "becomes (default: train). A split added to an existing set joins its other splits",
+    )
     source.add_argument(
         "--streaming",
         action="store_true",
@@ -50,6 +59,18 @@ def build_parser(prog: str = "scripts/tokenize.py") -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--max_files", type=int, help="only the first N files (sorted by path; a dataset's first N rows)"
+    )
+    source.add_argument(
+        "--min_duration",
+        type=float,
+        metavar="SECONDS",
+        help="skip files shorter than this (after decoding; listed in skipped.jsonl, counted in the card)",
+    )
+    source.add_argument(
+        "--max_duration",
+        type=float,
+        metavar="SECONDS",
+        help="skip files longer than this (after decoding; listed in skipped.jsonl, counted in the card)",
     )
     parser.add_argument("--output_dir", required=True, help="token-set folder to write (or to analyze)")
     codec = parser.add_argument_group("codec")
@@ -148,6 +169,28 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--context_length must be >= 0")
     if args.max_files is not None and args.max_files <= 0:
         parser.error("--max_files must be positive")
+    for name in ("min_duration", "max_duration"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            parser.error(f"--{name} must be a positive number of seconds, not {value}")
+    if args.min_duration and args.max_duration and args.min_duration > args.max_duration:
+        parser.error(f"--min_duration {args.min_duration} is above --max_duration {args.max_duration}")
+    if args.input_dir is not None and len(args.split) > 1:
+        parser.error("--input_dir is one split: give one --split name (run once per folder)")
+    try:
+        names = [token_split(split) for split in args.split]
+    except ValueError as error:
+        parser.error(f"--split: {error}")
+    if len(set(names)) < len(names):
+        parser.error(f"--split: {args.split} name one split of the token set twice")
+
+
+def token_split(split: str) -> str:
+    """The token-set split that split `split` of the input becomes: its name without a slice
+    (`train[:100]` -> train), a `datasets` split name (`tokenset.schema.check_split_name`)."""
+    from snac_hf.tokenset.schema import check_split_name
+
+    return check_split_name(split.split("[", 1)[0] if split.endswith("]") else split)
 
 
 def main(argv: list[str] | None = None, prog: str = "scripts/tokenize.py") -> int:
@@ -170,10 +213,14 @@ def tokenize(args: argparse.Namespace) -> int:
     from snac_hf.job.output_folder import OutputExistsError, check_output_location
     from snac_hf.job.pipeline import TokenizeSettings, tokenize_dataset
 
+    if args.push_to_hub:  # hours of work are not spent on a set that cannot be uploaded
+        from snac_hf.tokenset.hub import check_push_target
+
+        check_push_target(args.push_to_hub)
     if args.device:
         check_device(args.device)
     check_output_location(args.input_dir, args.output_dir)
-    source = open_input(args)  # a wrong input fails here, before the model loads
+    sources = [(token_split(s), open_input(args, s)) for s in args.split]  # before the model loads
     processes = current_processes(args.device)
     warning = single_process_warning()
     if warning and processes.is_main:
@@ -191,21 +238,33 @@ def tokenize(args: argparse.Namespace) -> int:
         license=args.license,
         precision=args.precision,
         compile=args.compile,
+        min_duration=args.min_duration,
+        max_duration=args.max_duration,
     )
-    started = time.perf_counter()
-    try:
-        meta = tokenize_dataset(
-            source, codec, args.output_dir, settings, processes, args.overwrite, not args.no_progress
-        )
-    except OutputExistsError as error:
-        return report(str(error))
-    if meta is None:  # not the main process: the main one reports
+    for split, source in sources:
+        started = time.perf_counter()
+        try:
+            meta = tokenize_dataset(
+                source,
+                codec,
+                args.output_dir,
+                replace(settings, split=split),
+                processes,
+                args.overwrite,
+                not args.no_progress,
+            )
+        except OutputExistsError as error:
+            return report(str(error))
+        if meta is None:  # not the main process: the main one reports
+            continue
+        label = f" (split {split})" if len(sources) > 1 or split != "train" else ""
+        print(summary_line(meta, args.output_dir, time.perf_counter() - started) + label)
+    if meta is None:
         return 0
-    print(summary_line(meta, args.output_dir, time.perf_counter() - started))
     if meta["files_processed"] and not args.no_analysis:
         from snac_hf.analysis import analyze_folder
 
-        analyze_folder(args.output_dir, num_proc=args.num_proc)
+        analyze_folder(args.output_dir, num_proc=args.num_proc, split=analyzed_split(meta))
     if args.push_to_hub:
         from snac_hf.tokenset.load import push_to_hub
 
@@ -216,6 +275,12 @@ def tokenize(args: argparse.Namespace) -> int:
             return 1
     failed = meta["files_failed"]
     return 1 if meta["files_processed"] == 0 or (args.strict and failed) else 0
+
+
+def analyzed_split(meta: dict) -> str:
+    """The split the analysis after tokenize reads: train when the set has one, else its first."""
+    splits = list(meta.get("splits", {})) or ["train"]
+    return "train" if "train" in splits else splits[0]
 
 
 def check_encoder_options(args: argparse.Namespace, device: str) -> None:
@@ -232,7 +297,7 @@ def check_encoder_options(args: argparse.Namespace, device: str) -> None:
         )
 
 
-def open_input(args: argparse.Namespace):
+def open_input(args: argparse.Namespace, split: str = "train"):
     """The job's input (`snac_hf.job.inputs`): a folder, a dataset loaded whole, or a streamed one."""
     from snac_hf.job.inputs import MapInput, StreamInput
     from snac_hf.sources.columns import ColumnError, attach_folder_columns
@@ -254,7 +319,7 @@ def open_input(args: argparse.Namespace):
             raise ValueError(str(error)) from error
     request = DatasetRequest(
         name=args.dataset,
-        split=args.split,
+        split=split,
         audio_column=args.audio_column,
         keep_columns=args.keep_columns,
         id_column=args.id_column,
@@ -265,7 +330,7 @@ def open_input(args: argparse.Namespace):
         return StreamInput(StreamSource(request))
     audio = hub_dataset(request)
     if len(audio) == 0:
-        raise FileNotFoundError(f"--dataset {args.dataset}: split {args.split!r} has no rows")
+        raise FileNotFoundError(f"--dataset {args.dataset}: split {split!r} has no rows")
     return MapInput(audio, {"source": source_fingerprint(request)})
 
 

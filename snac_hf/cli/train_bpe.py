@@ -77,6 +77,7 @@ def build_parser(prog: str = "scripts/train_bpe.py") -> argparse.ArgumentParser:
         default=None,
         help="hierarchical: merges of stage 1 (default: half of --num_merges)",
     )
+    parser.add_argument("--split", default="train", help="the token set's split to train on (default: train)")
     parser.add_argument(
         "--codec",
         type=codec_name,
@@ -105,6 +106,7 @@ def _train(args: argparse.Namespace) -> int:
         span_frames=args.span_frames,
         stage1_merges=args.stage1_merges,
         overwrite=args.overwrite,
+        split=args.split,
     )
     return 0
 

@@ -65,7 +65,7 @@ batching or resume (float32 results differ by ~1e-6 between thread counts, enoug
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -275,6 +275,7 @@ class SnacEncoder:
         batch_size: int,
         context_samples: int = 0,
         whole_frames: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[list[np.ndarray]]:
         """Codes per scale for each whole file: segments batched by padded length, reassembled.
 
@@ -287,7 +288,7 @@ class SnacEncoder:
         (`encode_counted` returns the counts instead, so that a job fails only those files).
         """
         codes, nonfinite = self.encode_counted(
-            files, segment_samples, batch_size, context_samples, whole_frames
+            files, segment_samples, batch_size, context_samples, whole_frames, progress
         )
         _refuse_nonfinite(nonfinite, "files")
         return codes
@@ -299,12 +300,15 @@ class SnacEncoder:
         batch_size: int,
         context_samples: int = 0,
         whole_frames: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> tuple[list[list[np.ndarray]], list[int]]:
         """`encode_files`' codes and, per file, the number of non-finite latent values (counted on
         the device, all its segments): a file with any has meaningless codes (an fp16/bf16
         overflow) and must fail, not be written.
 
         Bucket j+1 is launched before bucket j's codes are collected (see "On CUDA" above).
+        `progress(files, samples)` is called as each bucket's codes arrive: the files whose last
+        segment it held and the audio samples (segment cores) it encoded.
         """
         for name, value in (("segment", segment_samples), ("context", context_samples)):
             if value % self.layout.pad_multiple:
@@ -318,6 +322,15 @@ class SnacEncoder:
         codes: list[list[np.ndarray]] = [[] for _ in segments]
         nonfinite = [0] * len(files)
         lengths = [s.stop - s.start for s in segments]
+        left = np.bincount([s.file for s in segments], minlength=len(files))  # segments per file not done
+
+        def store(members: list[int], batch: _InFlight) -> None:
+            self._store(codes, nonfinite, segments, members, batch)
+            if progress is not None:
+                np.subtract.at(left, [segments[i].file for i in members], 1)
+                done = len({segments[i].file for i in members if left[segments[i].file] == 0})
+                progress(done, sum(segments[i].core_stop - segments[i].core_start for i in members))
+
         previous: tuple[list[int], _InFlight] | None = None
         for members in length_buckets(lengths, self.layout.pad_multiple, batch_size):
             inputs = [files[segments[i].file][segments[i].start : segments[i].stop] for i in members]
@@ -326,10 +339,10 @@ class SnacEncoder:
             ]
             launched = (members, self._launch(inputs, keep))
             if previous is not None:
-                self._store(codes, nonfinite, segments, *previous)
+                store(*previous)
             previous = launched
         if previous is not None:
-            self._store(codes, nonfinite, segments, *previous)
+            store(*previous)
         if self.choice is not None and self.choice.observe(files, self.layout.sampling_rate):
             self.use_compiled()
         per_file: list[list[list[np.ndarray]]] = [[] for _ in files]

@@ -31,7 +31,13 @@ from pathlib import Path
 import torch
 from snac import SNAC
 
-from snac_hf.codec.model_folder import DEFAULT_MODEL, MARKER_FILE, WEIGHT_FILES, cached_model_dir
+from snac_hf.codec.model_folder import (
+    DEFAULT_MODEL,
+    MARKER_FILE,
+    WEIGHT_FILES,
+    cached_model_dir,
+    resolve_model,
+)
 from snac_hf.layout import SNAC_CONFIGS, CodecLayout
 from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
 
@@ -75,7 +81,9 @@ class Codec:
 
 
 def load_codec(model: str = DEFAULT_MODEL, checkpoint: str | None = None) -> Codec:
-    """Load SNAC from a folder, a Hub id, or a checkpoint on a known architecture (on CPU)."""
+    """Load SNAC from a folder, a Hub id, a short offline name (`offline`, `offline-random`:
+    `model_folder.resolve_model`), or a checkpoint on a known architecture (on CPU)."""
+    model = resolve_model(model)
     if os.path.isdir(model):
         config, weights_path, marker = _read_folder(Path(model))
         config_source = str(Path(model) / "config.json")

@@ -13,6 +13,9 @@ import torch
 from snac import SNAC
 
 DEFAULT_MODEL = "hubertsiuzdak/snac_24khz"
+#: Short `--model` names of the offline stand-in models (`cached_model_dir` kinds): typed instead of
+#: their cache path in every command. A path that exists is always a path (a folder named `offline`).
+OFFLINE_NAMES = {"offline": "fitted", "offline-random": "random"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 MARKER_FILE = "snac_hf.json"
 
@@ -37,3 +40,16 @@ def cached_model_dir(kind: str = "fitted", model: str = DEFAULT_MODEL, seed: int
     return (
         home / "models" / f"{short}-{kind}-v{FIT_VERSION}-seed{seed}-torch{torch.__version__.split('+')[0]}"
     )
+
+
+def resolve_model(model: str) -> str:
+    """`model` with a short offline name (`OFFLINE_NAMES`) replaced by its cached folder; a
+    CodecLoadError-free ValueError when that folder was never built (it says how to build it)."""
+    if model not in OFFLINE_NAMES or os.path.exists(model):
+        return model
+    kind = OFFLINE_NAMES[model]
+    folder = cached_model_dir(kind)
+    if not (folder / "config.json").is_file():
+        build = "snac-hf offline-model" + (" --random" if kind == "random" else "")
+        raise ValueError(f"--model {model}: the offline model is not built here ({folder}); run `{build}`")
+    return str(folder)

@@ -80,7 +80,17 @@ def count_lines(summary: dict) -> list[str]:
         "file may lack its last codes: the token set keeps only the codes of real audio)",
         f"- speech written: {counts['frames_written']:,} frames ({hours:.4f} hours); ids: "
         f"{counts['ids_written']:,}",
+        *split_lines(summary),
     ]
+
+
+def split_lines(summary: dict) -> list[str]:
+    """The splits of an export of several (`load_dataset` names them from `data/{split}-*.parquet`)."""
+    splits = summary.get("splits")
+    if not splits:
+        return []
+    each = ", ".join(f"{name} ({s['counts']['rows_written']:,} rows)" for name, s in splits.items())
+    return [f"- splits, as the token set's (`load_dataset` returns each by name): {each}"]
 
 
 def card_body(summary: dict) -> str:

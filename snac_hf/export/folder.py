@@ -1,8 +1,9 @@
 """The output folder of an export: may this run write there, and which files are its own.
 
-An export folder holds `data/train-NNNNN-of-NNNNN.parquet`, `README.md` (the card), `export.json`
-(the summary) and `.snac_hf/` (the ownership records of `snac_hf.tokenset.ownership`: every file
-is recorded before it is written, so `--overwrite` removes exactly the files snac_hf wrote).
+An export folder holds `data/{split}-NNNNN-of-NNNNN.parquet` (the token set's splits), `README.md`
+(the card), `export.json` (the summary) and `.snac_hf/` (the ownership records of
+`snac_hf.tokenset.ownership`: every file is recorded before it is written, so `--overwrite`
+removes exactly the files snac_hf wrote).
 
 `check_output` refuses, before anything is written: a path that is a file; the token set itself,
 a folder inside it or around it; a folder holding a token set (`metadata.json` or a tokenize run's
@@ -102,17 +103,17 @@ def start_output(folder: Path) -> None:
     write_text(state / MANIFEST_FILE, json.dumps(MANIFEST) + "\n")
 
 
-def temporary_shards(folder: Path, indices: range, total: int) -> list[Path]:
+def temporary_shards(folder: Path, indices: range, total: int, split: str = "train") -> list[Path]:
     """Where units `indices` of `total` write their shards until `final_shards` renames them: the
-    temporary siblings of `data/train-i-of-total.parquet`, recorded (which owns them) before they exist."""
-    names = [shard_name(i, total) for i in indices]
+    temporary siblings of `data/{split}-i-of-total.parquet`, recorded (which owns them) before they exist."""
+    names = [shard_name(i, total, split) for i in indices]
     record_written(folder, names)
     return [folder / partial_of(name) for name in names]
 
 
-def final_shards(folder: Path, temporary: list[Path]) -> list[str]:
-    """Rename the written temporary shards, in order, to `data/train-i-of-n.parquet` (recorded first)."""
-    names = [shard_name(i, len(temporary)) for i in range(len(temporary))]
+def final_shards(folder: Path, temporary: list[Path], split: str = "train") -> list[str]:
+    """Rename the written temporary shards, in order, to `data/{split}-i-of-n.parquet` (recorded first)."""
+    names = [shard_name(i, len(temporary), split) for i in range(len(temporary))]
     record_written(folder, names)
     for path, name in zip(temporary, names, strict=True):
         os.replace(path, folder / name)

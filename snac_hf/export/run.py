@@ -9,8 +9,13 @@ Order of work: everything that can be wrong with the inputs is checked before an
 output folder). Then each unit of the token set (a Parquet shard) becomes one output shard
 (`writer.write_shard`), in this process or in `num_proc` worker processes (spawned: a fork after
 the tokenizers' thread pool started can hang), each streaming its unit batch by batch. The shards
-that hold rows are renamed to `data/train-i-of-n.parquet`, then `export.json` and the card are
+that hold rows are renamed to `data/{split}-i-of-n.parquet`, then `export.json` and the card are
 written. If the run fails, or writes no row at all, what it wrote is removed again.
+
+Splits: every split of a token-set folder is exported under its own name (`settings.split` None,
+the default), or the one split `settings.split` names (of anything else: train by default).
+`export.json` then holds the totals and, for more than one split, `splits` (each split's counts
+and shards).
 """
 
 from __future__ import annotations
@@ -51,8 +56,9 @@ from snac_hf.export.writer import (
     write_shard_in_worker,
 )
 from snac_hf.tokenset.card import public_name
+from snac_hf.tokenset.load import is_saved_to_disk
 from snac_hf.tokenset.ownership import record_written
-from snac_hf.tokenset.schema import has_padding_columns
+from snac_hf.tokenset.schema import has_padding_columns, parquet_files, splits_of
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class ExportSettings:
     #: `frames.FRAME_RULES`: "upstream" (ceil(n / 2048) frames), "real" (whole real frames only), or
     #: None: upstream where the token set stores padding codes, else real (`frames.frame_rule`)
     frames: str | None = None
+    split: str | None = None  # the split exported; None: every split of a token-set folder (else train)
 
 
 def check_numbers(settings: ExportSettings) -> None:
@@ -113,38 +120,86 @@ def export_orpheus(
     the summary, as `export.json` holds it. `tokenizer`: an already loaded text tokenizer instead of
     loading `settings.text_tokenizer`."""
     check_numbers(settings)
-    source = open_source(tokens)
-    source.check_text_column(settings.text_column, "--text_column")
-    if settings.speaker_column:
-        source.check_text_column(settings.speaker_column, "--speaker_column")
-    rule = frame_rule(settings.frames, source.column_names, source.description)
-    settings = replace(settings, frames=rule)
+    sources = [(split, open_source(tokens, split)) for split in exported_splits(tokens, settings.split)]
+    for _, source in sources:
+        source.check_text_column(settings.text_column, "--text_column")
+        if settings.speaker_column:
+            source.check_text_column(settings.speaker_column, "--speaker_column")
+    first = sources[0][1]  # every split of a token set has the same columns
+    settings = replace(settings, frames=frame_rule(settings.frames, first.column_names, first.description))
     if tokenizer is None:
         tokenizer = load_text_tokenizer(settings.text_tokenizer)
     folder = Path(output_dir)
-    check_output(folder, source.folder, settings.overwrite)
+    check_output(folder, sources[0][1].folder, settings.overwrite)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         start_output(folder)
-        summary = write_export(source, folder, settings, tokenizer)
+        summary = write_export(sources, folder, settings, tokenizer)
     except BaseException:
         discard(folder, created)
         raise
     return summary
 
 
+def exported_splits(tokens: str | Dataset, split: str | None) -> list[str]:
+    """`[split]`, or for None every split of a token-set folder (train first), else `["train"]`."""
+    if split is not None:
+        return [split]
+    if isinstance(tokens, (str, os.PathLike)) and os.path.isdir(tokens) and not is_saved_to_disk(str(tokens)):
+        return splits_of(parquet_files(tokens)) or ["train"]
+    return ["train"]
+
+
 def write_export(
-    source: TokenSource, folder: Path, settings: ExportSettings, tokenizer: PreTrainedTokenizerBase
+    sources: list[tuple[str, TokenSource]],
+    folder: Path,
+    settings: ExportSettings,
+    tokenizer: PreTrainedTokenizerBase,
 ) -> dict:
+    """Every split's shards, then export.json and the card; the summary."""
+    source = sources[0][1]
     carried = [] if settings.pack else source.kept_columns()
     features = output_features(Features({name: source.features[name] for name in carried}))
+    (folder / "data").mkdir(exist_ok=True)
+    written = {split: write_split(s, folder, settings, tokenizer, features, split) for split, s in sources}
+    counts = ExportCounts()
+    for split_counts, _, _, _ in written.values():
+        counts.add(split_counts)
+    shards = sum(n for _, n, _, _ in written.values())
+    if not shards:
+        raise ValueError(f"{source.description}: nothing to export: {nothing_written(counts, settings.pack)}")
+    summary = summarize(source, settings, tokenizer, counts, carried, shards)
+    if settings.pack:
+        summary.update(
+            blocks=sum(b for _, _, b, _ in written.values()),
+            ids_dropped_after_last_block=sum(d for _, _, _, d in written.values()),
+        )
+    if len(written) > 1:
+        summary["splits"] = {
+            split: {"counts": c.to_dict(), "shards": n, **({"blocks": b} if settings.pack else {})}
+            for split, (c, n, b, _) in written.items()
+        }
+    record_written(folder, list(EXPORT_FILES))
+    write_summary(folder, summary)
+    write_card(folder, summary, features)
+    return summary
+
+
+def write_split(
+    source: TokenSource,
+    folder: Path,
+    settings: ExportSettings,
+    tokenizer: PreTrainedTokenizerBase,
+    features: Features,
+    split: str,
+) -> tuple[ExportCounts, int, int, int]:
+    """One split's shards `data/{split}-i-of-n.parquet`: (counts, shards, blocks, ids dropped)."""
     row_settings = RowSettings(
         settings.text_column, settings.speaker_column, settings.max_length, settings.frames
     )
-    (folder / "data").mkdir(exist_ok=True)
     n = len(source.units)
-    paths = temporary_shards(folder, range(n), n)
+    paths = temporary_shards(folder, range(n), n, split)
     jobs = [
         ShardJob(unit, str(path), row_settings, features, settings.pack)
         for unit, path in zip(source.units, paths, strict=True)
@@ -158,23 +213,16 @@ def write_export(
     if settings.pack:
         tail_blocks, dropped = pack_tails([r.tail for r in results], settings.pack)
         if len(tail_blocks):
-            written.append(write_tail_shard(folder, n, tail_blocks, features))
+            written.append(write_tail_shard(folder, n, tail_blocks, features, split))
             blocks += len(tail_blocks)
-    if not written:
-        raise ValueError(f"{source.description}: nothing to export: {nothing_written(counts, settings.pack)}")
-    shards = final_shards(folder, written)
-    summary = summarize(source, settings, tokenizer, counts, carried, len(shards))
-    if settings.pack:
-        summary.update(blocks=blocks, ids_dropped_after_last_block=dropped)
-    record_written(folder, list(EXPORT_FILES))
-    write_summary(folder, summary)
-    write_card(folder, summary, features)
-    return summary
+    return counts, len(final_shards(folder, written, split)) if written else 0, blocks, dropped
 
 
-def write_tail_shard(folder: Path, n_units: int, blocks: np.ndarray, features: Features) -> Path:
+def write_tail_shard(
+    folder: Path, n_units: int, blocks: np.ndarray, features: Features, split: str = "train"
+) -> Path:
     """The shard of the blocks chained from every unit's tail (`pack.pack_tails`), after the units'."""
-    (path,) = temporary_shards(folder, range(n_units, n_units + 1), n_units + 1)
+    (path,) = temporary_shards(folder, range(n_units, n_units + 1), n_units + 1, split)
     pq.write_table(
         blocks_table(blocks, block_names("tail", 0, len(blocks)), features), path, compression="zstd"
     )

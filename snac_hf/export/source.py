@@ -34,7 +34,7 @@ from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
 from snac_hf.tokenset.json_files import DamagedInputError
 from snac_hf.tokenset.load import is_saved_to_disk, open_token_set
 from snac_hf.tokenset.row_checks import check_rows
-from snac_hf.tokenset.schema import DATA_DIR, layout_of, n_scales_of, read_metadata
+from snac_hf.tokenset.schema import DATA_DIR, layout_of, n_scales_of, read_metadata, split_files
 
 #: Rows per Arrow batch: a token set's shard (256 files by default) in one or a few batches.
 BATCH_ROWS = 256
@@ -145,8 +145,13 @@ def resolve_layout(source: str, n_scales: int, recorded: CodecLayout | None) -> 
     return recorded
 
 
-def parquet_source(description: str, paths: list[str], folder: str | None) -> TokenSource:
+def parquet_source(
+    description: str, paths: list[str], folder: str | None, split: str = "train"
+) -> TokenSource:
     footers = check_token_set(folder) if folder else check_parquet_files(paths)
+    if folder:  # the whole set is checked; split `split` is read
+        chosen = set(split_files([f.path for f in footers], split, folder))
+        footers = [f for f in footers if f.path in chosen]
     schema = pq.read_schema(footers[0].path)
     n_scales = n_scales_of(schema.names)
     meta_folder = folder
@@ -178,16 +183,17 @@ def _shard_start(n: int, count: int, index: int) -> int:
     return div * index + min(index, mod)
 
 
-def open_source(source: str | Dataset) -> TokenSource:
-    """A token-set folder, Parquet file or glob, `save_to_disk` folder, Hub dataset name, or Dataset."""
+def open_source(source: str | Dataset, split: str = "train") -> TokenSource:
+    """A token-set folder, Parquet file or glob, `save_to_disk` folder, Hub dataset name, or Dataset;
+    of a folder or a dataset name, split `split`."""
     if isinstance(source, Dataset):
         return dataset_source("the dataset", source)
     source = str(source)
     if os.path.isdir(source) and not is_saved_to_disk(source):
-        return parquet_source(source, [], source)
+        return parquet_source(source, [], source, split)
     if source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:
             raise FileNotFoundError(f"{source}: no Parquet file matches")
         return parquet_source(source, files, None)
-    return dataset_source(source, open_token_set(source))
+    return dataset_source(source, open_token_set(source, split))

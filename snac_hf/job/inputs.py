@@ -28,8 +28,16 @@ from snac_hf.job.units import Unit, map_units, stream_units
 from snac_hf.sources.dataset import StreamSource, source_fingerprint
 from snac_hf.sources.path_text import fs_path_of_value
 from snac_hf.tokenset.ownership import STATE_DIR
+from snac_hf.tokenset.schema import SPLIT
 
 COUNTS_FILE = "source_rows.json"
+
+
+def counts_file(split: str = SPLIT) -> str:
+    """`.snac_hf/` file of a streamed split's rows per source shard (train: `source_rows.json`)."""
+    return COUNTS_FILE if split == SPLIT else f"source_rows-{split}.json"
+
+
 SNAC_INPUT_COLUMNS = ("id", "file_path", "audio")
 
 
@@ -86,8 +94,10 @@ class MapInput:
     def fingerprint(self) -> dict:
         return {**self.source, "rows": rows_digest(self.dataset), "n_rows": len(self.dataset)}
 
-    def plan(self, folder: Path, files_per_shard: int, is_main: bool, wait: Callable[[], None]) -> list[Unit]:
-        return map_units(len(self.dataset), files_per_shard)
+    def plan(
+        self, folder: Path, files_per_shard: int, is_main: bool, wait: Callable[[], None], split: str = SPLIT
+    ) -> list[Unit]:
+        return map_units(len(self.dataset), files_per_shard, split)
 
     def read(self, units: list[Unit]) -> Iterator[tuple[Unit, list[dict]]]:
         for unit in units:
@@ -112,9 +122,11 @@ class StreamInput:
     def fingerprint(self) -> dict:
         return {"stream": source_fingerprint(self.source.request), "n_source_shards": self.source.n_shards}
 
-    def plan(self, folder: Path, files_per_shard: int, is_main: bool, wait: Callable[[], None]) -> list[Unit]:
+    def plan(
+        self, folder: Path, files_per_shard: int, is_main: bool, wait: Callable[[], None], split: str = SPLIT
+    ) -> list[Unit]:
         """Units from the rows per source shard (counted once by the main process, then kept)."""
-        path = folder / STATE_DIR / COUNTS_FILE
+        path = folder / STATE_DIR / counts_file(split)
         if is_main and not path.is_file():
             counts = self.source.count_rows()
             tmp = path.with_name(f".{path.name}.partial")
@@ -122,7 +134,7 @@ class StreamInput:
             os.replace(tmp, path)
         wait()
         counts = truncate(json.loads(path.read_text()), self.source.request.max_files)
-        return stream_units(counts, files_per_shard)
+        return stream_units(counts, files_per_shard, split)
 
     def read(self, units: list[Unit]) -> Iterator[tuple[Unit, list[dict]]]:
         by_shard: dict[int, list[Unit]] = {}

@@ -13,7 +13,7 @@ single segment that does not fit needs a shorter `--segment_length` or another p
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +31,8 @@ class SplittingEncoder:
     context: int
     batch_size: int
     splits: list[dict] = field(default_factory=list)
+    #: called as files are encoded: (files finished, samples encoded) (`snac_hf.job.progress`)
+    progress: Callable[[int, int], None] | None = None
 
     def encode(self, files: Sequence[np.ndarray]) -> tuple[list[list[np.ndarray]], list[int], list[dict]]:
         """Codes per file to the end of its last frame (real audio, then SNAC's codes over its
@@ -41,7 +43,12 @@ class SplittingEncoder:
         while True:
             try:
                 codes, nonfinite = self.encoder.encode_counted(
-                    files, self.segment, self.batch_size, self.context, whole_frames=True
+                    files,
+                    self.segment,
+                    self.batch_size,
+                    self.context,
+                    whole_frames=True,
+                    progress=self.progress,
                 )
                 self.splits.extend(splits)
                 return codes, nonfinite, splits

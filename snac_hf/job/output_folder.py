@@ -3,17 +3,21 @@
 `check_output_location` (before the model loads): `--output_dir` must be a folder or creatable as
 one, writable, and not inside `--input_dir` unless everything in it is snac_hf's (then a scan of
 the input leaves it out). `check_output` (every process, before anyone writes): a folder whose
-`.snac_hf/run.json` equals this run's fingerprint is resumed; an empty or missing folder is
-started; any other is refused unless `overwrite=True`, and even then when a file snac_hf did not
-write (`snac_hf.tokenset.ownership`) sits where the run writes: under `data/` or `.snac_hf/`, or at one of
-`TOKEN_SET_FILES`. `reset_output` (main process) then removes exactly the files snac_hf wrote and
-starts the folder. Other files stay where they are; a refusal changes nothing on disk.
+run file (`.snac_hf/run.json`, for a split other than train `.snac_hf/run-SPLIT.json`) equals this
+run's fingerprint is resumed; an empty or missing folder is started; a token set that holds other
+splits made with the same codec and encoding settings (`SET_KEYS`) gets this split added beside
+them; any other is refused, naming what differs (`differences`), unless `overwrite=True`, and even
+then when a file snac_hf did not write (`snac_hf.tokenset.ownership`) sits where the run writes:
+under `data/` or `.snac_hf/`, or at one of `TOKEN_SET_FILES`. `reset_output` (main process) then
+removes exactly the files snac_hf wrote (only this split's, when the other splits stay) and starts
+the folder or the split. Other files stay where they are; a refusal changes nothing on disk.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +35,11 @@ from snac_hf.tokenset.ownership import (
     partial_of,
     remove_empty_dirs,
 )
-from snac_hf.tokenset.schema import DATA_DIR
+from snac_hf.tokenset.schema import DATA_DIR, SPLIT
+
+#: Fingerprint keys every split of one token set shares (one codec, one way of encoding, one set of
+#: columns); the others (`inputs`, `files_per_shard`, `split`) are each split's own.
+SET_KEYS = ("kept_columns", "codec", "segment_samples", "context_samples", "precision", "compile")
 
 __all__ = ["RUN_FILE", "STATE_DIR", "check_output", "check_output_location", "reset_output"]
 
@@ -97,12 +105,97 @@ def in_the_way(folder: Path) -> list[str]:
     return sorted(p for p in found if p not in owned)
 
 
-def read_run(folder: Path) -> dict | None:
-    """The fingerprint in `.snac_hf/run.json`; None when missing or unreadable."""
+def run_file(split: str = SPLIT) -> str:
+    """The file under `.snac_hf/` holding a split's fingerprint: `run.json` for train (what single-split
+    sets always had), `run-SPLIT.json` for any other split."""
+    return RUN_FILE if split == SPLIT else f"run-{split}.json"
+
+
+def read_run(folder: Path, split: str = SPLIT) -> dict | None:
+    """The fingerprint of split `split` (`run_file`); None when missing or unreadable."""
     try:
-        return json.loads((folder / STATE_DIR / RUN_FILE).read_text())
+        return json.loads((folder / STATE_DIR / run_file(split)).read_text())
     except (OSError, ValueError):
         return None
+
+
+def split_runs(folder: Path) -> dict[str, dict]:
+    """The fingerprint of every split started in `folder`, by split name."""
+    runs = {}
+    for path in sorted((folder / STATE_DIR).glob("run*.json")):
+        match = re.fullmatch(r"run(?:-(\w+(?:\.\w+)*))?\.json", path.name)
+        run = read_run(folder, match[1] or SPLIT) if match else None
+        if run is not None:
+            runs[match[1] or SPLIT] = run
+    return dict(sorted(runs.items(), key=lambda item: (item[0] != SPLIT, item[0])))  # train first
+
+
+def differences(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> str:
+    """What differs between two fingerprints, as the flags and inputs a user knows:
+    `--segment_length (96000 -> 48000 samples)`, `the input (...)`, `the codec weights`..."""
+    wanted = keys or tuple(dict.fromkeys([*old, *new]))
+    found = []
+    for key in wanted:
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if key == "codec":
+            found += _codec_differences(before or {}, after or {})
+        else:
+            found.append(_described(key, before, after))
+    return ", ".join(found) or "nothing snac_hf can name"
+
+
+_FLAGS = {
+    "segment_samples": ("--segment_length", " samples"),
+    "context_samples": ("--context_length", " samples"),
+    "precision": ("--precision/--exact", ""),
+    "files_per_shard": ("--files_per_shard", ""),
+    "compile": ("--compile (it changes the codes here)", ""),
+    "min_duration": ("--min_duration", " s"),
+    "max_duration": ("--max_duration", " s"),
+}
+
+
+def _described(key: str, before: object, after: object) -> str:
+    if key == "inputs":
+        return "the input (its rows: files, their sizes or modification times, audio bytes or kept values)"
+    if key == "kept_columns":
+        return f"--keep_columns ({sorted(before or {})} -> {sorted(after or {})})"
+    if key == "split":
+        return f"--split ({before or SPLIT} -> {after or SPLIT})"
+    if isinstance(before, dict) and isinstance(after, dict):  # the arithmetic: device, TF32, compile...
+        return ", ".join(fingerprint_changes(before, after, f"{key}."))
+    flag, unit = _FLAGS.get(key, (key, ""))
+    shown = [f"{value}{unit}" if value is not None else "not set" for value in (before, after)]
+    return f"{flag} ({shown[0]} -> {shown[1]})"
+
+
+def _codec_differences(before: dict, after: dict) -> list[str]:
+    found = []
+    if before.get("name") != after.get("name"):
+        found.append(f"--model ({before.get('name')} -> {after.get('name')})")
+    if before.get("checkpoint") != after.get("checkpoint"):
+        found.append(f"--checkpoint ({before.get('checkpoint')} -> {after.get('checkpoint')})")
+    if not found and before.get("weights_sha256") != after.get("weights_sha256"):
+        found.append("the codec weights (same --model name, other weights)")
+    return found
+
+
+def set_clash(folder: Path, fingerprint: dict) -> tuple[str, str] | None:
+    """(other split, what differs) when a split already in `folder` was made with another codec,
+    encoding or columns than `fingerprint` (`SET_KEYS`); None when every other split agrees."""
+    split = fingerprint.get("split", SPLIT)
+    for other, run in split_runs(folder).items():
+        if other != split and any(run.get(k) != fingerprint.get(k) for k in SET_KEYS):
+            return other, differences(run, fingerprint, SET_KEYS)
+    return None
+
+
+def other_splits(folder: Path, fingerprint: dict) -> list[str]:
+    """The splits of `folder` other than `fingerprint`'s."""
+    split = fingerprint.get("split", SPLIT)
+    return [s for s in split_runs(folder) if s != split]
 
 
 def check_output(
@@ -116,7 +209,8 @@ def check_output(
         raise OutputLocationError(
             f"--output_dir {folder} exists and is not a folder; give the path of a folder"
         )
-    run = read_run(folder)
+    split = fingerprint.get("split", SPLIT)
+    run = read_run(folder, split)
     if run is not None and upgrade is not None:
         run = upgrade(run)
     if run is not None and run == fingerprint:
@@ -124,16 +218,23 @@ def check_output(
     present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
     if not present:
         return False
-    if not overwrite:
-        changed = "; ".join(fingerprint_changes(run, fingerprint)) if run is not None else ""
-        what = (
-            f"a token set made with other inputs or settings ({changed})"
-            if run is not None
-            else f"files {present[:5]}"
-        )
+    clash = set_clash(folder, fingerprint)
+    adding = run is None and clash is None and other_splits(folder, fingerprint)
+    if not overwrite and not adding:
+        if run is not None:
+            what = f"split {split!r} made with other settings or inputs: {differences(run, fingerprint)}"
+            replaced = f"split {split!r}"
+        elif clash is not None:
+            what = (
+                f"a token set whose split {clash[0]!r} was made with other settings: {clash[1]} (all the "
+                "splits of a token set share one codec, encoding and columns)"
+            )
+            replaced = "the token set (every split)"
+        else:
+            what, replaced = f"files {present[:5]}", "the token set"
         raise OutputExistsError(
             f"--output_dir {folder} already holds {what}. Nothing was changed. Use another folder, or pass "
-            "--overwrite to replace the token set in it (only files snac_hf wrote are removed)."
+            f"--overwrite to replace {replaced} in it (only files snac_hf wrote are removed)."
         )
     blocking = in_the_way(folder)
     if blocking:
@@ -173,8 +274,11 @@ def reset_output(folder: Path, fingerprint: dict) -> None:
         raise OutputExistsError(
             f"--output_dir {folder} holds files snac_hf did not write; nothing was changed"
         )
+    split = fingerprint.get("split", SPLIT)
+    keep_others = set_clash(folder, fingerprint) is None and other_splits(folder, fingerprint)
     for relative in sorted(owned_files(folder)):
-        (folder / relative).unlink(missing_ok=True)
+        if not keep_others or is_split_file(relative, split):
+            (folder / relative).unlink(missing_ok=True)
     for top in (DATA_DIR, STATE_DIR):
         remove_empty_dirs(folder / top)
     state = folder / STATE_DIR
@@ -182,7 +286,22 @@ def reset_output(folder: Path, fingerprint: dict) -> None:
     write_json(state / MANIFEST_FILE, MANIFEST)
     (state / "units").mkdir(exist_ok=True)
     (state / WRITTEN_DIR).mkdir(exist_ok=True)
-    write_json(state / RUN_FILE, fingerprint)
+    write_json(state / run_file(split), fingerprint)
+
+
+def is_split_file(relative: str, split: str) -> bool:
+    """Whether a file snac_hf wrote belongs to split `split` alone: its shards, unit records, run
+    file and streamed row counts (and their temporary siblings)."""
+    name = relative.rsplit("/", 1)[-1].lstrip(".").removesuffix(".partial")
+    if relative.startswith(f"{DATA_DIR}/"):
+        return name.startswith(f"{split}-")
+    if relative.startswith(f"{STATE_DIR}/units/"):
+        own = re.fullmatch(r"\d{5}\.json", name) if split == SPLIT else name.startswith(f"{split}-")
+        return bool(own)
+    if relative.startswith(f"{STATE_DIR}/") and "/" not in relative[len(STATE_DIR) + 1 :]:
+        suffix = "" if split == SPLIT else f"-{split}"
+        return name in (f"run{suffix}.json", f"source_rows{suffix}.json")
+    return False
 
 
 def write_json(path: Path, value: dict) -> None:

@@ -33,8 +33,8 @@ import hashlib
 import json
 import os
 import sys
-import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -53,15 +53,25 @@ from snac_hf.job.folder_lock import FolderLock
 from snac_hf.job.inputs import MapInput, StreamInput
 from snac_hf.job.out_of_memory import SplittingEncoder
 from snac_hf.job.output_folder import check_output, reset_output
+from snac_hf.job.progress import JobProgress
+from snac_hf.job.progress import clear as clear_progress
+from snac_hf.job.splits import merged_skipped, with_all_splits
 from snac_hf.job.units import Unit, assign_units, record_path, unit_done
-from snac_hf.job.windows import EncodedUnit, UnitAssembly, audio_windows, decoded_files, run_ahead
+from snac_hf.job.windows import (
+    EncodedUnit,
+    UnitAssembly,
+    audio_windows,
+    decoded_files,
+    drop_by_duration,
+    run_ahead,
+)
 from snac_hf.layout.scales import CodecLayout
 from snac_hf.sources.decoding import default_workers
 from snac_hf.sources.skipped import SKIPPED_FILE, write_skipped
 from snac_hf.tokenset.card import build_metadata, write_card, write_errors, write_metadata
 from snac_hf.tokenset.integrity import file_sha256
 from snac_hf.tokenset.ownership import record_written
-from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, rows_to_table, write_parquet
+from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, SPLIT, rows_to_table, write_parquet
 
 
 @dataclass
@@ -85,6 +95,11 @@ class TokenizeSettings:
     precision: str = "fp32"
     #: torch.compile the encoder: True, False, or None for `snac_hf.codec.compile_choice`'s choice
     compile: bool | None = None
+    #: the split of the token set this run writes (`data/{split}-*.parquet`; `snac_hf.job.splits`)
+    split: str = SPLIT
+    #: files shorter / longer than this many seconds (after decoding) are skipped, not encoded
+    min_duration: float | None = None
+    max_duration: float | None = None
 
     def samples(self, codec: Codec) -> tuple[int, int]:
         """Segment and context lengths in samples, rounded to the padding multiple (the context
@@ -162,6 +177,11 @@ def run_fingerprint(
         "arithmetic": run_arithmetic(settings, device),
         "padding_codes": True,  # shards carry padding_scale_k: never mixed with shards of older runs
     }
+    if settings.split != SPLIT:
+        fingerprint["split"] = settings.split  # only then: single-split sets still resume
+    for name in ("min_duration", "max_duration"):
+        if getattr(settings, name) is not None:  # only when set, as above
+            fingerprint[name] = getattr(settings, name)
     return fingerprint
 
 
@@ -192,6 +212,8 @@ class UnitWriter:
     folder: Path
     layout: CodecLayout
     kept: Features
+    #: called as files are encoded: (files finished, samples encoded) (`snac_hf.job.progress`)
+    progress: Callable[[int, int], None] | None = None
 
     def write(self, units: list[EncodedUnit]) -> list[dict]:
         return [self._write_unit(unit) for unit in units]
@@ -213,6 +235,7 @@ class UnitWriter:
             "sha256": digest,
             "duration": sum(r["duration"] for r in rows),
             "errors": encoded.errors,
+            "skipped": encoded.skipped,
             "counts": [
                 code_counts([r["codes"][k] for r in rows], layout.codebook_size)
                 for k in range(layout.n_scales)
@@ -221,7 +244,7 @@ class UnitWriter:
         }
         if encoded.oom_splits:
             record["out_of_memory_splits"] = encoded.oom_splits
-        path = record_path(self.folder, encoded.unit.index)
+        path = record_path(self.folder, encoded.unit.index, encoded.unit.split)
         tmp = path.with_name(f".{path.name}.partial")
         tmp.write_text(json.dumps(record, ensure_ascii=False))
         os.replace(tmp, path)
@@ -262,6 +285,8 @@ def tokenize_dataset(
     processes.wait()
     if processes.is_main and not resume:
         reset_output(folder, fingerprint)
+    if processes.is_main:
+        clear_progress(folder)  # an earlier run's counts are not this run's
     if lock is not None:
         lock.record_holder()
     processes.wait()
@@ -282,14 +307,15 @@ def _run(
     resume: bool,
 ) -> dict | None:
     """The run after its folder is locked and started: plan, encode this process's units, finish."""
-    units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait)
+    units = source.plan(folder, settings.files_per_shard, processes.is_main, processes.wait, settings.split)
     ours = assign_units(units, processes.index, processes.count, source.n_source_shards)
-    done_before = {u.index for u in units if unit_done(folder, u.index)}
+    done_before = {u.index for u in units if unit_done(folder, u.index, u.split)}
     todo = [u for u in ours if u.index not in done_before]
     if processes.is_main and resume:
         left = "; nothing left to encode" if len(done_before) == len(units) else ""
         print(f"resuming: {len(done_before)} of {len(units)} units done{left}", file=sys.stderr, flush=True)
-    run_units(source, codec, folder, settings, processes, todo, progress)
+    job_files = sum(len(u) for u in units if u.index not in done_before)
+    run_units(source, codec, folder, settings, processes, todo, progress, job_files)
     processes.wait()
     if not processes.is_main:
         return None
@@ -315,8 +341,10 @@ def run_units(
     processes: Processes,
     todo: list[Unit],
     progress: bool,
+    job_files: int | None = None,
 ) -> None:
-    """Read, decode, encode and write this process's units that are not done."""
+    """Read, decode, encode and write this process's units that are not done; `job_files`: the
+    files of every process's units left (what the main process's progress counts to)."""
     if not todo:
         return
     device = str(processes.device)
@@ -334,39 +362,48 @@ def run_units(
     splitting = SplittingEncoder(encoder, *settings.samples(codec), settings.batch_size)
     writer = UnitWriter(folder, codec.layout, source.kept)
     assembly = UnitAssembly(codec.layout, "float64" if settings.exact else settings.precision)
+    rate = codec.layout.sampling_rate
+    total = job_files if processes.is_main and job_files is not None else sum(len(u) for u in todo)
+    counter = JobProgress(folder, processes.index, processes.count, total, rate)
     bar = tqdm(
-        total=sum(len(u) for u in todo),
+        total=total,
         unit="file",
         disable=not (progress and processes.is_main),
-        desc=f"encoding (process {processes.index + 1}/{processes.count})",
+        desc="encoding" + (f" ({processes.count} processes)" if processes.count > 1 else ""),
     )
-    started, seconds = time.perf_counter(), 0.0
-    rate = codec.layout.sampling_rate
+    splitting.progress = lambda files, samples: show(bar, counter, files, samples)
     files = decoded_files(source.read(todo), rate, workers, settings.window_seconds)
+    files = drop_by_duration(files, rate, settings.min_duration, settings.max_duration)
     # The next window is assembled while this one is encoded; shards are written in a thread
     # while the next window is encoded (the device never waits on Parquet); at most two writes wait.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snac_hf-write") as writing:
-        written: deque[tuple[list[EncodedUnit], Future]] = deque()
+        written: deque[Future] = deque()
         for window in run_ahead(audio_windows(files, int(settings.window_seconds * rate))):
+            never_encoded = sum(f.samples is None for f in window)  # failed to decode, or skipped
             codes, nonfinite, splits = splitting.encode([f.samples for f in window if f.samples is not None])
             complete = assembly.add(window, codes, splits, nonfinite)
             del window  # its samples are released: only codes go on
+            show(bar, counter, never_encoded, 0)
             if complete:
-                written.append((complete, writing.submit(writer.write, complete)))
-            while len(written) > 1 or (written and written[0][1].done()):
-                seconds += report(bar, *written.popleft())
-                real_time = seconds / (time.perf_counter() - started)
-                bar.set_postfix_str(f"{seconds / 3600:.2f} h of audio, {real_time:.1f}x real time")
+                written.append(writing.submit(writer.write, complete))
+            while len(written) > 1 or (written and written[0].done()):
+                written.popleft().result()  # raises what the writer raised
         while written:
-            seconds += report(bar, *written.popleft())
+            written.popleft().result()
+    if processes.count > 1:
+        counter.publish()  # the last counts, for the main process
     bar.close()
 
 
-def report(bar: tqdm, units: list[EncodedUnit], records: Future) -> float:
-    """Wait for the units' records (raising what the writer raised); advance the bar; audio seconds."""
-    for unit in units:
-        bar.update(len(unit.unit))
-    return sum(record["duration"] for record in records.result())
+def show(bar: tqdm, counter: JobProgress, files: int, samples: int) -> None:
+    """Count what the encoder just finished; on the main process, show the whole job (files as they
+    are encoded, audio hours, real-time factor; tqdm's rate and ETA over the job's files)."""
+    counter.encoded(files, samples)
+    if bar.disable:
+        return
+    job = counter.snapshot()
+    bar.set_postfix_str(f"{job.audio_seconds / 3600:.3f} h of audio, {job.real_time:.1f}x real time", False)
+    bar.update(min(job.files, bar.total) - bar.n)
 
 
 def finish(
@@ -380,12 +417,12 @@ def finish(
 ) -> tuple[dict, list[dict]]:
     """Merge the unit records into metadata.json, errors.jsonl and the card (main process);
     returns the metadata and the records."""
-    missing = [u.index for u in units if not unit_done(folder, u.index)]
+    missing = [u.index for u in units if not unit_done(folder, u.index, u.split)]
     if missing:
         raise RuntimeError(
             f"{folder}: units {missing[:5]} are not done; run the same command again to resume"
         )
-    records = [json.loads(record_path(folder, u.index).read_text()) for u in units]
+    records = [json.loads(record_path(folder, u.index, u.split).read_text()) for u in units]
     segment, context = settings.samples(codec)
     device = str(processes.device)
     settings = settings.for_device(device)
@@ -404,12 +441,15 @@ def finish(
     meta = build_metadata(records, codec.describe(), run_settings)
     meta["kept_columns"] = kept.to_dict()
     meta["padding_codes"] = padding_summary(records, codec.layout.n_scales)
+    skipped = [*skipped, *(entry for record in records for entry in record.get("skipped", []))]
     meta["files_skipped"] = len(skipped)
     splits = [split for record in records for split in record.get("out_of_memory_splits", [])]
     if splits:  # said only when it happened: the codes are the same, the batch size was not
         meta["out_of_memory_splits"] = splits
+    meta, every_split = with_all_splits(folder, settings.split, meta, records, codec.describe())
+    skipped = merged_skipped(folder, settings.split, skipped)
     record_written(folder, [ERRORS_FILE, METADATA_FILE, "README.md", SKIPPED_FILE])
-    write_errors(folder, records)
+    write_errors(folder, every_split)
     write_metadata(folder, meta)
     write_card(folder, meta)
     write_skipped(folder, skipped)

@@ -1,9 +1,11 @@
 """Work units of a tokenize run: which rows, which shard, which process, and when one is done.
 
 A *unit* is a run of at most `files_per_shard` consecutive rows of the input, in the input's
-order; it becomes one Parquet shard `data/train-{j:05d}-of-{n:05d}.parquet` and one record
-`.snac_hf/units/{j:05d}.json`. The cut depends only on the input and `files_per_shard`, never on
-the number of processes, so a resume with another world size cannot leave stale shards.
+order; it becomes one Parquet shard `data/{split}-{j:05d}-of-{n:05d}.parquet` and one record
+`.snac_hf/units/{j:05d}.json` (split `train`: the names single-split sets always had) or
+`.snac_hf/units/{split}-{j:05d}.json` (any other split). The cut depends only on the input and
+`files_per_shard`, never on the number of processes, so a resume with another world size cannot
+leave stale shards.
 
 - A map-style input (a folder, a `load_dataset` or `save_to_disk` dataset) is cut from row 0 on;
   process r of W takes the units with j % W == r.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snac_hf.job.output_folder import STATE_DIR
-from snac_hf.tokenset.schema import shard_name
+from snac_hf.tokenset.schema import SPLIT, shard_name
 
 
 @dataclass(frozen=True)
@@ -40,22 +42,26 @@ class Unit:
     stop: int
     source_shard: int | None = None
     local_start: int = 0
+    split: str = SPLIT
 
     @property
     def shard(self) -> str:
-        return shard_name(self.index, self.total)
+        return shard_name(self.index, self.total, self.split)
 
     def __len__(self) -> int:
         return self.stop - self.start
 
 
-def map_units(n_rows: int, files_per_shard: int) -> list[Unit]:
+def map_units(n_rows: int, files_per_shard: int, split: str = SPLIT) -> list[Unit]:
     """Units of a map-style input: consecutive runs of `files_per_shard` rows."""
     total = -(-n_rows // files_per_shard)
-    return [Unit(j, total, j * files_per_shard, min(n_rows, (j + 1) * files_per_shard)) for j in range(total)]
+    return [
+        Unit(j, total, j * files_per_shard, min(n_rows, (j + 1) * files_per_shard), split=split)
+        for j in range(total)
+    ]
 
 
-def stream_units(rows_per_source_shard: list[int], files_per_shard: int) -> list[Unit]:
+def stream_units(rows_per_source_shard: list[int], files_per_shard: int, split: str = SPLIT) -> list[Unit]:
     """Units of a streamed input: each source shard cut into runs of `files_per_shard` rows."""
     spans = []
     offset = 0
@@ -64,7 +70,7 @@ def stream_units(rows_per_source_shard: list[int], files_per_shard: int) -> list
             spans.append((offset + local, offset + min(n_rows, local + files_per_shard), source, local))
         offset += n_rows
     return [
-        Unit(j, len(spans), start, stop, source, local)
+        Unit(j, len(spans), start, stop, source, local, split)
         for j, (start, stop, source, local) in enumerate(spans)
     ]
 
@@ -86,12 +92,18 @@ def assign_units(units: list[Unit], rank: int, world: int, n_source_shards: int 
     return [u for u in units if u.index % world == rank]
 
 
-def record_path(folder: Path, unit: int) -> Path:
-    return folder / STATE_DIR / "units" / f"{unit:05d}.json"
+def record_path(folder: Path, unit: int, split: str = SPLIT) -> Path:
+    name = f"{unit:05d}.json" if split == SPLIT else f"{split}-{unit:05d}.json"
+    return folder / STATE_DIR / "units" / name
 
 
-def unit_done(folder: Path, unit: int) -> bool:
-    path = record_path(folder, unit)
+def split_of_record(name: str) -> str:
+    """The split of a unit record file name (`00003.json`: train; `validation-00003.json`: validation)."""
+    return name.rsplit("-", 1)[0] if "-" in name else SPLIT
+
+
+def unit_done(folder: Path, unit: int, split: str = SPLIT) -> bool:
+    path = record_path(folder, unit, split)
     if not path.is_file():
         return False
     shard = json.loads(path.read_text())["shard"]

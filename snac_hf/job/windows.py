@@ -44,6 +44,7 @@ class DecodedFile:
     samples: np.ndarray | None
     error: str | None
     last: bool
+    skipped: str | None = None  # why it is not encoded (a duration filter): skipped.jsonl, not an error
 
 
 def decoded_files(
@@ -74,6 +75,23 @@ def decoded_files(
                 yield DecodedFile(unit, rest, outcome, None, last)
 
 
+def drop_by_duration(
+    files: Iterator[DecodedFile], sampling_rate: int, shortest: float | None, longest: float | None
+) -> Iterator[DecodedFile]:
+    """`files`, those shorter than `shortest` or longer than `longest` seconds (None: no bound)
+    marked skipped and without their samples (skipped.jsonl, counted in the card)."""
+    for file in files:
+        if file.samples is not None and (shortest is not None or longest is not None):
+            seconds = len(file.samples) / sampling_rate
+            if shortest is not None and seconds < shortest:
+                file.skipped = f"shorter than --min_duration {shortest:g} s ({seconds:.3f} s)"
+            elif longest is not None and seconds > longest:
+                file.skipped = f"longer than --max_duration {longest:g} s ({seconds:.3f} s)"
+            if file.skipped:
+                file.samples = None
+        yield file
+
+
 def audio_windows(files: Iterator[DecodedFile], window_samples: int) -> Iterator[list[DecodedFile]]:
     """Consecutive files, about `window_samples` of audio per window (at least one file each)."""
     window: list[DecodedFile] = []
@@ -96,6 +114,7 @@ class EncodedUnit:
     unit: Unit
     rows: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"id", "file_path", "reason"}: not encoded
     oom_splits: list[dict] = field(default_factory=list)
 
 
@@ -132,7 +151,11 @@ class UnitAssembly:
             unit = self.open.setdefault(file.unit.index, EncodedUnit(file.unit))
             if number == 0:
                 unit.oom_splits.extend(oom_splits)
-            if file.samples is None:
+            if file.skipped is not None:
+                unit.skipped.append(
+                    {"id": file.row["id"], "file_path": file.row["file_path"], "reason": file.skipped}
+                )
+            elif file.samples is None:
                 unit.errors.append(
                     {"id": file.row["id"], "file_path": file.row["file_path"], "error": file.error}
                 )

@@ -145,9 +145,11 @@ def card_yaml(
 ) -> str:
     """The card's YAML header: `license` (when given), features and tags.
 
-    No `configs:` entry on purpose: `load_dataset` finds `data/train-*.parquet` by itself, and with
-    `configs` in a local folder's card datasets 5.2 caches the folder under a key that ignores its
-    path, so two token sets of the same folder name returned each other's rows (test_tokenset.py).
+    No `configs:` entry on purpose: `load_dataset` and the Hub name the splits from the shard names
+    (`data/{split}-NNNNN-of-NNNNN.parquet`, `tokenset.schema`) by themselves, and with `configs` in
+    a local folder's card datasets 5.2 caches the folder under a key that ignores its path, so two
+    token sets of the same folder name returned each other's rows (checked again with two splits:
+    test_tokenize_cli.py).
     """
     header = {"license": license_id} if license_id else {}
     header["dataset_info"] = {"features": token_features(n_scales, kept, padding)._to_yaml_list()}
@@ -186,7 +188,9 @@ def card_summary(meta: dict) -> str:
         f"- codec weights: {codec.get('weights', 'pretrained')}" + _digest_text(codec),
         f"- codec weights license: {codec_license(codec)}",
         f"- audio data license: {data_license(meta['settings'])}",
-        f"- files: {meta['files_processed']} encoded, {meta['files_failed']} failed (see `errors.jsonl`)",
+        f"- files: {meta['files_processed']} encoded, {meta['files_failed']} failed (see `errors.jsonl`)"
+        + (f", {meta['files_skipped']} skipped (see `skipped.jsonl`)" if meta.get("files_skipped") else ""),
+        *duration_lines(meta["settings"]),
         f"- audio: {meta['total_duration_seconds'] / 3600:.4f} hours",
         f"- precision: {meta['settings']['precision']}, segment {meta['settings']['segment_seconds']} s, "
         f"context {meta['settings']['context_seconds']} s",
@@ -197,6 +201,7 @@ def card_summary(meta: dict) -> str:
     ]
     for name, s in meta["scales"].items():
         lines.append(f"| {name} | {s['total_tokens']} | {s['unique_tokens']} | {s['min']} | {s['max']} |")
+    lines += split_lines(meta.get("splits", {}))
     lines += [
         "",
         "Columns per file: `id`, `file_path`, `duration`, and per scale k `tokens_scale_k` (int16 codes),",
@@ -216,6 +221,35 @@ def card_summary(meta: dict) -> str:
 def _kept_names(meta: dict) -> str:
     """The input's columns the user kept (`--keep_columns`), as the card lists them."""
     return ", ".join(f"`{name}`" for name in (meta.get("kept_columns") or {}))
+
+
+def duration_lines(settings: dict) -> list[str]:
+    """The card's statement of tokenize's `--min_duration` / `--max_duration` (files outside: skipped)."""
+    shortest, longest = settings.get("min_duration"), settings.get("max_duration")
+    if shortest is None and longest is None:
+        return []
+    bounds = [f"shorter than {shortest:g} s" if shortest is not None else None]
+    bounds.append(f"longer than {longest:g} s" if longest is not None else None)
+    return [f"- duration filter: files {' or '.join(b for b in bounds if b)} were skipped, not encoded"]
+
+
+def split_lines(splits: dict) -> list[str]:
+    """The card's table of splits (a set of more than one split): files, failures, skips, hours, shards."""
+    if len(splits) < 2:
+        return []
+    lines = [
+        "",
+        "Splits (`load_dataset` returns them by name, from the shard names `data/{split}-*.parquet`):",
+        "",
+        "| split | files | failed | skipped | hours | shards |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in splits.items():
+        lines.append(
+            f"| {name} | {s['files_processed']} | {s['files_failed']} | {s.get('files_skipped', 0)} "
+            f"| {s['total_duration_seconds'] / 3600:.4f} | {s['num_shards']} |"
+        )
+    return lines
 
 
 def precision_lines(settings: dict) -> list[str]:

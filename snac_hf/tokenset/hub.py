@@ -98,3 +98,37 @@ def dataset_unreachable(name: str, reason: str) -> HubUnreachableError:
         f"that name ({reason}). A local path? Check its spelling. A Hub dataset? Download it where the Hub "
         f"is reachable (`hf download --repo-type dataset {name} --local-dir DIR`) and pass DIR; {cache}."
     )
+
+
+def check_push_target(repo_id: str, private: bool = False) -> str:
+    """Before any work whose result `--push_to_hub REPO` uploads: the Hub can be reached, a token is
+    there and valid, and the dataset repository `repo_id` exists or is created now (so its owner
+    may write there). Returns the URL of the repository; raises `HubUnreachableError` or ValueError
+    with one line that says what to do (nothing has been encoded yet)."""
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    prefix = f"--push_to_hub {repo_id}"
+    if not is_repo_id(repo_id):
+        raise ValueError(f"{prefix}: not a Hub repository id (owner/name)")
+    reason = unreachable_reason(repo_id, "dataset")
+    if reason is not None:
+        raise HubUnreachableError(
+            f"{prefix}: the Hugging Face Hub cannot be reached ({reason}); nothing was encoded. Run "
+            "where the Hub is reachable, or leave out --push_to_hub and upload the folder later "
+            "(`hf upload --repo-type dataset REPO FOLDER --exclude '.snac_hf/*'`)"
+        )
+    token = get_token()
+    if token is None:
+        raise ValueError(f"{prefix}: no Hugging Face token; run `hf auth login` (or set HF_TOKEN) first")
+    api = HfApi(token=token)
+    try:
+        api.whoami()
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    except HfHubHTTPError as error:
+        status = getattr(error.response, "status_code", None)
+        raise ValueError(
+            f"{prefix}: the Hub refused (HTTP {status}: {str(error).splitlines()[0]}); check that your "
+            "token may write there (`hf auth whoami`, a write token) and the repository's owner"
+        ) from None
+    return str(url)

@@ -13,21 +13,24 @@ from datasets import Dataset, load_dataset
 
 from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
 from snac_hf.tokenset.row_checks import check_dataset_rows
-from snac_hf.tokenset.schema import DATA_DIR, SPLIT, layout_of, n_scales_of
+from snac_hf.tokenset.schema import DATA_DIR, SPLIT, layout_of, n_scales_of, split_files
 
 
 def open_token_set(source: str, split: str = SPLIT) -> Dataset:
     """A token set as a `datasets.Dataset`.
 
-    `source` is a token-set folder (its `data/*.parquet`), a `save_to_disk` folder (`state.json` or
-    `dataset_dict.json`; read with `load_from_disk`), a Parquet file or glob, or a Hub dataset name
-    (`open_dataset`). A token-set folder is first checked whole against its metadata.json and unit
-    records, Parquet files each by their footer (`snac_hf.tokenset.integrity`); then their rows are
-    checked against the layout in the set's metadata.json (`snac_hf.tokenset.row_checks`:
-    durations against the code counts, `n_tokens_scale_k` against the lists), naming shard and row.
+    `source` is a token-set folder (the shards of split `split`: `data/{split}-*.parquet`), a
+    `save_to_disk` folder (`state.json` or `dataset_dict.json`; read with `load_from_disk`), a
+    Parquet file or glob, or a Hub dataset name (`open_dataset`). A token-set folder is first
+    checked whole against its metadata.json and unit records, Parquet files each by their footer
+    (`snac_hf.tokenset.integrity`); then their rows are checked against the layout in the set's
+    metadata.json (`snac_hf.tokenset.row_checks`: durations against the code counts,
+    `n_tokens_scale_k` against the lists), naming shard and row.
     """
     if os.path.isdir(source) and not is_saved_to_disk(source):
-        footers = check_token_set(source)
+        footers = check_token_set(source)  # the whole set, every split
+        chosen = set(split_files([f.path for f in footers], split, source))
+        footers = [f for f in footers if f.path in chosen]
         ds = load_parquet_files(source, [footer.path for footer in footers], split)
         shards = [(os.path.relpath(f.path, source).replace(os.sep, "/"), f.rows) for f in footers]
         check_dataset_rows(ds, layout_of(source), source, shards)

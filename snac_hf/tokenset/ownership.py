@@ -11,7 +11,8 @@ Ownership. `owned_files(folder)` is the set of relative paths (POSIX) of existin
 snac_hf's:
 
 1. the state files under `.snac_hf/` (`STATE_FILE`: run.json, manifest.json, source_rows.json,
-   lock.json, written/*.json, units/NNNNN.json, and their temporary siblings), if
+   lock.json, progress-R.json, written/*.json, units/NNNNN.json, a split's run-SPLIT.json,
+   source_rows-SPLIT.json and units/SPLIT-NNNNN.json, and their temporary siblings), if
    `.snac_hf/run.json` or `.snac_hf/manifest.json` is there. Anything else a user puts in
    `.snac_hf/` stays theirs (and stands in the way of `--overwrite`);
 2. every path in a record, and its temporary sibling `dir/.NAME.partial`;
@@ -59,8 +60,11 @@ LEGACY_NAMES = frozenset(
 )
 _LEGACY_SHARD = re.compile(r"^data/\.?train-\d{5}-of-\d{5}\.parquet(\.partial)?$")
 #: The files snac_hf keeps under `.snac_hf/` (rule 1), and their temporary siblings `.NAME[.x].partial`.
+#: A split other than train names its run, source-row counts and unit records (`run-validation.json`,
+#: `units/validation-00000.json`); a split name is `\w+(\.\w+)*` (`tokenset.schema.SPLIT_NAME`).
 STATE_FILE = re.compile(
-    r"^\.snac_hf/(?:(?:run|manifest|source_rows|lock)\.json|written/[0-9a-f]{24}\.json|units/\d{5}\.json"
+    r"^\.snac_hf/(?:(?:manifest|lock|progress-\d+)\.json|(?:run|source_rows)(?:-\w+(?:\.\w+)*)?\.json"
+    r"|written/[0-9a-f]{24}\.json|units/(?:\w+(?:\.\w+)*-)?\d{5}\.json"
     r"|(?:(?:written|units)/)?\.[^/]+\.partial)$"
 )
 

@@ -1,4 +1,4 @@
-"""A *token set*: the folder that `scripts/tokenize.py` writes; its file names, columns and shards.
+r"""A *token set*: the folder that `scripts/tokenize.py` writes; its file names, columns and shards.
 
 Layout (what `push_to_hub` writes and `load_dataset(folder)` reads)::
 
@@ -7,6 +7,7 @@ Layout (what `push_to_hub` writes and `load_dataset(folder)` reads)::
       metadata.json          files processed/failed, audio duration, codec config, per-scale stats
       errors.jsonl           one line per file that failed: {"id", "file_path", "error"}
       data/train-00000-of-00003.parquet   one shard per work unit (zstd, int16 code lists)
+      data/validation-00000-of-00001.parquet   another split, when the set has one
       .snac_hf/              resume state (unit records); ignored by load_dataset
 
 Columns, one row per audio file (the original script's columns plus a stable `id`):
@@ -24,6 +25,12 @@ Columns, one row per audio file (the original script's columns plus a stable `id
                                     export writes upstream's whole last frame from them. Sets made
                                     before this column existed lack it (metadata.json: `padding_codes`).
 
+Splits: a shard's split is the part of its name before `-NNNNN-of-NNNNN.parquet`, the file-name
+convention `load_dataset` and the Hub use to name splits without a `configs:` entry, so
+`load_dataset(folder)` returns a DatasetDict with every split by its name. A split name is a
+`datasets` split name (`\w+(\.\w+)*`: letters, digits, `_`, `.`; no `-`). Every reader of a
+token set reads one split, `train` by default (`split_files`).
+
 Reading a token set back as a Dataset is `snac_hf.tokenset.load`. No torch here.
 """
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -163,13 +171,53 @@ def write_parquet(table: pa.Table, path: str | os.PathLike, kept: Features | Non
     os.replace(tmp, path)
 
 
-def shard_name(index: int, total: int) -> str:
-    return f"{DATA_DIR}/{SPLIT}-{index:05d}-of-{total:05d}.parquet"
+#: What `datasets` accepts as a split name (`datasets.splits._split_re`).
+SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
+_SHARD = re.compile(r"^(?P<split>\w+(?:\.\w+)*)-\d{5}-of-\d{5}\.parquet$")
+
+
+def check_split_name(split: str) -> str:
+    """`split` when it can name a split of a token set (a `datasets` split name), else ValueError."""
+    if not isinstance(split, str) or not SPLIT_NAME.match(split):
+        raise ValueError(
+            f"split {split!r}: a split name is letters, digits, '_' and '.', such as train, validation, test"
+        )
+    return split
+
+
+def shard_name(index: int, total: int, split: str = SPLIT) -> str:
+    return f"{DATA_DIR}/{split}-{index:05d}-of-{total:05d}.parquet"
+
+
+def split_of_shard(path: str | os.PathLike) -> str | None:
+    """The split a shard's file name gives it (`data/validation-00000-of-00002.parquet`: validation),
+    or None for a name outside the convention."""
+    match = _SHARD.match(os.path.basename(str(path)))
+    return match["split"] if match else None
 
 
 def parquet_files(folder: str | os.PathLike) -> list[str]:
-    """The data shards of a token-set folder, sorted."""
+    """The data shards of a token-set folder, sorted (every split)."""
     return sorted(glob.glob(os.path.join(str(folder), DATA_DIR, "*.parquet")))
+
+
+def splits_of(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """The split names of these shards, sorted, `train` first (names outside the convention: train,
+    as `load_dataset` reads a lone `data/*.parquet` as train)."""
+    names = {split_of_shard(p) or SPLIT for p in paths}
+    return sorted(names, key=lambda name: (name != SPLIT, name))
+
+
+def split_files(paths: Sequence[str], split: str, source: str | os.PathLike) -> list[str]:
+    """The shards among `paths` of split `split` (see `splits_of`); a split the set does not hold is a
+    ValueError naming the splits it holds."""
+    chosen = [p for p in paths if (split_of_shard(p) or SPLIT) == split]
+    if not chosen and paths:
+        raise ValueError(
+            f"{source}: no split {split!r} in this token set (its splits: {', '.join(splits_of(paths))}); "
+            "pick one with --split"
+        )
+    return chosen
 
 
 def read_metadata(folder: str | os.PathLike) -> dict | None:
