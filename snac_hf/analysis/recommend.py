@@ -168,7 +168,7 @@ def sample_size_caveats(scale: dict) -> list[str]:
     floor, ceiling = 1 - bigrams / possible, bigrams / scale["bigrams"]["possible"]
     return [
         f"! Only {bigrams:,} bigrams for {possible:,} possible transitions: at this size the sparsity "
-        f"cannot be below {floor:.3f} nor the bigram diversity above {100 * ceiling:.2f}%, so they say "
+        f"cannot be below {floor:.3f} nor the bigram diversity above {100 * ceiling:.3g}%, so they say "
         "little and are not counted in the score"
     ]
 
