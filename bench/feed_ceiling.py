@@ -14,6 +14,9 @@ Corpora (`--corpus`, cached under --work_dir; both by default):
   each: 16 files. One file per shard (`files_per_shard` 1), so the steady rate has units to time.
 - `short`: the same speech cut into 1-10 s utterances (uniform, seeded), 200 per format and rate:
   3,200 files, ~4.9 h, as TTS corpora are. The pipeline's default settings.
+- `tones`: `--tone_files` synthetic 24 kHz mono WAV files of `--tone_seconds` each (a tone with
+  noise), in one unit: with the stub, peak RSS from 5 s files to 10-minute files says whether host
+  memory follows the window or the files' length (issue 27).
 - `--input_dir DIR`: any folder of audio instead (what `snac-hf tokenize --input_dir` reads), with
   the pipeline's default settings.
 
@@ -116,6 +119,28 @@ def build_short_corpus(folder: Path, files_per_kind: int = 200, seed: int = 0) -
             channels = 2 if rate >= 44100 else 1
             AudioEncoder(torch.from_numpy(np.stack([piece] * channels)), sample_rate=rate).to_file(str(path))
     return sorted(paths)
+
+
+def build_tone_corpus(folder: Path, seconds: float, files: int) -> list[Path]:
+    """`files` WAV files of `seconds` of a quiet tone with noise, 24 kHz mono 16-bit."""
+    import wave
+
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"tone_{i:03d}.wav" for i in range(files)]
+    n = int(seconds * 24000)
+    t = np.arange(n) / 24000
+    samples = 0.1 * np.sin(2 * np.pi * 220 * t) + 0.01 * np.random.default_rng(0).standard_normal(n)
+    pcm = (samples * 32767).astype("<i2").tobytes()
+    for path in paths:
+        if not path.is_file():
+            with wave.open(str(path), "wb") as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(24000)
+                f.writeframes(pcm)
+    return paths
 
 
 def peak_rss_mib() -> tuple[float, float]:
@@ -241,6 +266,9 @@ def corpus_files(corpus: str, args: argparse.Namespace) -> tuple[list[Path], int
         return build_corpus(work / f"corpus_{args.minutes:g}min", args.minutes), 1
     if corpus == "short":
         return build_short_corpus(work / "corpus_short"), 256
+    if corpus == "tones":
+        folder = work / f"corpus_tones_{args.tone_files}x{args.tone_seconds:g}s"
+        return build_tone_corpus(folder, args.tone_seconds, args.tone_files), args.tone_files
     from snac_hf.sources.folder import scan_folder
 
     return [Path(p) for p in scan_folder(corpus).files], 256
@@ -272,7 +300,9 @@ def run_one(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", choices=["long", "short"], default=["long", "short"])
+    parser.add_argument("--corpus", nargs="+", choices=["long", "short", "tones"], default=["long", "short"])
+    parser.add_argument("--tone_seconds", type=float, default=600, help="seconds per file of `tones`")
+    parser.add_argument("--tone_files", type=int, default=24, help="files of `tones` (one unit)")
     parser.add_argument("--input_dir", help="a folder of audio instead of the bench's corpora")
     parser.add_argument("--minutes", type=float, default=30, help="minutes per file of the long corpus")
     parser.add_argument("--repeat", type=int, default=2, help="rounds over the configurations")
@@ -312,6 +342,7 @@ def measure(corpus: str, args: argparse.Namespace, configs: list[str] | None = N
     runs: dict[str, list[dict]] = {c: [] for c in configs}
     command = [sys.executable, __file__, "--minutes", str(args.minutes), "--work_dir", args.work_dir]
     command += ["--stub_workers", str(args.stub_workers)]
+    command += ["--tone_seconds", str(args.tone_seconds), "--tone_files", str(args.tone_files)]
     command += ["--stub_rate", str(args.stub_rate)] if args.stub_rate else []
     command += ["--window_seconds", str(args.window_seconds)] if args.window_seconds else []
     for round_ in range(args.repeat):
@@ -373,15 +404,17 @@ def stub_markdown(report: dict, args: argparse.Namespace) -> str:
     lines = [
         f"{report['files']} files, stub at {args.stub_rate:g} audio-s/s, {args.stub_workers} decode workers",
         "",
-        "| round | snac_hf | load | stub busy (fraction of its span) | span (s) | job rate (audio-s/s) |",
-        "|---|---|---|---|---|---|",
+        "| round | snac_hf | load | stub busy (fraction of its span) | span (s) | job rate (audio-s/s) "
+        "| peak RSS (MiB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for config, runs in report["runs"].items():
         tree = "before" if config == "stub before" else "this tree"
         for i, run in enumerate(runs):
             lines.append(
                 f"| {i + 1} | {tree} | {run['load_before']:.2f} "
-                f"| {run['stub_busy']:.3f} | {run['stub_span_seconds']:.1f} | {run['rate']:.0f} |"
+                f"| {run['stub_busy']:.3f} | {run['stub_span_seconds']:.1f} | {run['rate']:.0f} "
+                f"| {run['peak_rss_mib']:.0f} |"
             )
     return "\n".join(lines)
 
