@@ -19,16 +19,17 @@ from pathlib import Path
 from snac_hf.sources.skipped import SKIPPED_FILE
 from snac_hf.tokenset.ownership import (
     LEGACY_NAMES,
-    MANIFEST,
     MANIFEST_FILE,
     RUN_FILE,
     STATE_DIR,
     WRITTEN_DIR,
     files_under,
     is_inside,
+    new_manifest,
     owned_files,
     partial_of,
     remove_empty_dirs,
+    remove_owned,
 )
 from snac_hf.tokenset.schema import DATA_DIR
 
@@ -140,13 +141,12 @@ def reset_output(folder: Path, fingerprint: dict) -> None:
         raise OutputExistsError(
             f"--output_dir {folder} holds files snac_hf did not write; nothing was changed"
         )
-    for relative in sorted(owned_files(folder)):
-        (folder / relative).unlink(missing_ok=True)
+    remove_owned(folder)
     for top in (DATA_DIR, STATE_DIR):
         remove_empty_dirs(folder / top)
     state = folder / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
-    write_json(state / MANIFEST_FILE, MANIFEST)
+    write_json(state / MANIFEST_FILE, new_manifest())
     (state / "units").mkdir(exist_ok=True)
     (state / WRITTEN_DIR).mkdir(exist_ok=True)
     write_json(state / RUN_FILE, fingerprint)
