@@ -517,6 +517,30 @@ def test_the_output_folder_is_never_replaced_by_surprise(tokens, text_tokenizer,
     assert not (tokens / "orpheus").exists()
 
 
+def test_export_overwrite_never_removes_through_a_link_or_by_a_planted_record(
+    tokens, text_tokenizer, tmp_path, capsys
+):
+    """Issue 30 item 6, for the export: a valid record naming `sub/f` (`sub` a link to a folder
+    outside) and a hand-made record naming the user's file; `--overwrite` removes neither."""
+    import hashlib
+
+    from snac_hf.tokenset.ownership import STATE_DIR, WRITTEN_DIR, record_written
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f").write_text("precious")
+    out = tmp_path / "out"
+    args = ["--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer)]
+    assert run_export_main(capsys, *args, "--output_dir", str(out)).returncode == 0
+    (out / "sub").symlink_to(outside)
+    record_written(out, ["sub/f"])
+    (out / "notes.txt").write_text("mine")
+    digest = hashlib.sha256(json.dumps(["notes.txt"]).encode()).hexdigest()[:24]
+    (out / STATE_DIR / WRITTEN_DIR / f"{digest}.json").write_text(json.dumps({"paths": ["notes.txt"]}))
+    assert run_export_main(capsys, *args, "--output_dir", str(out), "--overwrite").returncode == 0
+    assert (outside / "f").read_text() == "precious" and (out / "notes.txt").read_text() == "mine"
+
+
 def test_decode_orpheus_ids_to_audio(exported, fitted_model, tmp_path, capsys):
     from snac_hf.cli.decode import main
     from snac_hf.codec.decode import codes_to_audio

@@ -366,6 +366,40 @@ def test_record_written_outside_a_token_set_does_nothing(tmp_path):
         record_written(tmp_path, ["../escape.txt"])
 
 
+def plant_record(folder: Path, paths: list[str]) -> None:
+    """A record written by hand, named as older versions named records (sha256 of the paths)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(sorted(paths)).encode()).hexdigest()[:24]
+    (folder / STATE_DIR / WRITTEN_DIR / f"{digest}.json").write_text(json.dumps({"paths": paths}))
+
+
+def test_overwrite_never_removes_through_a_link_or_by_a_planted_record(tmp_path):
+    """Issue 30 item 6: a record naming `sub/f` with `sub` a link to a folder outside, and a record
+    planted by hand naming the user's file: `--overwrite` removes neither."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f").write_text("precious")
+    (outside / "g.parquet").write_text("precious too")
+    out = tmp_path / "tokens"
+    start_token_set(out, {"run": 1})
+    (out / "sub").symlink_to(outside)
+    record_written(out, ["sub/f"])  # a record with a valid name: the link alone must stop it
+    (out / "notes.txt").write_text("the user's")
+    plant_record(out, ["notes.txt"])
+    shutil.rmtree(out / "data")
+    (out / "data").symlink_to(outside)  # data/ itself a link: its files are not the folder's
+    record_written(out, ["data/g.parquet"])
+    assert not owned_files(out) & {"sub/f", "notes.txt", "data/g.parquet"}
+    with pytest.raises(OutputExistsError, match="did not write where the token set goes: data\\."):
+        check_output(out, {"run": 2}, overwrite=True)  # a link where data/ goes: refused
+    (out / "data").unlink()
+    check_output(out, {"run": 2}, overwrite=True)
+    reset_output(out, {"run": 2})
+    assert (outside / "f").read_text() == "precious" and (outside / "g.parquet").read_text() == "precious too"
+    assert (out / "notes.txt").read_text() == "the user's"
+
+
 def test_a_token_set_from_before_records_owns_only_the_names_it_wrote(tmp_path):
     """No manifest.json: the names older versions wrote are theirs, nothing else."""
     out = tmp_path / "old"

@@ -22,17 +22,18 @@ import os
 from pathlib import Path
 
 from snac_hf.tokenset.ownership import (
-    MANIFEST,
     MANIFEST_FILE,
     RUN_FILE,
     STATE_DIR,
     WRITTEN_DIR,
     files_under,
     is_inside,
+    new_manifest,
     owned_files,
     partial_of,
     record_written,
     remove_empty_dirs,
+    remove_owned,
 )
 from snac_hf.tokenset.schema import DATA_DIR, METADATA_FILE, shard_name
 
@@ -94,13 +95,12 @@ def check_output(folder: Path, token_set: str | None, overwrite: bool) -> None:
 def start_output(folder: Path) -> None:
     """Remove the files snac_hf wrote (and the folders under data/ and .snac_hf/ that empties), then
     mark the folder as recording every file it gets (`.snac_hf/manifest.json`)."""
-    for relative in sorted(owned_files(folder)):
-        (folder / relative).unlink(missing_ok=True)
+    remove_owned(folder)
     for top in (DATA_DIR, STATE_DIR):
         remove_empty_dirs(folder / top)
     state = folder / STATE_DIR
     (state / WRITTEN_DIR).mkdir(parents=True, exist_ok=True)
-    write_text(state / MANIFEST_FILE, json.dumps(MANIFEST) + "\n")
+    write_text(state / MANIFEST_FILE, json.dumps(new_manifest()) + "\n")
 
 
 def temporary_shards(folder: Path, indices: range, total: int, split: str = "train") -> list[Path]:
@@ -123,8 +123,7 @@ def final_shards(folder: Path, temporary: list[Path], split: str = "train") -> l
 def discard(folder: Path, created: bool) -> None:
     """After a failed export: remove what it wrote (its recorded files and state), and the folder
     itself when this export created it and nothing else is left in it."""
-    for relative in sorted(owned_files(folder)):
-        (folder / relative).unlink(missing_ok=True)
+    remove_owned(folder)
     for top in (DATA_DIR, STATE_DIR):
         remove_empty_dirs(folder / top)
     if created:

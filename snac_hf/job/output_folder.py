@@ -24,22 +24,31 @@ from pathlib import Path
 from snac_hf.sources.skipped import SKIPPED_FILE
 from snac_hf.tokenset.ownership import (
     LEGACY_NAMES,
-    MANIFEST,
     MANIFEST_FILE,
     RUN_FILE,
     STATE_DIR,
     WRITTEN_DIR,
     files_under,
     is_inside,
+    new_manifest,
     owned_files,
     partial_of,
     remove_empty_dirs,
+    remove_owned,
 )
 from snac_hf.tokenset.schema import DATA_DIR, SPLIT
 
 #: Fingerprint keys every split of one token set shares (one codec, one way of encoding, one set of
 #: columns); the others (`inputs`, `files_per_shard`, `split`) are each split's own.
-SET_KEYS = ("kept_columns", "codec", "segment_samples", "context_samples", "precision", "compile")
+SET_KEYS = (
+    "kept_columns",
+    "codec",
+    "segment_samples",
+    "context_samples",
+    "precision",
+    "arithmetic",
+    "padding_codes",
+)
 
 __all__ = ["RUN_FILE", "STATE_DIR", "check_output", "check_output_location", "reset_output"]
 
@@ -276,14 +285,12 @@ def reset_output(folder: Path, fingerprint: dict) -> None:
         )
     split = fingerprint.get("split", SPLIT)
     keep_others = set_clash(folder, fingerprint) is None and other_splits(folder, fingerprint)
-    for relative in sorted(owned_files(folder)):
-        if not keep_others or is_split_file(relative, split):
-            (folder / relative).unlink(missing_ok=True)
+    remove_owned(folder, (lambda relative: is_split_file(relative, split)) if keep_others else None)
     for top in (DATA_DIR, STATE_DIR):
         remove_empty_dirs(folder / top)
     state = folder / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
-    write_json(state / MANIFEST_FILE, MANIFEST)
+    write_json(state / MANIFEST_FILE, new_manifest())
     (state / "units").mkdir(exist_ok=True)
     (state / WRITTEN_DIR).mkdir(exist_ok=True)
     write_json(state / run_file(split), fingerprint)

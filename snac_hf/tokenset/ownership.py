@@ -23,8 +23,17 @@ snac_hf's:
    deleted exactly these names first, so such a file was written by snac_hf (later edits by hand
    are not told apart). Anything else in such a folder is the user's.
 
-`manifest.json` (`{"format": 1}`) marks a folder whose writer records every file it writes; the
-marker is written first when a run starts a folder (`snac_hf.job.output_folder.reset_output`).
+`manifest.json` marks a folder whose writer records every file it writes; the marker is written
+first when a run starts a folder (`snac_hf.job.output_folder.reset_output`), with a random `key`
+(`new_manifest`, format 2). A record counts only when its name is its digest: the first 24 hex of
+sha256 of the key, a newline and the JSON of its sorted paths (no key, in a folder of format 1:
+sha256 of the paths alone, as older versions named them). A record planted by hand, copied from
+another folder or edited names nothing (`recorded_paths` skips it), so it removes nothing.
+
+Links. Nothing is owned (and so removed) that is reached through a link: a path whose directory
+on the way (`data/`, `sub/`, `.snac_hf/` itself) is a link, or that resolves outside the folder, is
+not the folder's (`is_reachable`); a link in the folder is removed as a link, its target never
+touched. `remove_owned` checks every path again right before it unlinks it.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ STATE_DIR = ".snac_hf"
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.json"
 WRITTEN_DIR = "written"
-MANIFEST = {"format": 1}
+MANIFEST_FORMAT = 2
 
 #: Top-level files older snac_hf versions wrote into a token set (rule 3).
 LEGACY_NAMES = frozenset(
@@ -77,15 +86,34 @@ def _checked(path: str) -> str:
     return pure.as_posix()
 
 
+def new_manifest() -> dict:
+    """The content of a new `manifest.json`: the format and a fresh random key for record names."""
+    return {"format": MANIFEST_FORMAT, "key": uuid.uuid4().hex}
+
+
+def manifest_key(folder: str | os.PathLike) -> str | None:
+    """The key of the folder's `manifest.json` (None: no manifest, or one of format 1)."""
+    try:
+        key = json.loads((Path(folder) / STATE_DIR / MANIFEST_FILE).read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return key if isinstance(key, str) else None
+
+
+def record_digest(paths: list[str], key: str | None) -> str:
+    """The name (without `.json`) of the record of the sorted `paths` in a folder with `key`."""
+    prefix = f"{key}\n" if key is not None else ""
+    return hashlib.sha256((prefix + json.dumps(paths)).encode()).hexdigest()[:24]
+
+
 def record_written(folder: str | os.PathLike, relative_paths: Iterable[str]) -> None:
     """Record that snac_hf writes `relative_paths` (relative to `folder`). Does nothing when `folder`
     has no `.snac_hf/` (not a token set: a report folder elsewhere is not tracked)."""
     state = Path(folder) / STATE_DIR
     paths = sorted({_checked(p) for p in relative_paths})
-    if not paths or not state.is_dir():
+    if not paths or not state.is_dir() or state.is_symlink():
         return
-    digest = hashlib.sha256(json.dumps(paths).encode()).hexdigest()[:24]
-    record = state / WRITTEN_DIR / f"{digest}.json"
+    record = state / WRITTEN_DIR / f"{record_digest(paths, manifest_key(folder))}.json"
     if record.is_file():
         return
     record.parent.mkdir(exist_ok=True)
@@ -107,18 +135,50 @@ def is_recording(folder: str | os.PathLike) -> bool:
 
 def is_token_set_state(folder: str | os.PathLike) -> bool:
     state = Path(folder) / STATE_DIR
+    if state.is_symlink():  # state kept elsewhere would name files here: not ours
+        return False
     return (state / RUN_FILE).is_file() or (state / MANIFEST_FILE).is_file()
 
 
 def recorded_paths(folder: str | os.PathLike) -> set[str]:
-    """Every path named by a record (existing or not); unreadable records are ignored."""
+    """Every path named by a record (existing or not). A record whose name is not its digest
+    (module docstring: planted, copied or edited), or that cannot be read, names nothing."""
+    written = Path(folder) / STATE_DIR / WRITTEN_DIR
+    if written.is_symlink() or not is_reachable(folder, f"{STATE_DIR}/{WRITTEN_DIR}/x"):
+        return set()
+    key = manifest_key(folder)
     paths: set[str] = set()
-    for record in (Path(folder) / STATE_DIR / WRITTEN_DIR).glob("*.json"):
+    for record in written.glob("*.json"):
         try:
-            paths.update(_checked(p) for p in json.loads(record.read_text())["paths"])
+            named = sorted({_checked(p) for p in json.loads(record.read_text())["paths"]})
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        if record.is_file() and not record.is_symlink() and record.stem == record_digest(named, key):
+            paths.update(named)
     return paths
+
+
+def is_reachable(folder: str | os.PathLike, relative: str) -> bool:
+    """Whether `folder/relative` lies in `folder` without following a link: every directory on the
+    way is a real directory (not a link) that resolves inside `folder`. The last part may be a link
+    (removing it removes the link, not its target)."""
+    root = Path(folder)
+    current = root
+    for part in PurePosixPath(relative).parts[:-1]:
+        current = current / part
+        if current.is_symlink() or not current.is_dir():
+            return False
+    return is_inside(current, root)
+
+
+def remove_owned(folder: str | os.PathLike, which: Callable[[str], bool] | None = None) -> None:
+    """Remove the files snac_hf wrote in `folder` (`owned_files`; with `which`, only those whose
+    relative path it accepts), each checked again right before it is unlinked: nothing reached
+    through a link or outside the folder is ever removed."""
+    folder = Path(folder)
+    for relative in sorted(owned_files(folder)):
+        if (which is None or which(relative)) and is_reachable(folder, relative):
+            (folder / relative).unlink(missing_ok=True)
 
 
 def files_under(folder: str | os.PathLike, relative_dir: str = "") -> list[str]:
@@ -157,7 +217,7 @@ def owned_files(folder: str | os.PathLike) -> set[str]:
         owned.update(p for p in (path, partial_of(path)) if _is_file(folder / p))
     if not is_recording(folder):
         owned.update(_legacy_files(folder))
-    return owned
+    return {p for p in owned if is_reachable(folder, p)}
 
 
 def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
