@@ -43,7 +43,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from snac_hf.tokenset.schema import DATA_DIR
