@@ -18,12 +18,13 @@ import pytest
 from datasets import load_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 
 from snac_hf.export import ExportSettings, codes_to_orpheus_ids, export_orpheus, orpheus_ids_to_codes
 from snac_hf.export.orpheus import END_OF_SPEECH, START_OF_SPEECH, batch_speech_ids, whole_frames
 from snac_hf.tokenset.load import open_token_set
 from tests.conftest import REPO, SPEECH, run_here, run_script
+from tests.text_tokenizers import llama3_like
 
 # --- the layout, written out the plain way: one frame at a time, straight from the published text ---
 
@@ -98,21 +99,9 @@ def tokens(transcribed_audio, fitted_model, tmp_path_factory) -> Path:
 
 
 def train_text_tokenizer(folder: Path) -> Path:
-    """A byte-level BPE over the bundled transcripts whose post-processor puts a BOS first, as Llama
-    3's does (built here: the Hub is unreachable)."""
-    from transformers import PreTrainedTokenizerFast
-
-    texts = [row["text"] for row in manifest()] + [row["speaker"] for row in manifest()]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=500, special_tokens=["<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(texts, trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 0)])
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>").save_pretrained(str(folder))
-    return folder
+    """A tokenizer of Llama 3's shape (128,256 ids, BOS 128000 first, `<|eot_id|>` 128009) over the
+    bundled transcripts (`tests.text_tokenizers.llama3_like`: the Hub is unreachable)."""
+    return llama3_like(folder)
 
 
 @pytest.fixture(scope="module")

@@ -36,19 +36,21 @@ from snac_hf.export.folder import (
     temporary_shards,
 )
 from snac_hf.export.pack import pack_tails
-from snac_hf.export.rows import MARKER_IDS, ExportCounts, RowSettings
+from snac_hf.export.rows import ExportCounts, RowSettings
 from snac_hf.export.source import TokenSource, open_source
-from snac_hf.export.text_tokenizer import describe_tokenizer, load_text_tokenizer
+from snac_hf.export.text_tokenizer import check_text_tokenizer, describe_tokenizer, load_text_tokenizer
 from snac_hf.export.writer import (
     ShardJob,
     ShardResult,
     block_names,
     blocks_table,
+    multipack_features,
     output_features,
     set_worker_tokenizer,
     write_shard,
     write_shard_in_worker,
 )
+from snac_hf.layout.tts_layouts import TtsLayout, tts_layout
 from snac_hf.tokenset.card import public_name
 from snac_hf.tokenset.ownership import record_written
 
@@ -62,12 +64,30 @@ class ExportSettings:
     pack: int | None = None  # chain the rows into blocks of this many ids (pre-training)
     num_proc: int = 1
     overwrite: bool = False
+    format: str = "orpheus"  # the id layout (snac_hf.layout.tts_layouts.TTS_LAYOUTS)
+    multipack: int | None = None  # whole rows into blocks of at most this many ids (fine-tuning)
+    text_tokenizer_ok: bool = False  # write rows with a text tokenizer the layout's check refuses
+
+    @property
+    def layout(self) -> TtsLayout:
+        return tts_layout(self.format)
+
+    @property
+    def row_limit(self) -> int | None:
+        """The longest row written: --max_length, and with --multipack at most one block."""
+        limits = [n for n in (self.max_length, self.multipack) if n is not None]
+        return min(limits) if limits else None
 
 
 def check_numbers(settings: ExportSettings) -> None:
-    """A ValueError for a max_length no row can meet, a block size or process count below 1."""
-    if settings.max_length is not None and settings.max_length <= MARKER_IDS:
-        raise ValueError(f"--max_length {settings.max_length}: a row holds {MARKER_IDS} markers alone")
+    """A ValueError for an unknown format, a max_length or multipack block no row can meet, both
+    packings at once, a block size or process count below 1."""
+    markers = settings.layout.marker_ids
+    for name, value in (("--max_length", settings.max_length), ("--multipack", settings.multipack)):
+        if value is not None and value <= markers:
+            raise ValueError(f"{name} {value}: a {settings.format} row holds {markers} markers alone")
+    if settings.pack is not None and settings.multipack is not None:
+        raise ValueError("--pack and --multipack are two packings: choose one (--multipack for fine-tuning)")
     if settings.pack is not None and settings.pack < 1:
         raise ValueError(f"--pack {settings.pack}: blocks need at least 1 id")
     if settings.num_proc < 1:
@@ -112,15 +132,24 @@ def export_orpheus(
     source.check_text_column(settings.text_column, "--text_column")
     if settings.speaker_column:
         source.check_text_column(settings.speaker_column, "--speaker_column")
+    if settings.layout.template is None and not settings.speaker_column:
+        layout = settings.layout
+        raise ValueError(
+            f"--format {layout.name} writes a {layout.speaker_means} into every row "
+            f"({layout.speaker_template!r}): pass --speaker_column with the column that holds it"
+        )
     if tokenizer is None:
         tokenizer = load_text_tokenizer(settings.text_tokenizer)
+    check = check_text_tokenizer(
+        settings.text_tokenizer, tokenizer, settings.layout, settings.text_tokenizer_ok
+    )
     folder = Path(output_dir)
     check_output(folder, source.folder, settings.overwrite)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         start_output(folder)
-        summary = write_export(source, folder, settings, tokenizer)
+        summary = write_export(source, folder, settings, tokenizer, check)
     except BaseException:
         discard(folder, created)
         raise
@@ -128,16 +157,27 @@ def export_orpheus(
 
 
 def write_export(
-    source: TokenSource, folder: Path, settings: ExportSettings, tokenizer: PreTrainedTokenizerBase
+    source: TokenSource,
+    folder: Path,
+    settings: ExportSettings,
+    tokenizer: PreTrainedTokenizerBase,
+    tokenizer_check: str = "passed",
 ) -> dict:
-    carried = [] if settings.pack else source.kept_columns()
-    features = output_features(Features({name: source.features[name] for name in carried}))
-    row_settings = RowSettings(settings.text_column, settings.speaker_column, settings.max_length)
+    packed = settings.pack or settings.multipack
+    carried = [] if packed else source.kept_columns()
+    features = (
+        multipack_features()
+        if settings.multipack
+        else output_features(Features({name: source.features[name] for name in carried}))
+    )
+    row_settings = RowSettings(
+        settings.text_column, settings.speaker_column, settings.row_limit, settings.layout
+    )
     (folder / "data").mkdir(exist_ok=True)
     n = len(source.units)
     paths = temporary_shards(folder, range(n), n)
     jobs = [
-        ShardJob(unit, str(path), row_settings, features, settings.pack)
+        ShardJob(unit, str(path), row_settings, features, settings.pack, settings.multipack)
         for unit, path in zip(source.units, paths, strict=True)
     ]
     results = run_jobs(jobs, tokenizer, settings.num_proc)
@@ -155,8 +195,11 @@ def write_export(
         raise ValueError(f"{source.description}: nothing to export: {nothing_written(counts, settings.pack)}")
     shards = final_shards(folder, written)
     summary = summarize(source, settings, tokenizer, counts, carried, len(shards))
+    summary["text_tokenizer_check"] = tokenizer_check
     if settings.pack:
         summary.update(blocks=blocks, ids_dropped_after_last_block=dropped)
+    if settings.multipack:
+        summary.update(blocks=blocks)
     record_written(folder, list(EXPORT_FILES))
     write_summary(folder, summary)
     write_card(folder, summary, features)
@@ -184,7 +227,7 @@ def summarize(
     meta = source.metadata or {}
     codec = meta.get("codec") or {}
     return {
-        "format": "orpheus",
+        "format": settings.format,
         "token_set": public_name(source.description),
         "codec": codec.get("name"),
         "codec_notice": codec.get("notice"),
@@ -195,6 +238,7 @@ def summarize(
         "speaker_column": settings.speaker_column,
         "max_length": settings.max_length,
         "pack": settings.pack,
+        "multipack": settings.multipack,
         "carried_columns": carried,
         "shards": shards,
         "counts": counts.to_dict(),
