@@ -507,13 +507,16 @@ def test_every_bundled_file_round_trips(speech_token_set, text_tokenizer, tmp_pa
 
 
 @pytest.mark.slow
-def test_finetune_orpheus_example(tokens, tmp_path):
+@pytest.mark.parametrize("multipack", [None, "1024"])
+def test_finetune_orpheus_example(tokens, tmp_path, multipack):
     result = run_script(
         "examples/finetune_orpheus.py", "--tokens", str(tokens), "--text_column", TEXT_COLUMN,
-        "--output_dir", str(tmp_path / "ft"),
+        "--output_dir", str(tmp_path / "ft"), *(["--multipack", multipack] if multipack else []),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "ft" / "summary.json").read_text())
+    if multipack:  # trained on fewer, multipacked blocks of the same 9 rows
+        assert 0 < summary["training_blocks"] < summary["rows"] == 9
     assert summary["loss_after"] < summary["loss_before"]
     assert summary["vocab_size"] == 156_940
     frames = summary["generated_frames"]
