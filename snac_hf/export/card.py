@@ -23,10 +23,10 @@ from snac_hf.layout.tts_layouts import tts_layout
 FRAME_SECONDS = 2048 / 24_000  # one SNAC 24 kHz frame: 4 x 512 samples
 
 
-def card_yaml(features: Features, license_id: str | None) -> str:
+def card_yaml(features: Features, license_id: str | None, layout_name: str = "orpheus") -> str:
     header = {"license": license_id} if license_id else {}
     header["dataset_info"] = {"features": features._to_yaml_list()}
-    header["tags"] = ["audio", "snac", "tts", "text-to-speech", "snac_hf"]
+    header["tags"] = ["audio", "snac", layout_name, "tts", "text-to-speech", "snac_hf"]
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
 
 
@@ -133,4 +133,5 @@ def write_summary(folder: Path, summary: dict) -> None:
 
 
 def write_card(folder: Path, summary: dict, features: Features) -> None:
-    write_text(folder / CARD_FILE, card_yaml(features, summary.get("license")) + "\n" + card_body(summary))
+    header = card_yaml(features, summary.get("license"), summary.get("format", "orpheus"))
+    write_text(folder / CARD_FILE, header + "\n" + card_body(summary))
