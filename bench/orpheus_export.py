@@ -130,7 +130,10 @@ import json, resource, sys, time
 from snac_hf.export import ExportSettings, export_orpheus
 tokens, tokenizer, out, frames = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5]
 num_proc = int(sys.argv[4])
-settings = ExportSettings("text", tokenizer, num_proc=num_proc, overwrite=True, frames=frames)
+# The bench's small BPE is no Llama 3 tokenizer: its speed is what is measured, so the check is waived.
+settings = ExportSettings(
+    "text", tokenizer, num_proc=num_proc, overwrite=True, frames=frames, text_tokenizer_ok=True
+)
 start = time.perf_counter()
 summary = export_orpheus(tokens, out, settings)
 seconds = time.perf_counter() - start

@@ -4,10 +4,12 @@ r"""Fine-tune a (tiny) Orpheus-style Llama on an exported token set, then speak 
         --keep_columns transcription                 # AUDIO/metadata.csv: file_name,transcription
     python examples/finetune_orpheus.py --tokens TOKENS --text_column transcription --output_dir ft/ \
         [--steps 20] [--model MODEL]                 # --model: also write generated.wav
+    python examples/finetune_orpheus.py ... --multipack 2048   # train on multipacked blocks instead
 
 1. A text tokenizer: Orpheus reads text with Llama 3's tokenizer; nothing is downloaded here, so a
-   byte-level BPE is trained on the token set's transcripts and, like Llama 3's, puts a BOS first.
-   With the real one, pass its folder or Hub id to `snac-hf export --text_tokenizer` instead.
+   byte-level BPE is trained on the token set's transcripts and given Llama 3's shape (128,256 ids,
+   BOS 128000 put first, `<|eot_id|>` 128009), which the export checks. With the real one, pass its
+   folder or Hub id to `snac-hf export --text_tokenizer` instead.
 2. The export (`snac_hf.export.export_orpheus`, what `snac-hf export --format orpheus` runs): one
    row per file, `[start of human] text [end of text, end of human, start of AI, start of speech]
    speech ids [end of speech, end of AI]`, in `OUT/orpheus/`.
@@ -15,6 +17,11 @@ r"""Fine-tune a (tiny) Orpheus-style Llama on an exported token set, then speak 
    straight into `Trainer` (batch size 1, the default collator; `labels` are in the rows). The
    model is a tiny Llama whose vocabulary covers every Orpheus id (`vocab_size` 156,940, as in
    Orpheus' config). The mean loss over the rows is measured before and after training.
+   `--multipack N`: the same rows are also exported multipacked (`snac-hf export --multipack N`:
+   whole rows in blocks of at most N ids, `position_ids` restarting at each row, labels -100 at
+   each row's first id, no attention mask), and training reads the blocks. The model's config has
+   `use_cache=False`: transformers keeps packed rows apart by their position_ids only when it builds
+   no cache (and is given no attention mask), with `sdpa` or `eager` attention (or flash attention).
 4. Generation: the model continues one row's prompt after start-of-speech (greedy). By default
    each step may only pick an id of the frame position it is at, for as many frames as the row's
    own speech: a few steps of training cannot learn the layout, and the point here is the way back.
@@ -71,6 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hidden_size", type=int, default=64)
     parser.add_argument("--num_layers", type=int, default=2)
     parser.add_argument("--unconstrained", action="store_true", help="generate from the whole vocabulary")
+    parser.add_argument(
+        "--multipack",
+        type=int,
+        metavar="N",
+        help="train on the rows multipacked into blocks of at most N ids",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--model", help="SNAC 24 kHz model folder or Hub id: decode the generated codes to a wav"
@@ -79,16 +92,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def train_text_tokenizer(texts: list[str], folder: Path, vocab_size: int = 400) -> Path:
-    """A byte-level BPE with a BOS first (as Llama 3's), saved where AutoTokenizer reads it."""
-    tokenizer = Tokenizer(models.BPE())
+    """A byte-level BPE in Llama 3's shape: its merges, unused ids up to 128,000, then Llama 3's 256
+    special tokens (`<|begin_of_text|>` 128000 put first, `<|eot_id|>` 128009); saved where
+    AutoTokenizer reads it."""
+    trained = Tokenizer(models.BPE())
+    trained.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trained.train_from_iterator(texts, trainer)
+    model = json.loads(trained.to_str())["model"]
+    vocab = dict(model["vocab"])
+    vocab.update({f"<unused_{i}>": i for i in range(len(vocab), 128_000)})
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    names = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 9: "<|eot_id|>"}
+    tokenizer.add_special_tokens([names.get(i, f"<|reserved_special_token_{i}|>") for i in range(256)])
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", special_tokens=[("<|begin_of_text|>", 128_000)]
     )
-    tokenizer.train_from_iterator(texts, trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 0)])
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<bos>").save_pretrained(str(folder))
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>"
+    ).save_pretrained(str(folder))
     return folder
 
 
@@ -106,6 +131,8 @@ def tiny_orpheus(hidden_size: int, num_layers: int, max_positions: int) -> Llama
         eos_token_id=END_OF_SPEECH,
         pad_token_id=PAD,
         tie_word_embeddings=True,
+        use_cache=False,  # with a cache, transformers ignores packed position_ids (--multipack)
+        attn_implementation="sdpa",
     )
     return LlamaForCausalLM(config)
 
@@ -150,6 +177,7 @@ def generate(model: LlamaForCausalLM, row: dict, constrained: bool) -> list[int]
             logits_processor=LogitsProcessorList([FramePositions(len(prompt))]) if constrained else None,
             eos_token_id=END_OF_SPEECH,
             pad_token_id=PAD,
+            use_cache=True,
         )
     return out[0].tolist()
 
@@ -170,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = load_dataset(str(export_dir), split="train")  # as Orpheus' finetune/train.py reads it
     longest = max(len(ids) for ids in rows["input_ids"])
+    train_rows = rows
+    if args.multipack:
+        packed_dir = out / "multipacked"
+        packed = ExportSettings(
+            args.text_column, str(text_tokenizer), overwrite=True, multipack=args.multipack
+        )
+        packed_summary = export_orpheus(args.tokens, packed_dir, packed)
+        train_rows = load_dataset(
+            str(packed_dir), split="train"
+        )  # id, input_ids, labels, position_ids, lengths
+        longest = max(longest, args.multipack)
+        print(f"multipacked {packed_summary['counts']['rows_written']} rows into {len(train_rows)} blocks")
     model = tiny_orpheus(args.hidden_size, args.num_layers, max_positions=max(longest, 64))
     before = mean_loss(model, rows)
     training = TrainingArguments(
@@ -185,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         use_cpu=not torch.cuda.is_available(),
     )
-    Trainer(model=model, args=training, train_dataset=rows).train()
+    # Trainer drops the columns the model does not take (id, lengths; text): position_ids stay.
+    Trainer(model=model, args=training, train_dataset=train_rows).train()
     after = mean_loss(model, rows)
     print(f"mean loss over the rows: {before:.3f} -> {after:.3f} nats per id after {args.steps} steps")
 
@@ -206,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {out / 'generated.wav'}" + (f" (note: {codec.notice})" if codec.notice else ""))
     result = {
         "rows": len(rows),
+        "training_blocks": len(train_rows) if args.multipack else None,
         "vocab_size": model.config.vocab_size,
         "steps": args.steps,
         "loss_before": before,

@@ -18,12 +18,13 @@ import pytest
 from datasets import load_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 
 from snac_hf.export import ExportSettings, codes_to_orpheus_ids, export_orpheus, orpheus_ids_to_codes
 from snac_hf.export.orpheus import END_OF_SPEECH, START_OF_SPEECH, batch_speech_ids, whole_frames
 from snac_hf.tokenset.load import open_token_set
 from tests.conftest import REPO, SPEECH, run_here, run_script
+from tests.text_tokenizers import llama3_like
 
 # --- the layout, written out the plain way: one frame at a time, straight from the published text ---
 
@@ -99,21 +100,9 @@ def tokens(transcribed_audio, fitted_model, tmp_path_factory) -> Path:
 
 
 def train_text_tokenizer(folder: Path) -> Path:
-    """A byte-level BPE over the bundled transcripts whose post-processor puts a BOS first, as Llama
-    3's does (built here: the Hub is unreachable)."""
-    from transformers import PreTrainedTokenizerFast
-
-    texts = [row["text"] for row in manifest()] + [row["speaker"] for row in manifest()]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=500, special_tokens=["<bos>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(texts, trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 0)])
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>").save_pretrained(str(folder))
-    return folder
+    """A tokenizer of Llama 3's shape (128,256 ids, BOS 128000 first, `<|eot_id|>` 128009) over the
+    bundled transcripts (`tests.text_tokenizers.llama3_like`: the Hub is unreachable)."""
+    return llama3_like(folder)
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +341,7 @@ def test_an_empty_speaker_gives_the_text_alone_and_is_counted(tokens, text_token
         str(blanked), out, ExportSettings(TEXT_COLUMN, str(text_tokenizer), speaker_column="speaker")
     )
     check_against_reference(blanked, out, text_tokenizer, speaker="speaker")
-    assert summary["counts"]["empty_speaker"] == 2
+    assert summary["counts"]["text_alone"] == 2 and summary["counts"]["empty_speaker"] == 0
     assert "rows with an empty or null speaker, written as the text alone" in (out / "README.md").read_text()
 
 
@@ -725,13 +714,16 @@ def test_export_equals_the_notebook_prep_on_every_bundled_file(
 
 
 @pytest.mark.slow
-def test_finetune_orpheus_example(tokens, tmp_path):
+@pytest.mark.parametrize("multipack", [None, "1024"])
+def test_finetune_orpheus_example(tokens, tmp_path, multipack):
     result = run_script(
         "examples/finetune_orpheus.py", "--tokens", str(tokens), "--text_column", TEXT_COLUMN,
-        "--output_dir", str(tmp_path / "ft"),
+        "--output_dir", str(tmp_path / "ft"), *(["--multipack", multipack] if multipack else []),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "ft" / "summary.json").read_text())
+    if multipack:  # trained on fewer, multipacked blocks of the same 9 rows
+        assert 0 < summary["training_blocks"] < summary["rows"] == 9
     assert summary["loss_after"] < summary["loss_before"]
     assert summary["vocab_size"] == 156_940
     frames = summary["generated_frames"]

@@ -3,17 +3,20 @@
     snac-hf decode --tokenizer TOK_DIR --ids IDS.json --model MODEL --out_dir wavs/
     snac-hf decode --tokenizer TOK_DIR --dataset DIR --model MODEL --out_dir wavs/ --max_files 4
     snac-hf decode --format orpheus --ids IDS.json --model MODEL --out_dir wavs/ [--skip_invalid_frames]
+    snac-hf decode --format maya1 --dataset maya1_rows/ --model MODEL --out_dir wavs/   # veena, vyvo_lfm2
 
 `--ids` is a JSON file: a list of ids (one sequence), a list of such lists, or objects
 `{"id": ..., "input_ids": [...], "duration": seconds}` (one or a list). `--dataset` is a token-set
 folder, a `save_to_disk` folder or a `load_dataset` source; rows with `input_ids` are decoded with
 `--tokenizer`, rows with
 only `tokens_scale_k` columns are decoded as they are. Audio is trimmed to `duration` when known.
-`--format orpheus`: the ids are Orpheus-TTS ids (`snac-hf export` rows, or raw LM output), turned
-into SNAC 24 kHz codes by `snac_hf.export.orpheus_ids_to_codes` (the speech after the last
-start-of-speech, whole frames; an id outside its frame position's range is an error, or with
-`--skip_invalid_frames` its frame is dropped and counted); no --tokenizer, and no `duration`
-(the audio is that of the whole frames).
+`--format orpheus` (or `maya1`, `veena`, `vyvo_lfm2`: `snac_hf.layout.tts_layouts`): the ids are
+that layout's (`snac-hf export` rows, or raw LM output), turned into SNAC 24 kHz codes by
+`snac_hf.export.orpheus_ids_to_codes` (the speech after the last start-of-speech, whole frames;
+an id outside its frame position's range is an error, or with `--skip_invalid_frames` the frames
+are found by position and only broken ones are dropped, and counted); the ids after the last
+whole frame are left out and counted too; no --tokenizer, and no `duration` (the audio is that
+of the whole frames).
 Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files;
 a row without an id is `row_<i>`, whatever the JSON's shape; names over 200 bytes are shortened);
 existing files are not replaced without --overwrite. `--as_dataset` writes one `datasets` folder
@@ -35,6 +38,7 @@ from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
 from snac_hf.codec.load import CodecLoadError
 from snac_hf.codec.model_folder import DEFAULT_MODEL
+from snac_hf.layout.tts_layouts import TTS_LAYOUTS
 
 
 def build_parser(prog: str = "scripts/decode.py") -> argparse.ArgumentParser:
@@ -47,14 +51,14 @@ def build_parser(prog: str = "scripts/decode.py") -> argparse.ArgumentParser:
     parser.add_argument("--tokenizer", help="audio tokenizer folder (train_bpe.py); needed for snac_hf ids")
     parser.add_argument(
         "--format",
-        choices=("snac_hf", "orpheus"),
+        choices=("snac_hf", *TTS_LAYOUTS),
         default="snac_hf",
-        help="what the ids are: snac_hf BPE ids (--tokenizer), or Orpheus-TTS ids",
+        help="what the ids are: snac_hf BPE ids (--tokenizer), or a TTS layout's ids (orpheus, ...)",
     )
     parser.add_argument(
         "--skip_invalid_frames",
         action="store_true",
-        help="--format orpheus: drop frames holding an id outside its position's range (and count them)",
+        help="--format orpheus/...: find frames by position, drop broken ones (and count them)",
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="SNAC Hub id or local model folder")
     parser.add_argument("--checkpoint", help="fine-tuned .pt state dict on top of --model's architecture")
@@ -157,27 +161,32 @@ def holds_ids(folder: str) -> bool:
     return "input_ids" in names and "tokens_scale_0" not in names
 
 
-def orpheus_rows(rows: list[dict], skip_invalid_frames: bool) -> tuple[list[dict], int]:
-    """Rows of Orpheus ids as rows of SNAC 24 kHz codes (`tokens_scale_k`), and the frames skipped."""
+def orpheus_rows(
+    rows: list[dict], skip_invalid_frames: bool, format: str = "orpheus"
+) -> tuple[list[dict], int, int]:
+    """Rows of a TTS layout's ids (`--format`, Orpheus' by default) as rows of SNAC 24 kHz codes
+    (`tokens_scale_k`), the frames skipped and the trailing ids left out."""
     from snac_hf.codec.decode import row_ids
     from snac_hf.export import orpheus_ids_to_codes
 
-    converted, skipped = [], 0
+    layout = TTS_LAYOUTS[format]
+    converted, skipped, trailing = [], 0, 0
     for row, name in zip(rows, row_ids(rows), strict=True):
         if "input_ids" not in row:
-            raise ValueError(f"row {name!r}: --format orpheus decodes input_ids, and this row has none")
+            raise ValueError(f"row {name!r}: --format {format} decodes input_ids, and this row has none")
         try:
-            found = orpheus_ids_to_codes(row["input_ids"], skip_invalid_frames)
+            found = orpheus_ids_to_codes(row["input_ids"], skip_invalid_frames, layout)
         except ValueError as error:
             raise ValueError(f"row {name!r}: {error}") from None
         if not found.codes[0].size:
             raise ValueError(
-                f"row {name!r}: no whole frame of Orpheus speech ids (7 ids per frame) to decode"
+                f"row {name!r}: no whole frame of {format} speech ids (7 ids per frame) to decode"
             )
         skipped += found.skipped_frames
+        trailing += found.trailing_ids
         codes = {f"tokens_scale_{k}": codes for k, codes in enumerate(found.codes)}
         converted.append({"id": name, **codes})
-    return converted, skipped
+    return converted, skipped, trailing
 
 
 def check_ids_have_a_decoder(rows: list[dict], args: argparse.Namespace) -> None:
@@ -186,7 +195,7 @@ def check_ids_have_a_decoder(rows: list[dict], args: argparse.Namespace) -> None
     Orpheus-TTS rows, `snac-hf export`), else `--tokenizer`. Before the model loads."""
     from snac_hf.export.orpheus import TEXT_VOCAB_END
 
-    if args.format != "snac_hf" or args.tokenizer or not any("input_ids" in row for row in rows):
+    if args.format in TTS_LAYOUTS or args.tokenizer or not any("input_ids" in row for row in rows):
         return
     source = f"--ids {args.ids}" if args.ids else f"--dataset {args.dataset}"
     if any(max(row.get("input_ids") or [0]) >= TEXT_VOCAB_END for row in rows):
@@ -224,28 +233,33 @@ def decode(args: argparse.Namespace) -> int:
     check_outputs, decode_rows = output_writers(args.as_dataset)
     from snac_hf.codec.load import load_codec
 
-    if args.format == "orpheus" and args.tokenizer:
-        raise ValueError("--format orpheus: Orpheus ids need no --tokenizer (it is for snac_hf BPE ids)")
-    if args.skip_invalid_frames and args.format != "orpheus":
-        raise ValueError("--skip_invalid_frames is for Orpheus ids: pass --format orpheus too")
+    layout_ids = args.format in TTS_LAYOUTS
+    if layout_ids and args.tokenizer:
+        raise ValueError(
+            f"--format {args.format}: {args.format} ids need no --tokenizer (it is for snac_hf BPE ids)"
+        )
+    if args.skip_invalid_frames and not layout_ids:
+        raise ValueError("--skip_invalid_frames is for TTS layout ids: pass --format orpheus (or maya1, ...)")
     rows = (
         rows_from_json(args.ids) if args.ids else rows_from_dataset(args.dataset, args.split, args.max_files)
     )
     check_ids_have_a_decoder(rows, args)
     if args.max_files is not None:
         rows = rows[: args.max_files]
-    skipped = None
-    if args.format == "orpheus":
-        rows, skipped = orpheus_rows(rows, args.skip_invalid_frames)
+    skipped = trailing = None
+    if layout_ids:
+        rows, skipped, trailing = orpheus_rows(rows, args.skip_invalid_frames, args.format)
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     check_outputs(rows, args.out_dir, args.overwrite)  # before the model loads
     codec = load_codec(args.model, args.checkpoint)
-    if args.format == "orpheus":
+    if layout_ids:
         from snac_hf.export.orpheus import check_orpheus_layout
 
         check_orpheus_layout(codec.layout, f"--model {args.model}")
     if skipped:
         print(f"note: skipped {skipped} frame(s) holding an id outside its position's range", file=sys.stderr)
+    if trailing:
+        print(f"note: left out {trailing} trailing id(s) after the last whole frame", file=sys.stderr)
     paths = decode_rows(rows, codec, args.out_dir, tokenizer, overwrite=args.overwrite)
     if codec.notice:
         print(f"note: {codec.notice}", file=sys.stderr)

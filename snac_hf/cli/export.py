@@ -1,10 +1,13 @@
-r"""`snac-hf export` (`scripts/export.py`): a token set -> training data in the Orpheus-TTS layout.
+r"""`snac-hf export` (`scripts/export.py`): a token set -> training data in a SNAC TTS layout
+(`--format orpheus`, `maya1`, `veena`, `vyvo_lfm2`: `snac_hf.layout.tts_layouts`).
 
     snac-hf export --format orpheus --tokens TOKENS --text_column text \
         --text_tokenizer meta-llama/Llama-3.2-3B-Instruct --output_dir orpheus/
     snac-hf export --format orpheus --tokens TOKENS --text_column text --speaker_column speaker \
         --text_tokenizer TOKENIZER_DIR --max_length 8192 --num_proc 4 --output_dir orpheus/
     snac-hf export --format orpheus ... --pack 8192 --output_dir pretrain/   # fixed-length blocks
+    snac-hf export --format orpheus ... --multipack 8192 --output_dir ft/   # whole rows, fine-tuning
+    snac-hf export --format maya1 ... --speaker_column description --output_dir maya1/
 
 The output folder is a dataset that `load_dataset(OUT)` reads and `push_to_hub` accepts; its card
 states the layout and what was left out. The work is `snac_hf.export.export_orpheus`; the layout
@@ -19,7 +22,7 @@ import sys
 from snac_hf.cli.errors import run_command
 from snac_hf.cli.parser import CommandParser
 
-FORMATS = ("orpheus",)
+FORMATS = ("orpheus", "maya1", "veena", "vyvo_lfm2")  # snac_hf.layout.tts_layouts.TTS_LAYOUTS
 
 
 def _positive(text: str) -> int:
@@ -44,9 +47,16 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
         help="text tokenizer: a local folder or a Hub id, read with AutoTokenizer (Llama 3's for Orpheus)",
     )
     parser.add_argument(
+        "--text_tokenizer_ok",
+        action="store_true",
+        help="write the rows even when the text tokenizer is not the layout's (BOS, end of text, size); "
+        "the card records it",
+    )
+    parser.add_argument(
         "--speaker_column",
-        help='a speaker column: the text becomes "{speaker}: {text}" (multi-speaker); an empty or null '
-        "speaker gives the text alone, as Orpheus' inference prompt without a voice",
+        help='a speaker column: orpheus "{speaker}: {text}" (an empty or null speaker gives the text alone, '
+        "as Orpheus' inference prompt without a voice); maya1 the voice description; veena the speaker "
+        "name (maya1 and veena need it)",
     )
     parser.add_argument(
         "--frames",
@@ -60,6 +70,12 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pack", type=_positive, metavar="N", help="pre-training: chain the rows into blocks of N ids"
+    )
+    parser.add_argument(
+        "--multipack",
+        type=_positive,
+        metavar="N",
+        help="fine-tuning: whole rows in blocks of at most N ids, position_ids restarting at each row",
     )
     parser.add_argument("--num_proc", type=_positive, default=1, help="worker processes (one shard each)")
     parser.add_argument("--output_dir", required=True, help="the dataset folder to write")
@@ -85,6 +101,9 @@ def export(args: argparse.Namespace) -> int:
     from snac_hf.export import ExportSettings, export_orpheus
 
     settings = ExportSettings(
+        format=args.format,
+        multipack=args.multipack,
+        text_tokenizer_ok=args.text_tokenizer_ok,
         text_column=args.text_column,
         text_tokenizer=args.text_tokenizer,
         speaker_column=args.speaker_column,
@@ -105,10 +124,18 @@ def export(args: argparse.Namespace) -> int:
 def describe(summary: dict, output_dir: str) -> str:
     """The run in two lines: what was written, and what was left out or dropped."""
     c = summary["counts"]
-    written = f"{c['rows_written']:,} of {c['files']:,} files as Orpheus rows ({c['ids_written']:,} ids"
-    written += f", {summary['blocks']:,} blocks of {summary['pack']})" if summary["pack"] else ")"
+    name = "Orpheus" if summary["format"] == "orpheus" else summary["format"]
+    written = f"{c['rows_written']:,} of {c['files']:,} files as {name} rows ({c['ids_written']:,} ids"
+    if summary["pack"]:
+        written += f", {summary['blocks']:,} blocks of {summary['pack']})"
+    elif summary.get("multipack"):
+        written += f", {summary['blocks']:,} multipacked blocks of at most {summary['multipack']})"
+    else:
+        written += ")"
+    speakerless = f"{c['empty_speaker']:,} no speaker, " if c.get("empty_speaker") else ""
     left = (
-        f"left out: {c['empty_transcript']:,} empty transcript, {c['no_whole_frame']:,} no whole frame, "
+        f"left out: {c['empty_transcript']:,} empty transcript, {speakerless}"
+        f"{c['no_whole_frame']:,} no whole frame, "
         f"{c['too_long']:,} too long; partial-frame codes dropped: {c['partial_frame_codes_dropped']:,}"
     )
     if summary["pack"]:
@@ -116,7 +143,9 @@ def describe(summary: dict, output_dir: str) -> str:
     padding = c.get("padding_codes_written", 0)
     left += f"; frames: {summary.get('frames', 'real')} ({padding:,} padding codes written)"
     shards = f"{summary['shards']} shard" + ("s" if summary["shards"] != 1 else "")
-    return f"snac_hf: {written} -> {output_dir} ({shards})\n{left}"
+    check = summary.get("text_tokenizer_check", "passed")
+    note = f"\nnote: text tokenizer {check}" if check != "passed" else ""
+    return f"snac_hf: {written} -> {output_dir} ({shards})\n{left}{note}"
 
 
 if __name__ == "__main__":

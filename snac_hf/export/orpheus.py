@@ -39,6 +39,7 @@ from snac_hf.layout import CodecLayout
 from snac_hf.layout.orpheus import CODES_PER_FRAME as CODES_PER_FRAME
 from snac_hf.layout.orpheus import FRAME_CODES, ORPHEUS_STRIDES, POSITION_SCALE, gather_frames, whole_frames
 from snac_hf.layout.orpheus import POSITION_INDEX as POSITION_INDEX
+from snac_hf.layout.tts_layouts import ORPHEUS, TtsLayout
 
 #: Llama 3's text ids end here; Orpheus' markers and speech ids start at this id.
 TEXT_VOCAB_END = 128_256
@@ -86,7 +87,10 @@ def check_orpheus_layout(layout: CodecLayout, what: str = "the token set") -> No
 
 
 def batch_speech_ids(
-    values: Sequence[np.ndarray], offsets: Sequence[np.ndarray], frames: np.ndarray
+    values: Sequence[np.ndarray],
+    offsets: Sequence[np.ndarray],
+    frames: np.ndarray,
+    layout: TtsLayout = ORPHEUS,
 ) -> np.ndarray:
     """The speech ids of many files, flat (file after file, 7 ids per frame), int32.
 
@@ -95,23 +99,25 @@ def batch_speech_ids(
     (at most the frames its codes fill: `whole_frames`, or with its padding codes appended,
     `snac_hf.export.frames`). The frames' codes in position order
     (`snac_hf.layout.orpheus.gather_frames`: a handful of numpy gathers), plus each position's id
-    offset. A code outside 0..4095 is a ValueError.
+    offset (`layout.position_offsets`: Orpheus' by default). A code outside 0..4095 is a ValueError.
     """
     ids = gather_frames(values, offsets, frames)
     if ids.size and (ids.min() < 0 or ids.max() >= CODEBOOK_SIZE):
         bad = ids[(ids < 0) | (ids >= CODEBOOK_SIZE)][0]
         raise ValueError(f"code {bad} outside the codebook 0..{CODEBOOK_SIZE - 1}: not SNAC 24 kHz codes")
-    ids += POSITION_OFFSET.astype(np.int32)
+    ids += layout.position_offsets.astype(np.int32)
     return ids.reshape(-1)
 
 
-def codes_to_orpheus_ids(codes: Sequence[Sequence[int] | np.ndarray]) -> np.ndarray:
-    """The speech ids of one file's codes per scale (whole frames only), int32."""
+def codes_to_orpheus_ids(
+    codes: Sequence[Sequence[int] | np.ndarray], layout: TtsLayout = ORPHEUS
+) -> np.ndarray:
+    """The speech ids of one file's codes per scale (whole frames only), int32, in `layout`'s ids."""
     if len(codes) != 3:
         raise ValueError(f"the Orpheus layout takes 3 scales of SNAC 24 kHz codes, got {len(codes)}")
     arrays = [np.asarray(c, dtype=np.int64).reshape(-1) for c in codes]
     frames = whole_frames(np.array([[a.size for a in arrays]]))
-    return batch_speech_ids(arrays, [np.zeros(1, np.int64)] * 3, frames)
+    return batch_speech_ids(arrays, [np.zeros(1, np.int64)] * 3, frames, layout)
 
 
 class OrpheusCodes(NamedTuple):
@@ -122,44 +128,85 @@ class OrpheusCodes(NamedTuple):
     trailing_ids: int  # ids after the last whole frame (0..6), left out
 
 
-def speech_span(ids: np.ndarray) -> tuple[int, int]:
-    """(start, end) of the speech ids in a sequence: after the last START_OF_SPEECH (from the start
-    when there is none, as for generated ids without their prompt), up to the first END_OF_SPEECH
-    after it (the end of the sequence when there is none)."""
-    starts = np.flatnonzero(ids == START_OF_SPEECH)
+def speech_span(ids: np.ndarray, layout: TtsLayout = ORPHEUS) -> tuple[int, int]:
+    """(start, end) of the speech ids in a sequence: after the last start-of-speech (from the start
+    when there is none, as for generated ids without their prompt), up to the first end-of-speech
+    after it (the end of the sequence when there is none); `layout`'s markers."""
+    starts = np.flatnonzero(ids == layout.start_of_speech)
     begin = int(starts[-1]) + 1 if starts.size else 0
-    ends = np.flatnonzero(ids[begin:] == END_OF_SPEECH)
+    ends = np.flatnonzero(ids[begin:] == layout.end_of_speech)
     return begin, begin + int(ends[0]) if ends.size else ids.size
 
 
-def orpheus_ids_to_codes(ids: Sequence[int] | np.ndarray, skip_invalid_frames: bool = False) -> OrpheusCodes:
-    """SNAC 24 kHz codes per scale from Orpheus ids: a training row, or raw LM output.
+def orpheus_ids_to_codes(
+    ids: Sequence[int] | np.ndarray, skip_invalid_frames: bool = False, layout: TtsLayout = ORPHEUS
+) -> OrpheusCodes:
+    """SNAC 24 kHz codes per scale from the ids of `layout` (Orpheus' by default): a training row,
+    or raw LM output.
 
     The speech ids are those of `speech_span` (after the last start-of-speech, up to end-of-speech);
     they are cut into whole frames of 7 (a trailing partial frame is left out and counted), each id
     has its position's offset removed, and positions go back to their scales (the inverse of the
     table in the module docstring). An id outside its position's 4096 ids (another position's id,
     a marker, text) is a ValueError naming the frame, the position, the index in `ids` and the
-    value; with `skip_invalid_frames` that whole frame is dropped instead and counted.
+    value. With `skip_invalid_frames` the frames are found by their positions instead
+    (`resynchronised_frames`): one stray, missing or wrong id costs only the frame it sits in.
     """
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    begin, end = speech_span(ids)
-    n_frames = (end - begin) // FRAME_CODES
-    trailing = (end - begin) - n_frames * FRAME_CODES
-    frames = ids[begin : begin + n_frames * FRAME_CODES].reshape(n_frames, FRAME_CODES) - POSITION_OFFSET
-    valid = (frames >= 0) & (frames < CODEBOOK_SIZE)
-    good = valid.all(axis=1)
-    if not skip_invalid_frames and not good.all():
-        frame, position = (int(i) for i in np.argwhere(~valid)[0])
-        index = begin + frame * FRAME_CODES + position
-        low = int(POSITION_OFFSET[position])
-        raise ValueError(
-            f"id {int(ids[index])} at index {index} (frame {frame}, position {position}) is outside "
-            f"position {position}'s ids {low}..{low + CODEBOOK_SIZE - 1}: not Orpheus speech ids in frame "
-            "order (use --skip_invalid_frames / skip_invalid_frames=True to drop such frames)"
-        )
-    frames = frames[good]
+    begin, end = speech_span(ids, layout)
+    offsets = layout.position_offsets
+    if skip_invalid_frames:
+        frames, skipped, trailing = resynchronised_frames(ids[begin:end], layout)
+    else:
+        n_frames = (end - begin) // FRAME_CODES
+        trailing = (end - begin) - n_frames * FRAME_CODES
+        frames = ids[begin : begin + n_frames * FRAME_CODES].reshape(n_frames, FRAME_CODES) - offsets
+        valid = (frames >= 0) & (frames < CODEBOOK_SIZE)
+        if not valid.all():
+            frame, position = (int(i) for i in np.argwhere(~valid)[0])
+            index = begin + frame * FRAME_CODES + position
+            low = int(offsets[position])
+            raise ValueError(
+                f"id {int(ids[index])} at index {index} (frame {frame}, position {position}) is outside "
+                f"position {position}'s ids {low}..{low + CODEBOOK_SIZE - 1}: not {layout.name} speech ids "
+                "in frame order (use --skip_invalid_frames / skip_invalid_frames=True to drop such frames)"
+            )
+        skipped = 0
     codes = [
         frames[:, [p for p in range(FRAME_CODES) if POSITION_SCALE[p] == k]].reshape(-1) for k in range(3)
     ]
-    return OrpheusCodes(codes, int((~good).sum()), trailing)
+    return OrpheusCodes(codes, skipped, trailing)
+
+
+def resynchronised_frames(speech: np.ndarray, layout: TtsLayout = ORPHEUS) -> tuple[np.ndarray, int, int]:
+    """(frames x 7 codes, skipped frames, trailing ids) of a speech span, found by position.
+
+    Each frame position has its own 4096 ids, so an id names its position (or none: a marker,
+    text). A frame is any 7 consecutive ids at positions 0, 1, ..., 6; two such runs cannot overlap
+    (a run holds one position-0 id), so every one of them is kept, wherever it starts. A clean start
+    of a frame after the last one (positions 0..k-1, k < 7) is the trailing ids; every other stretch
+    of ids between kept frames counts as the frames its length makes (length / 7 rounded, at least
+    one). One inserted, missing or replaced id therefore skips only the frame it touches, and every
+    later frame is kept."""
+    n = speech.size
+    rel = speech - layout.speech_base
+    position = np.where((rel >= 0) & (rel < FRAME_CODES * CODEBOOK_SIZE), rel // CODEBOOK_SIZE, -1)
+    if n < FRAME_CODES:
+        starts = np.zeros(0, np.int64)
+    else:
+        windows = np.lib.stride_tricks.sliding_window_view(position, FRAME_CODES)
+        starts = np.flatnonzero((windows == np.arange(FRAME_CODES)).all(axis=1))
+    in_frame = np.zeros(n, dtype=bool)
+    if starts.size:
+        in_frame[(starts[:, None] + np.arange(FRAME_CODES)).reshape(-1)] = True
+    frames = speech[(starts[:, None] + np.arange(FRAME_CODES)).reshape(-1)].reshape(-1, FRAME_CODES)
+    frames = frames - layout.position_offsets
+    after_last = int(starts[-1]) + FRAME_CODES if starts.size else 0
+    tail = position[after_last:]
+    trailing = tail.size if np.array_equal(tail, np.arange(tail.size)) and tail.size < FRAME_CODES else 0
+    gap = ~in_frame
+    gap[n - trailing :] = False  # the trailing ids are no skipped frame
+    edges = np.diff(np.concatenate([[0], gap.astype(np.int8), [0]]))
+    stretches = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    skipped = np.maximum(1, np.floor(stretches / FRAME_CODES + 0.5)).astype(np.int64)
+    return frames, int(skipped.sum()), trailing

@@ -42,19 +42,21 @@ from snac_hf.export.folder import (
 )
 from snac_hf.export.frames import frame_rule
 from snac_hf.export.pack import pack_tails
-from snac_hf.export.rows import MARKER_IDS, ExportCounts, RowSettings
+from snac_hf.export.rows import ExportCounts, RowSettings
 from snac_hf.export.source import TokenSource, open_source
-from snac_hf.export.text_tokenizer import describe_tokenizer, load_text_tokenizer
+from snac_hf.export.text_tokenizer import check_text_tokenizer, describe_tokenizer, load_text_tokenizer
 from snac_hf.export.writer import (
     ShardJob,
     ShardResult,
     block_names,
     blocks_table,
+    multipack_features,
     output_features,
     set_worker_tokenizer,
     write_shard,
     write_shard_in_worker,
 )
+from snac_hf.layout.tts_layouts import TtsLayout, tts_layout
 from snac_hf.tokenset.card import public_name
 from snac_hf.tokenset.load import is_saved_to_disk
 from snac_hf.tokenset.ownership import record_written
@@ -74,12 +76,30 @@ class ExportSettings:
     #: None: upstream where the token set stores padding codes, else real (`frames.frame_rule`)
     frames: str | None = None
     split: str | None = None  # the split exported; None: every split of a token-set folder (else train)
+    format: str = "orpheus"  # the id layout (snac_hf.layout.tts_layouts.TTS_LAYOUTS)
+    multipack: int | None = None  # whole rows into blocks of at most this many ids (fine-tuning)
+    text_tokenizer_ok: bool = False  # write rows with a text tokenizer the layout's check refuses
+
+    @property
+    def layout(self) -> TtsLayout:
+        return tts_layout(self.format)
+
+    @property
+    def row_limit(self) -> int | None:
+        """The longest row written: --max_length, and with --multipack at most one block."""
+        limits = [n for n in (self.max_length, self.multipack) if n is not None]
+        return min(limits) if limits else None
 
 
 def check_numbers(settings: ExportSettings) -> None:
-    """A ValueError for a max_length no row can meet, a block size or process count below 1."""
-    if settings.max_length is not None and settings.max_length <= MARKER_IDS:
-        raise ValueError(f"--max_length {settings.max_length}: a row holds {MARKER_IDS} markers alone")
+    """A ValueError for an unknown format, a max_length or multipack block no row can meet, both
+    packings at once, a block size or process count below 1."""
+    markers = settings.layout.marker_ids
+    for name, value in (("--max_length", settings.max_length), ("--multipack", settings.multipack)):
+        if value is not None and value <= markers:
+            raise ValueError(f"{name} {value}: a {settings.format} row holds {markers} markers alone")
+    if settings.pack is not None and settings.multipack is not None:
+        raise ValueError("--pack and --multipack are two packings: choose one (--multipack for fine-tuning)")
     if settings.pack is not None and settings.pack < 1:
         raise ValueError(f"--pack {settings.pack}: blocks need at least 1 id")
     if settings.num_proc < 1:
@@ -127,15 +147,24 @@ def export_orpheus(
             source.check_text_column(settings.speaker_column, "--speaker_column")
     first = sources[0][1]  # every split of a token set has the same columns
     settings = replace(settings, frames=frame_rule(settings.frames, first.column_names, first.description))
+    if settings.layout.template is None and not settings.speaker_column:
+        layout = settings.layout
+        raise ValueError(
+            f"--format {layout.name} writes a {layout.speaker_means} into every row "
+            f"({layout.speaker_template!r}): pass --speaker_column with the column that holds it"
+        )
     if tokenizer is None:
         tokenizer = load_text_tokenizer(settings.text_tokenizer)
+    check = check_text_tokenizer(
+        settings.text_tokenizer, tokenizer, settings.layout, settings.text_tokenizer_ok
+    )
     folder = Path(output_dir)
     check_output(folder, sources[0][1].folder, settings.overwrite)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         start_output(folder)
-        summary = write_export(sources, folder, settings, tokenizer)
+        summary = write_export(sources, folder, settings, tokenizer, check)
     except BaseException:
         discard(folder, created)
         raise
@@ -156,11 +185,17 @@ def write_export(
     folder: Path,
     settings: ExportSettings,
     tokenizer: PreTrainedTokenizerBase,
+    tokenizer_check: str = "passed",
 ) -> dict:
     """Every split's shards, then export.json and the card; the summary."""
     source = sources[0][1]
-    carried = [] if settings.pack else source.kept_columns()
-    features = output_features(Features({name: source.features[name] for name in carried}))
+    packed = settings.pack or settings.multipack
+    carried = [] if packed else source.kept_columns()
+    features = (
+        multipack_features()
+        if settings.multipack
+        else output_features(Features({name: source.features[name] for name in carried}))
+    )
     (folder / "data").mkdir(exist_ok=True)
     written = {split: write_split(s, folder, settings, tokenizer, features, split) for split, s in sources}
     counts = ExportCounts()
@@ -170,6 +205,9 @@ def write_export(
     if not shards:
         raise ValueError(f"{source.description}: nothing to export: {nothing_written(counts, settings.pack)}")
     summary = summarize(source, settings, tokenizer, counts, carried, shards)
+    summary["text_tokenizer_check"] = tokenizer_check
+    if settings.multipack:
+        summary.update(blocks=sum(b for _, _, b, _ in written.values()))
     if settings.pack:
         summary.update(
             blocks=sum(b for _, _, b, _ in written.values()),
@@ -177,7 +215,7 @@ def write_export(
         )
     if len(written) > 1:
         summary["splits"] = {
-            split: {"counts": c.to_dict(), "shards": n, **({"blocks": b} if settings.pack else {})}
+            split: {"counts": c.to_dict(), "shards": n, **({"blocks": b} if packed else {})}
             for split, (c, n, b, _) in written.items()
         }
     record_written(folder, list(EXPORT_FILES))
@@ -196,12 +234,12 @@ def write_split(
 ) -> tuple[ExportCounts, int, int, int]:
     """One split's shards `data/{split}-i-of-n.parquet`: (counts, shards, blocks, ids dropped)."""
     row_settings = RowSettings(
-        settings.text_column, settings.speaker_column, settings.max_length, settings.frames
+        settings.text_column, settings.speaker_column, settings.row_limit, settings.frames, settings.layout
     )
     n = len(source.units)
     paths = temporary_shards(folder, range(n), n, split)
     jobs = [
-        ShardJob(unit, str(path), row_settings, features, settings.pack)
+        ShardJob(unit, str(path), row_settings, features, settings.pack, settings.multipack)
         for unit, path in zip(source.units, paths, strict=True)
     ]
     results = run_jobs(jobs, tokenizer, settings.num_proc)
@@ -241,7 +279,7 @@ def summarize(
     meta = source.metadata or {}
     codec = meta.get("codec") or {}
     return {
-        "format": "orpheus",
+        "format": settings.format,
         "token_set": public_name(source.description),
         "codec": codec.get("name"),
         "codec_notice": codec.get("notice"),
@@ -254,6 +292,7 @@ def summarize(
         "pack": settings.pack,
         "frames": settings.frames,
         "padding_codes_stored": has_padding_columns(source.column_names),
+        "multipack": settings.multipack,
         "carried_columns": carried,
         "shards": shards,
         "counts": counts.to_dict(),

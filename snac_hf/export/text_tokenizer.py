@@ -15,6 +15,7 @@ import os
 
 from transformers import PreTrainedTokenizerBase
 
+from snac_hf.layout.tts_layouts import TtsLayout
 from snac_hf.tokenset.card import public_name
 from snac_hf.tokenset.hub import HubUnreachableError, is_repo_id, unreachable_reason
 
@@ -69,3 +70,44 @@ def describe_tokenizer(name: str, tokenizer: PreTrainedTokenizerBase) -> str:
     what = f"{type(tokenizer).__name__}, {len(tokenizer):,} ids"
     shown = public_name(name)
     return f"{shown[:-1]}; {what})" if shown.endswith(" (local folder)") else f"{shown} ({what})"
+
+
+def text_tokenizer_problem(tokenizer: PreTrainedTokenizerBase, layout: TtsLayout) -> str | None:
+    """What makes `tokenizer` another text tokenizer than the one `layout`'s base model reads, or
+    None when it is that one (issue #31: a tokenizer whose BOS is 0 wrote rows a model misreads).
+
+    Checked: the text vocabulary reaches `layout.text_vocab_size` ids and no further (`len` at least
+    that, the base vocabulary at most that: Llama 3's 128,256, or an Orpheus checkpoint's copy with
+    its own tokens added above); the BOS (`bos_from_tokenizer`: the tokenizer puts it first; else the
+    layout writes it, and it must be the tokenizer's BOS); the end-of-text id, a special token of the
+    tokenizer."""
+    size, base = len(tokenizer), tokenizer.vocab_size
+    if not base <= layout.text_vocab_size <= size:
+        return f"it has {size:,} ids, and {layout.name} needs a text vocabulary of {layout.text_vocab_size:,}"
+    if layout.bos is not None:
+        if layout.bos_from_tokenizer:
+            first = tokenizer("a", add_special_tokens=True)["input_ids"][:1]
+            if first != [layout.bos]:
+                return f"it starts a text with {first[0] if first else 'nothing'}, not the BOS {layout.bos}"
+        elif tokenizer.bos_token_id != layout.bos:
+            return f"its BOS is {tokenizer.bos_token_id}, not {layout.bos}"
+    if layout.end_of_text is not None and layout.end_of_text not in tokenizer.added_tokens_decoder:
+        return f"id {layout.end_of_text} (end of text) is not one of its special tokens"
+    return None
+
+
+def check_text_tokenizer(
+    name: str, tokenizer: PreTrainedTokenizerBase, layout: TtsLayout, accept: bool
+) -> str:
+    """'passed', or with `accept` 'accepted with --text_tokenizer_ok: <problem>' (what the card
+    records); a ValueError naming the problem otherwise."""
+    problem = text_tokenizer_problem(tokenizer, layout)
+    if problem is None:
+        return "passed"
+    if accept:
+        return f"accepted with --text_tokenizer_ok: {problem}"
+    raise ValueError(
+        f"--text_tokenizer {public_name(name)}: not the text tokenizer --format {layout.name} reads: "
+        f"{problem}; "
+        "pass the base model's tokenizer, or --text_tokenizer_ok to write the rows anyway (the card says so)"
+    )

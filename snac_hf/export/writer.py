@@ -6,9 +6,11 @@ they complete (`pack.Packer`), and is appended to the shard's file as one row gr
 the set. The file carries the Hugging Face features in its schema, so `load_dataset` reads the
 exact column types. Columns: `id`, `input_ids` (int32, as `datasets` stores token ids), `labels`
 (= input_ids, int32), `attention_mask` (int8 ones), then the carried columns (not with `pack`:
-a block mixes files). A shard that keeps no row is not written (`load_dataset` fails on an empty
-Parquet file). The file is written under the temporary name the caller gives; the caller renames
-it once every shard is done.
+a block mixes files). With `multipack` (`pack.MultiPacker`): `id`, `input_ids`, `labels` (-100 at
+each row's first id), `position_ids` and `lengths`, and no `attention_mask`: transformers reads
+packed rows from `position_ids` only when no attention mask is given. A shard that keeps no row
+is not written (`load_dataset` fails on an empty Parquet file). The file is written under the
+temporary name the caller gives; the caller renames it once every shard is done.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pyarrow.parquet as pq
 from datasets import Features, List, Value
 from transformers import PreTrainedTokenizerBase
 
-from snac_hf.export.pack import Packer
+from snac_hf.export.pack import MultiPacker, PackedBlock, Packer
 from snac_hf.export.rows import BuiltRows, ExportCounts, RowSettings, build_rows, column_array
 from snac_hf.export.source import ExportUnit
 from snac_hf.layout import layout_for
@@ -53,6 +55,7 @@ class ShardJob:
     settings: RowSettings
     features: Features  # output_features(carried columns); none carried with pack
     pack: int | None = None
+    multipack: int | None = None
 
 
 @dataclass
@@ -99,6 +102,33 @@ def blocks_table(blocks: np.ndarray, names: list[str], features: Features) -> pa
     )
 
 
+def multipack_features() -> Features:
+    """The columns of a multipacked export (module docstring)."""
+    return Features(
+        {
+            "id": Value("string"),
+            "input_ids": List(Value("int32")),
+            "labels": List(Value("int32")),
+            "position_ids": List(Value("int32")),
+            "lengths": List(Value("int32")),
+        }
+    )
+
+
+def multipacked_table(blocks: list[PackedBlock], names: list[str], features: Features) -> pa.Table:
+    """Multipacked blocks as rows named `names`."""
+
+    def lists(arrays: list[np.ndarray]) -> pa.Array:
+        sizes = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
+        offsets = pa.array(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32), pa.int32())
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int32)
+        return pa.ListArray.from_arrays(offsets, pa.array(flat.astype(np.int32), pa.int32()))
+
+    columns = [pa.array(names, pa.string())]
+    columns += [lists([getattr(b, name) for b in blocks]) for name in PackedBlock._fields]
+    return pa.Table.from_arrays(columns, schema=features.arrow_schema)
+
+
 def block_names(prefix: str, first: int, n: int) -> list[str]:
     return [f"block-{prefix}-{first + k:06d}" for k in range(n)]
 
@@ -112,13 +142,16 @@ def write_shard(job: ShardJob, tokenizer: PreTrainedTokenizerBase) -> ShardResul
     columns += [name for name in list(job.features)[4:] if name not in columns]
     result = ShardResult(job.unit.index, ExportCounts())
     packer = Packer(job.pack) if job.pack else None
+    multipacker = MultiPacker(job.multipack) if job.multipack else None
     writer: pq.ParquetWriter | None = None
     first_row = job.unit.first_row
     try:
         for batch in job.unit.batches(columns, ORPHEUS_LAYOUT):
             built = build_rows(batch, tokenizer, settings)
             result.counts.add(built.counts)
-            if packer is None:
+            if multipacker is not None:
+                table = multipacked(multipacker.add(built.ids, built.offsets), job, result)
+            elif packer is None:
                 table = rows_table(batch, built, job, first_row)
             else:
                 blocks = packer.add(built.ids)
@@ -129,6 +162,11 @@ def write_shard(job: ShardJob, tokenizer: PreTrainedTokenizerBase) -> ShardResul
             if table.num_rows:
                 writer = writer or pq.ParquetWriter(job.path, job.features.arrow_schema, compression="zstd")
                 writer.write_table(table)
+        if multipacker is not None:
+            table = multipacked(multipacker.finish(), job, result)
+            if table.num_rows:
+                writer = writer or pq.ParquetWriter(job.path, job.features.arrow_schema, compression="zstd")
+                writer.write_table(table)
     finally:
         if writer is not None:
             writer.close()
@@ -136,6 +174,13 @@ def write_shard(job: ShardJob, tokenizer: PreTrainedTokenizerBase) -> ShardResul
     if packer is not None:
         result.tail = packer.carry
     return result
+
+
+def multipacked(blocks: list[PackedBlock], job: ShardJob, result: ShardResult) -> pa.Table:
+    """The table of a shard's newly closed multipacked blocks, counted in `result.blocks`."""
+    names = block_names(f"{job.unit.index:05d}", result.blocks, len(blocks))
+    result.blocks += len(blocks)
+    return multipacked_table(blocks, names, job.features)
 
 
 #: The text tokenizer of a worker process (`set_worker_tokenizer`, the pool's initializer).

@@ -290,7 +290,10 @@ def reset_output(folder: Path, fingerprint: dict) -> None:
         remove_empty_dirs(folder / top)
     state = folder / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
-    write_json(state / MANIFEST_FILE, new_manifest())
+    if not (keep_others and (state / MANIFEST_FILE).is_file()):
+        # a new key only for a new set: the other splits' ownership records are named with the
+        # folder's key, and a new one would disown them (their files would then be in the way)
+        write_json(state / MANIFEST_FILE, new_manifest())
     (state / "units").mkdir(exist_ok=True)
     (state / WRITTEN_DIR).mkdir(exist_ok=True)
     write_json(state / run_file(split), fingerprint)

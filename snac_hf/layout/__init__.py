@@ -6,6 +6,8 @@ follow from it. Needs only numpy; every other package may import it.
   BPE variants serialize through.
 - `orpheus`: the Orpheus frame order (which code sits at each position of a frame), shared by the
   Orpheus export and the evidence run's `orpheus` baseline.
+- `tts_layouts`: the id layouts of the SNAC TTS models (orpheus, maya1, veena, vyvo_lfm2) as data:
+  markers, speech offset, BOS / end of text, text template; the export's `--format`.
 
 May import: nothing in snac_hf.
 """
