@@ -14,13 +14,15 @@ into SNAC 24 kHz codes by `snac_hf.export.orpheus_ids_to_codes` (the speech afte
 start-of-speech, whole frames; an id outside its frame position's range is an error, or with
 `--skip_invalid_frames` its frame is dropped and counted); no --tokenizer, and no `duration`
 (the audio is that of the whole frames).
-Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files;
-a row without an id is `row_<i>`, whatever the JSON's shape; names over 200 bytes are shortened);
-existing files are not replaced without --overwrite. `--as_dataset` writes one `datasets` folder
-with an `Audio` column instead (`snac_hf.codec.audio_dataset`). Every id in `--ids` must be a JSON
-integer (`rows_from_json`). The ids, the tokenizer and the output files are
+Each row's file is named after its id (`snac_hf.codec.decode.output_names`: distinct ids, distinct files);
+existing files are not replaced without --overwrite. The ids, the tokenizer and the output files are
 checked before the model loads. See `snac_hf.codec.decode` for what is exact. Exit status 2 for unusable
 arguments or inputs, with one line saying which and what to do (`snac_hf.cli.errors`).
+
+A row without an id is `row_<i>` (its position), whatever the JSON's shape; names over 200 bytes
+are shortened (`output_names`). Every id in `--ids` must be a JSON integer (`rows_from_json`).
+`--as_dataset` writes one `datasets` folder with an `Audio` column instead of `.wav` files
+(`snac_hf.codec.audio_dataset`); `--out_dir` is an alias of `--output_dir`.
 """
 
 from __future__ import annotations
