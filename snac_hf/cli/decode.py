@@ -24,6 +24,7 @@ with an `Audio` column instead (`snac_hf.codec.audio_dataset`). Every id in `--i
 integer (`rows_from_json`). The ids, the tokenizer and the output files are
 checked before the model loads. See `snac_hf.codec.decode` for what is exact. Exit status 2 for unusable
 arguments or inputs, with one line saying which and what to do (`snac_hf.cli.errors`).
+`--out_dir` is an alias of `--output_dir`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 `model_folder` (a model folder's files; where offline models are cached), `load` (a Hub id, a
 local folder or a fine-tuned checkpoint -> `Codec`), `encode` (audio -> codes, batched, exact
-mode), `decode` (codes or tokenizer ids -> audio), `wav` (writing float WAV), `offline` and
+mode), `decode` (codes or tokenizer ids -> audio; long files in chunks, `chunked_decode`;
+as a datasets folder, `audio_dataset`), `wav` (writing float WAV), `offline` and
 `codebook_fit` (the offline stand-in models used where pretrained SNAC cannot be downloaded).
 
 May import: `snac_hf.sources`, `snac_hf.analysis`, `snac_hf.bpe`, `snac_hf.tokenset`,

@@ -15,10 +15,14 @@ Steps, each exact:
    `pad_codes` repeats each scale's last code up to `pad_multiple` worth of latent steps. Codes
    already at that length (any whole number of padding multiples) are passed through unchanged, so
    for them the audio is `codec.model.decode(codes)` bit for bit under the same torch seed (SNAC's
-   decoder adds seeded Gaussian noise, see `codes_to_audio`; tests/test_decode.py checks it).
+   decoder adds seeded Gaussian noise, see `audio_pieces`; tests/test_decode.py checks it), up to
+   `CHUNK_SECONDS` (5 s) of audio. Longer codes are decoded in chunks with the decoder's reach as
+   context (`snac_hf.codec.chunked_decode`): memory flat in the length, the audio the whole
+   decode's to float rounding (tests/test_decode_outputs.py).
 3. audio -> trimmed to `n_samples` (the original length, `round(duration * rate)`, when known)
-   and written as 32-bit float WAV at the codec's rate (`snac_hf.codec.wav`, standard library only,
-   lossless; the untrained decoder of the offline models produces noise that may exceed [-1, 1]).
+   and written, piece by piece, as 32-bit float WAV at the codec's rate (`snac_hf.codec.wav`,
+   standard library only, lossless; the untrained decoder of the offline models produces noise
+   that may exceed [-1, 1]).
 
 `decode_rows` (the script) checks every row before it writes anything: ids (distinct ids always
 get distinct files, see `output_names`), durations (positive, finite, and those of the codes) and
@@ -35,7 +39,7 @@ import math
 import numbers
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +47,9 @@ import numpy as np
 import torch
 
 from snac_hf.bpe.tokenizer import AudioTokenizer
+from snac_hf.codec.chunked_decode import CHUNK_SECONDS, chunk_steps_for, decode_in_chunks, draw_noise
 from snac_hf.codec.load import Codec
-from snac_hf.codec.wav import write_float_wav
+from snac_hf.codec.wav import FloatWavWriter, write_float_wav
 from snac_hf.layout import CodecLayout
 from snac_hf.layout.codes import validate_codes
 from snac_hf.tokenset.json_files import DamagedInputError
@@ -85,22 +90,55 @@ def whole_frames(layout: CodecLayout, codes_per_scale: Sequence[np.ndarray]) -> 
 def codes_to_audio(
     codec: Codec, codes_per_scale: Sequence[np.ndarray], n_samples: int | None = None, seed: int | None = 0
 ) -> np.ndarray:
-    """SNAC's decode of one file's codes (padded by `pad_codes`), float32, trimmed to `n_samples`.
+    """SNAC's decode of one file's codes (padded by `pad_codes`), float32, trimmed to `n_samples`:
+    `audio_pieces` joined."""
+    pieces = list(audio_pieces(codec, codes_per_scale, n_samples, seed))
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def audio_pieces(
+    codec: Codec,
+    codes_per_scale: Sequence[np.ndarray],
+    n_samples: int | None = None,
+    seed: int | None = 0,
+    chunk_seconds: float = CHUNK_SECONDS,
+) -> Iterator[np.ndarray]:
+    """SNAC's decode of one file's codes (padded by `pad_codes`) as float32 pieces, trimmed to
+    `n_samples` in all.
 
     SNAC's decoder adds Gaussian noise (its `NoiseBlock`s draw from torch's global generator); with
     `seed` set, the draw happens under `torch.manual_seed(seed)` inside `torch.random.fork_rng`,
     so the result is reproducible and the caller's random state is left alone. `seed=None` draws
     from the global generator as SNAC does.
+
+    Codes of at most `chunk_seconds` of audio are decoded whole: one piece, `codec.model.decode`
+    of the padded codes bit for bit. Longer codes are decoded in chunks of about `chunk_seconds`
+    with the decoder's reach as context (`snac_hf.codec.chunked_decode`): the decoder's memory is
+    that of one chunk whatever the length, and the audio equals the whole decode's to float
+    rounding (the noise is drawn as the whole decode draws it).
     """
     padded = pad_codes(codec.layout, codes_per_scale)
+    steps = len(padded[0]) * codec.layout.vq_strides[0]
+    chunk_steps = chunk_steps_for(codec, chunk_seconds)
     model = codec.model
     parameter = next(model.parameters())
     with torch.inference_mode(), torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        tensors = [torch.from_numpy(c).view(1, -1).to(parameter.device) for c in padded]
-        audio = model.decode(tensors)[0, 0].float().cpu().numpy()
-    return audio[:n_samples] if n_samples is not None else audio
+        if steps <= chunk_steps:
+            tensors = [torch.from_numpy(c).view(1, -1).to(parameter.device) for c in padded]
+            pieces: Iterator[np.ndarray] = iter([model.decode(tensors)[0, 0].float().cpu().numpy()])
+        else:
+            pieces = decode_in_chunks(codec, padded, draw_noise(codec, steps), chunk_steps)
+    remaining = n_samples
+    for piece in pieces:
+        if remaining is not None:
+            piece = piece[:remaining]
+            remaining -= len(piece)
+        if len(piece):
+            yield piece
+        if remaining == 0:
+            return
 
 
 def decode_ids(
@@ -292,5 +330,7 @@ def decode_rows(
     jobs = plan_decode(rows, codec, tokenizer)
     paths = check_outputs(rows, out_dir, overwrite)
     for job, path in zip(jobs, paths, strict=True):
-        write_audio(path, codes_to_audio(codec, job.codes, job.n_samples), codec.layout.sampling_rate)
+        with FloatWavWriter(path, codec.layout.sampling_rate) as writer:
+            for piece in audio_pieces(codec, job.codes, job.n_samples):
+                writer.write(piece)
     return paths

@@ -2,7 +2,8 @@
 
 A folder scan (`folder`, with `skipped` entries and `path_text` for names that are not UTF-8),
 `load_dataset`/`save_to_disk`/streamed datasets (`dataset`), the user's kept columns (`columns`),
-one file decoded to float32 at a rate (`audio`), and the decode worker processes that feed the
+one file decoded to float32 at a rate (`audio`, with the length a PCM header declares from
+`pcm_header`), and the decode worker processes that feed the
 encoder in input order (`decoding`).
 
 May import: `snac_hf.tokenset`, `snac_hf.layout.codes`, `snac_hf.layout` (and `analysis`/`bpe`, below it
