@@ -15,7 +15,7 @@ from snac_hf.tokenset.schema import METADATA_FILE
 
 #: Runs `snac-hf tokenize` as a launched process, with accelerate's process group given a
 #: collective timeout of 3 s (NCCL's is 10 minutes; the waits stand in scale) and the encoder of
-#: the process that has work made 10 s slow.
+#: the process that has work made 6 s slow.
 SHORT_COLLECTIVE_TIMEOUT = """
 import sys, time
 from datetime import timedelta
@@ -35,7 +35,7 @@ launch.current_processes = with_short_timeout
 encode_files = pipeline.SnacEncoder.encode_files
 
 def slow_encode_files(self, *args, **kwargs):
-    time.sleep(10)
+    time.sleep(6)
     return encode_files(self, *args, **kwargs)
 
 pipeline.SnacEncoder.encode_files = slow_encode_files
