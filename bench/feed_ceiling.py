@@ -148,6 +148,10 @@ def pipeline(files: list[Path], workers: int, out: Path, files_per_shard: int = 
                 plan_segments(index, len(samples), segment_samples, context_samples)
             return [[np.zeros(n, np.int16) for n in self.layout.n_codes(len(f))] for f in files]
 
+        def encode_counted(self, files, segment_samples, batch_size, context_samples=0):
+            """What the pipeline calls: the codes and no non-finite latents."""
+            return self.encode_files(files, segment_samples, batch_size, context_samples), [0] * len(files)
+
     pipeline_module.SnacEncoder = ZeroCostEncoder
     codec = load_codec(str(cached_model_dir("random")))
     ids = [p.name for p in files]
