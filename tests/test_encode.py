@@ -423,3 +423,21 @@ def test_default_tokenize_gives_whole_file_codes_and_padding_codes(codec, speech
             assert row[f"tokens_scale_{k}"] == whole[k][: real[k]].tolist(), (name, k)
             assert row[f"padding_scale_{k}"] == whole[k][real[k] : frames[k]].tolist(), (name, k)
         assert row["padding_scale_2"]
+
+
+def test_silence_gets_exact_codes_by_default(codec, speech_dir):
+    """Issue 31 item 11: on the two silence recordings (dither peaking at 6e-5) float32 codes
+    scatter over near-duplicate codewords where --exact keeps one code: 22.5% agreement. Quiet
+    segments (peak below QUIET_PEAK) are encoded in float64 by default: 100%. Louder audio is
+    unchanged (the other tests compare it with SNAC's own float32 encode)."""
+    from snac_hf.codec.encode import QUIET_PEAK
+
+    names = ("it_019_3.flac", "ru_034_2.flac")
+    silence = [decode_audio({"path": str(speech_dir / n), "bytes": None}, 24000) for n in names]
+    assert max(float(np.abs(s).max()) for s in silence) < QUIET_PEAK
+    segment = codec.layout.segment_samples(4.0)
+    exact = SnacEncoder(codec, exact=True).encode_files(silence, segment, batch_size=16)
+    assert code_agreement(SnacEncoder(codec).encode_files(silence, segment, batch_size=16), exact) == 1.0
+    float32 = SnacEncoder(codec, quiet_peak=None).encode_files(silence, segment, batch_size=16)
+    assert code_agreement(float32, exact) < 0.5  # what the default gave before: 0.225 here
+    assert code_agreement(float32, [encode_alone(codec, s) for s in silence]) == 1.0

@@ -630,6 +630,7 @@ def test_a_resume_with_other_arithmetic_is_refused_naming_what_changed(tmp_path,
         "compiled": False,
         "cudnn_benchmark": None,
         "cudnn_deterministic": None,
+        "quiet_float64_below": None,  # --exact: all float64 already
     }
     before = snapshot(out)
     refusals = {

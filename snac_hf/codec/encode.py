@@ -36,6 +36,17 @@ batched pipeline equal to it:
    through the encoder alone, which is also the fastest way there (SNAC on CPU is memory-bound:
    1 x 4 s runs about twice the audio-seconds per second of 4 x 4 s). On other devices the
    encoder runs on the whole bucket, where batching is what makes a GPU fast.
+5. **Quiet segments in float64.** A segment whose samples all stay below `QUIET_PEAK` (0.01,
+   -40 dBFS: silence, dither, room tone) is encoded and quantized in float64, as `exact=True`
+   would, in buckets of its own. On near-silence the latents barely move (the offline codec's
+   `in_proj` outputs vary by ~7e-7 over 3 s of dither), and a codebook may hold near-duplicate
+   codewords there (the offline codec's k-means placed dozens within 1e-4 of each other on the
+   quiet frames it was fit on): the nearest of them is then decided by differences below float32's
+   rounding, and float32 codes scatter over the cluster where float64 keeps one code (measured on
+   the two silence recordings of tests/data/speech: 22.5% of float32 codes equal --exact's; noise
+   at peak 0.01: 54%, at 0.03: 87%; the seeded-random offline codec, without such clusters,
+   agrees 100%). Float64 costs ~2x on those segments only. So the default's codes of a quiet
+   segment are `--exact`'s; a quiet stretch inside a louder segment is still float32's.
 
 Codes of padding are trimmed per item: scale k keeps `ceil(n_samples / (hop * stride_k))` codes.
 
@@ -77,6 +88,9 @@ from snac_hf.codec.compile_choice import CompileChoice
 from snac_hf.codec.compiled import compiled_encoder, folded_model
 from snac_hf.codec.load import Codec
 from snac_hf.codec.precision import autocast, check_precision, encoder_arithmetic
+
+#: Rule 5: segments that peak below this are encoded in float64 (-40 dBFS).
+QUIET_PEAK = 0.01
 
 
 @dataclass(frozen=True)
@@ -225,6 +239,7 @@ class SnacEncoder:
         precision: str = "fp32",
         compile: bool | None = False,
         expected_files: int | None = None,
+        quiet_peak: float | None = QUIET_PEAK,
     ):
         self.layout = codec.layout
         self.device = torch.device(device)
@@ -237,6 +252,9 @@ class SnacEncoder:
         self._codec = codec
         self.encoder: torch.nn.Module = self.model.encoder
         self.compiled = False
+        #: segments whose peak is below this are encoded in float64 (rule 5; None: never)
+        self.quiet_peak = None if exact else quiet_peak
+        self._quiet_model: torch.nn.Module | None = None
         self.choice = (
             CompileChoice(self.device, precision, exact, expected_files) if compile is None else None
         )
@@ -254,6 +272,19 @@ class SnacEncoder:
         """Rule 3: `quantize` wherever it equals SNAC's one-item quantizer (read at each batch, as
         the thread count may change)."""
         return self.device.type != "cpu" or self.dtype == torch.float64 or torch.get_num_threads() == 1
+
+    @property
+    def quiet_model(self) -> torch.nn.Module:
+        """The float64 model quiet segments go through (rule 5), folded on first use."""
+        if self._quiet_model is None:
+            self._quiet_model = folded_model(self._codec, self.device, torch.float64)
+        return self._quiet_model
+
+    def is_quiet(self, samples: np.ndarray) -> bool:
+        """Rule 5: whether a segment's samples peak below `quiet_peak`."""
+        return self.quiet_peak is not None and (
+            len(samples) == 0 or float(np.abs(samples).max()) < self.quiet_peak
+        )
 
     def encode_batch(
         self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None = None
@@ -322,6 +353,7 @@ class SnacEncoder:
         codes: list[list[np.ndarray]] = [[] for _ in segments]
         nonfinite = [0] * len(files)
         lengths = [s.stop - s.start for s in segments]
+        quiet = [self.is_quiet(files[s.file][s.start : s.stop]) for s in segments]
         left = np.bincount([s.file for s in segments], minlength=len(files))  # segments per file not done
 
         def store(members: list[int], batch: _InFlight) -> None:
@@ -332,12 +364,12 @@ class SnacEncoder:
                 progress(done, sum(segments[i].core_stop - segments[i].core_start for i in members))
 
         previous: tuple[list[int], _InFlight] | None = None
-        for members in length_buckets(lengths, self.layout.pad_multiple, batch_size):
+        for members, in_float64 in self._buckets(lengths, quiet, batch_size):
             inputs = [files[segments[i].file][segments[i].start : segments[i].stop] for i in members]
             keep = [
                 (segments[i].core_start - segments[i].start, core_length(segments[i], frame)) for i in members
             ]
-            launched = (members, self._launch(inputs, keep))
+            launched = (members, self._launch(inputs, keep, in_float64))
             if previous is not None:
                 store(*previous)
             previous = launched
@@ -354,6 +386,15 @@ class SnacEncoder:
         ]
         return whole, nonfinite
 
+    def _buckets(
+        self, lengths: list[int], quiet: list[bool], batch_size: int
+    ) -> Iterator[tuple[list[int], bool]]:
+        """Buckets of one padded length, the loud segments' first, then the quiet ones' (float64)."""
+        for in_float64 in (False, True):
+            group = [i for i, q in enumerate(quiet) if q == in_float64]
+            for members in length_buckets([lengths[i] for i in group], self.layout.pad_multiple, batch_size):
+                yield [group[j] for j in members], in_float64
+
     def _store(
         self,
         codes: list[list[np.ndarray]],
@@ -367,15 +408,24 @@ class SnacEncoder:
             nonfinite[segments[index].file] += count
 
     @torch.inference_mode()
-    def _launch(self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None) -> _InFlight:
-        """Stage, encode and quantize one bucket; start the copy of its codes to the host."""
+    def _launch(
+        self, inputs: Sequence[np.ndarray], keep: Sequence[tuple[int, int]] | None, in_float64: bool = False
+    ) -> _InFlight:
+        """Stage, encode and quantize one bucket (`in_float64`: a bucket of quiet segments, rule 5);
+        start the copy of its codes to the host."""
         padded = self.layout.padded_length(max(len(x) for x in inputs))
+        model = self.quiet_model if in_float64 else self.model
         with encoder_arithmetic(self.precision):  # no silent TF32 (snac_hf.codec.precision)
-            latents = self._encode(self._to_device(inputs, padded))
-            if self.batch_quantizer:
-                _, codes = quantize(self.model.quantizer, latents)
+            if in_float64:
+                latents = self._encode(self._to_device(inputs, padded, torch.float64), model.encoder, "fp32")
             else:
-                per_item = [self.model.quantizer(item)[1] for item in torch.split(latents, 1)]
+                latents = self._encode(
+                    self._to_device(inputs, padded, self.dtype), self.encoder, self.precision
+                )
+            if in_float64 or self.batch_quantizer:
+                _, codes = quantize(model.quantizer, latents)
+            else:
+                per_item = [model.quantizer(item)[1] for item in torch.split(latents, 1)]
                 codes = [torch.cat(scale) for scale in zip(*per_item)]
             # on the device, one reduction: an overflow must never become codes without notice
             nonfinite = latents.isfinite().logical_not().sum(dim=(1, 2))
@@ -383,23 +433,23 @@ class SnacEncoder:
         host, nonfinite, done = self._to_host(torch.cat(codes, dim=1).to(torch.int16), nonfinite)
         return _InFlight(host, nonfinite, done, padded, keep)
 
-    def _to_device(self, inputs: Sequence[np.ndarray], padded: int) -> torch.Tensor:
+    def _to_device(self, inputs: Sequence[np.ndarray], padded: int, dtype: torch.dtype) -> torch.Tensor:
         """The bucket as (B, 1, padded), zero-padded on the right; staged in pinned memory on CUDA
         so that the copy to the device is asynchronous."""
         host = torch.empty((len(inputs), 1, padded), dtype=torch.float32, pin_memory=self.cuda)
         for row, samples in zip(host.numpy(), inputs):
             row[0, : len(samples)] = samples
             row[0, len(samples) :] = 0
-        return host.to(self.device, non_blocking=self.cuda).to(self.dtype)
+        return host.to(self.device, non_blocking=self.cuda).to(dtype)
 
-    def _encode(self, audio: torch.Tensor) -> torch.Tensor:
-        """Latents in `self.dtype` (cast back from autocast's dtype for the quantizer)."""
-        with autocast(self.precision, self.device):
+    def _encode(self, audio: torch.Tensor, encoder: torch.nn.Module, precision: str) -> torch.Tensor:
+        """Latents in the audio's dtype (cast back from autocast's dtype for the quantizer)."""
+        with autocast(precision, self.device):
             if self.batch_encoder:
-                latents = self.encoder(audio)
+                latents = encoder(audio)
             else:
-                latents = torch.cat([self.encoder(item) for item in torch.split(audio, 1)])
-        return latents.to(self.dtype)
+                latents = torch.cat([encoder(item) for item in torch.split(audio, 1)])
+        return latents.to(audio.dtype)
 
     def _to_host(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.cuda.Event | None]:
         """Codes and counts on the host: on CUDA asynchronous copies into pinned memory and the

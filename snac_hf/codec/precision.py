@@ -163,13 +163,17 @@ def current_fp32_settings() -> dict[str, object]:
     return settings
 
 
-def arithmetic(device: str | torch.device, precision: str, compiled: bool) -> dict:
+def arithmetic(
+    device: str | torch.device, precision: str, compiled: bool, quiet_float64_below: float | None = None
+) -> dict:
     """What the run fingerprint and metadata.json record about where and how codes are computed,
     beyond the precision's name: a resume that differs in any of these would mix codes.
 
     `device_type` ("cpu", "cuda"); `tf32`; `compiled`: a compiled encoder whose codes are not
     proven equal to eager's (compiled CUDA is its own arithmetic until measured equal); and on
-    CUDA the cuDNN settings the encode runs with (None elsewhere: no cuDNN there).
+    CUDA the cuDNN settings the encode runs with (None elsewhere: no cuDNN there);
+    `quiet_float64_below`: the peak under which a segment is encoded in float64
+    (`snac_hf.codec.encode`, rule 5; None: never, or everything is float64 already).
     """
     device = torch.device(device)
     cuda = device.type == "cuda"
@@ -179,6 +183,7 @@ def arithmetic(device: str | torch.device, precision: str, compiled: bool) -> di
         "compiled": compiled,
         "cudnn_benchmark": False if cuda else None,  # `encoder_arithmetic` keeps it off
         "cudnn_deterministic": bool(torch.backends.cudnn.deterministic) if cuda else None,
+        "quiet_float64_below": quiet_float64_below,
     }
 
 

@@ -45,7 +45,7 @@ from datasets import Dataset, Features
 from tqdm.auto import tqdm
 
 from snac_hf.codec.compile_choice import compile_changes_codes, compile_settings
-from snac_hf.codec.encode import SnacEncoder
+from snac_hf.codec.encode import QUIET_PEAK, SnacEncoder
 from snac_hf.codec.load import Codec
 from snac_hf.codec.precision import arithmetic, precision_name, precision_settings
 from snac_hf.codec.receptive_field import context_for
@@ -192,13 +192,13 @@ def run_arithmetic(settings: TokenizeSettings, device: str) -> dict:
     compiled = compile_changes_codes(
         settings.compile, torch.device(device), settings.precision, settings.exact
     )
-    return arithmetic(device, settings.precision, compiled)
+    return arithmetic(device, settings.precision, compiled, None if settings.exact else QUIET_PEAK)
 
 
 def upgraded_run(run: dict) -> dict:
     """A run.json written before the fingerprint held the arithmetic, as today's fingerprint of
     the same run: those versions had only ever run on CPU, without TF32, and recorded `compile`
-    only where it changed codes."""
+    only where it changed codes, and encoded quiet segments in float32 like the rest."""
     if "arithmetic" in run:
         return run
     old = {k: v for k, v in run.items() if k != "compile"}
