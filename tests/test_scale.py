@@ -351,7 +351,10 @@ def test_a_changed_source_is_refused_on_resume(tmp_path, fitted_model, capsys):
         write_parquet_dataset(source, marker=b"\0")  # flac ignores trailing bytes: same audio, other bytes
         result = tokenize_here(capsys, *args, "--output_dir", str(out))
         assert result.returncode == 2, result.stderr
-        assert "other inputs or settings" in result.stderr and "Nothing was changed" in result.stderr
+        assert (
+            "other settings or inputs: the input (" in result.stderr
+            and "Nothing was changed" in result.stderr
+        )
         shutil.rmtree(source)
         write_parquet_dataset(source)
 
@@ -507,7 +510,7 @@ def test_an_edited_metadata_csv_is_another_input_and_duplicates_are_refused(
     )
     result = tokenize_here(capsys, *args)
     assert result.returncode == 2, result.stderr
-    assert "other inputs or settings" in result.stderr and "Nothing was changed" in result.stderr
+    assert "other settings or inputs: the input (" in result.stderr and "Nothing was changed" in result.stderr
     assert {(out / "data").joinpath(p).read_bytes() for p in os.listdir(out / "data")} == before
 
     (audio / "metadata.csv").write_text("\n".join([*lines, f"{names[0]},a second row"]) + "\n")

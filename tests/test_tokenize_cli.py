@@ -358,7 +358,7 @@ def test_precision_and_compile_on_resume(tmp_path, short_speech_dir, fitted_mode
     assert tokenize(*base, "--files_per_shard", "1").returncode == 0
     before, metadata = shards(out), (out / METADATA_FILE).read_text()
     result = tokenize(*base, "--files_per_shard", "1", "--precision", "bf16")
-    assert result.returncode == 2 and "other inputs or settings" in result.stderr
+    assert result.returncode == 2 and "--precision/--exact (float32 -> bfloat16-autocast)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert (out / METADATA_FILE).read_text() == metadata
     result = tokenize(*base, "--files_per_shard", "1", "--compile")

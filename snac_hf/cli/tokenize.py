@@ -1,6 +1,6 @@
 """`snac-hf tokenize` (`scripts/tokenize.py`): audio (a folder or a `load_dataset` source) -> token set.
 
-    accelerate launch scripts/tokenize.py --input_dir WAVS --output_dir TOKENS [--model M] ...
+    accelerate launch -m snac_hf tokenize --input_dir WAVS --output_dir TOKENS [--model M] ...
     snac-hf tokenize --dataset NAME --audio_column audio --split train --output_dir TOKENS
     snac-hf tokenize --dataset NAME --split train validation test --output_dir TOKENS
     snac-hf tokenize --analyze_only --output_dir TOKENS
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None, prog: str = "scripts/tokenize.py") -> in
 def analyze(args: argparse.Namespace) -> int:
     from snac_hf.analysis import analyze_folder
 
-    analyze_folder(args.output_dir, num_proc=args.num_proc)
+    analyze_folder(args.output_dir, num_proc=args.num_proc, split=token_split(args.split[0]))
     return 0
 
 

@@ -79,8 +79,10 @@ class FolderScan:
 
 
 def is_token_set(directory: str | os.PathLike) -> bool:
-    """A folder snac_hf wrote a token set into: it holds `.snac_hf/run.json`."""
-    return os.path.isfile(os.path.join(directory, STATE_DIR, RUN_FILE))
+    """A folder snac_hf wrote a token set into: it holds `.snac_hf/run.json` (or a split's
+    `run-SPLIT.json`: a set with no train split)."""
+    state = Path(directory) / STATE_DIR
+    return (state / RUN_FILE).is_file() or any(p.is_file() for p in state.glob("run-*.json"))
 
 
 def scan_folder(input_dir: str, output_dir: str | None = None) -> FolderScan:
