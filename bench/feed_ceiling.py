@@ -213,10 +213,6 @@ def pipeline(
                 progress(len(files), sum(len(f) for f in files))
             return codes, [0] * len(files)
 
-        def encode_counted(self, files, segment_samples, batch_size, context_samples=0):
-            """What the pipeline calls: the codes and no non-finite latents."""
-            return self.encode_files(files, segment_samples, batch_size, context_samples), [0] * len(files)
-
     pipeline_module.SnacEncoder = ZeroCostEncoder
     codec = load_codec(str(cached_model_dir("random")))
     ids = [p.name for p in files]
