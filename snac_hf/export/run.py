@@ -9,8 +9,16 @@ Order of work: everything that can be wrong with the inputs is checked before an
 output folder). Then each unit of the token set (a Parquet shard) becomes one output shard
 (`writer.write_shard`), in this process or in `num_proc` worker processes (spawned: a fork after
 the tokenizers' thread pool started can hang), each streaming its unit batch by batch. The shards
-that hold rows are renamed to `data/train-i-of-n.parquet`, then `export.json` and the card are
-written. If the run fails, or writes no row at all, what it wrote is removed again.
+that hold rows are renamed to `data/train-i-of-n.parquet`, then the card is written and
+`export.json` last (every shard and its sha256: a folder without it was stopped, and readers refuse
+it). The run holds the output folder's lock (`snac_hf.tokenset.folder_lock`) from its output checks
+to its end: a second export into the same folder is refused in one line. If the run fails, or
+writes no row at all, what it wrote is removed again; a worker process that dies is one line
+naming the shards that were being written (`WorkerDiedError`).
+
+An unfinished token set (tokenize stopped before every unit was done) is refused, or with
+`allow_partial` its done units are exported and `export.json` and the card say so
+(`token_set_partial`).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +46,7 @@ from snac_hf.export.folder import (
 )
 from snac_hf.export.pack import pack_tails
 from snac_hf.export.rows import MARKER_IDS, ExportCounts, RowSettings
-from snac_hf.export.source import TokenSource, open_source
+from snac_hf.export.source import OUTPUT_COLUMNS, TokenSource, open_source
 from snac_hf.export.text_tokenizer import describe_tokenizer, load_text_tokenizer
 from snac_hf.export.writer import (
     ShardJob,
@@ -50,6 +59,8 @@ from snac_hf.export.writer import (
     write_shard_in_worker,
 )
 from snac_hf.tokenset.card import public_name
+from snac_hf.tokenset.finished_export import shard_files
+from snac_hf.tokenset.folder_lock import FolderLock
 from snac_hf.tokenset.ownership import record_written
 
 
@@ -62,6 +73,11 @@ class ExportSettings:
     pack: int | None = None  # chain the rows into blocks of this many ids (pre-training)
     num_proc: int = 1
     overwrite: bool = False
+    allow_partial: bool = False  # export the done units of an unfinished token set (recorded)
+
+
+class WorkerDiedError(RuntimeError):
+    """An export worker process died (killed, out of memory) while writing shards."""
 
 
 def check_numbers(settings: ExportSettings) -> None:
@@ -72,6 +88,23 @@ def check_numbers(settings: ExportSettings) -> None:
         raise ValueError(f"--pack {settings.pack}: blocks need at least 1 id")
     if settings.num_proc < 1:
         raise ValueError(f"--num_proc {settings.num_proc}: need at least 1 process")
+
+
+def check_columns(settings: ExportSettings) -> None:
+    """A ValueError for a text or speaker column that is one of the row's own columns (`id`, ...),
+    or a speaker column that is the text column."""
+    columns = (("--text_column", settings.text_column), ("--speaker_column", settings.speaker_column))
+    for flag, name in columns:
+        if name in OUTPUT_COLUMNS:
+            raise ValueError(
+                f"{flag} {name}: {name!r} is a column of every exported row ({', '.join(OUTPUT_COLUMNS)}), "
+                "not a transcript or speaker; give the column that holds them"
+            )
+    if settings.speaker_column and settings.speaker_column == settings.text_column:
+        raise ValueError(
+            f"--speaker_column {settings.speaker_column} is also the --text_column: give the speaker's own "
+            "column, or leave --speaker_column out"
+        )
 
 
 def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc: int) -> list[ShardResult]:
@@ -85,7 +118,32 @@ def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc:
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=set_worker_tokenizer, initargs=(tokenizer,)
     ) as pool:
-        return list(pool.map(write_shard_in_worker, jobs))
+        futures = [pool.submit(write_shard_in_worker, job) for job in jobs]
+        results = []
+        for index, future in enumerate(futures):
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                raise WorkerDiedError(died_message(jobs, futures, index, workers)) from None
+        return results
+
+
+def died_message(jobs: list[ShardJob], futures: list, first: int, workers: int) -> str:
+    """Which shards were being written when a worker died: the first unfinished ones (at most one
+    per worker were running)."""
+    unfinished = [i for i in range(first, len(jobs)) if not futures[i].done() or futures[i].exception()]
+    shards = ", ".join(job_input(jobs[i]) for i in unfinished[:workers])
+    return (
+        f"an export worker process died (killed, or out of memory?) while writing the shard of {shards}; "
+        "nothing of this export was kept. Run the same command again (with fewer --num_proc if memory "
+        "ran out)"
+    )
+
+
+def job_input(job: ShardJob) -> str:
+    """The token-set shard a job reads, by name."""
+    unit = job.unit
+    return unit.path if unit.path else f"rows shard {unit.shard + 1} of {unit.count}"
 
 
 def nothing_written(counts: ExportCounts, pack: int | None) -> str:
@@ -108,22 +166,30 @@ def export_orpheus(
     the summary, as `export.json` holds it. `tokenizer`: an already loaded text tokenizer instead of
     loading `settings.text_tokenizer`."""
     check_numbers(settings)
-    source = open_source(tokens)
+    check_columns(settings)
+    source = open_source(tokens, settings.allow_partial)
     source.check_text_column(settings.text_column, "--text_column")
     if settings.speaker_column:
         source.check_text_column(settings.speaker_column, "--speaker_column")
     if tokenizer is None:
         tokenizer = load_text_tokenizer(settings.text_tokenizer)
     folder = Path(output_dir)
-    check_output(folder, source.folder, settings.overwrite)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    check_output(folder, source.folder, settings.overwrite)  # before the lock creates the folder
+    lock = FolderLock.acquire(folder)  # one export per folder, as one tokenize run
+    try:
+        check_output(folder, source.folder, settings.overwrite)  # again, now that no one else writes
+    except BaseException:
+        lock.release(refused=True)
+        raise
     try:
         start_output(folder)
+        lock.record_holder()
         summary = write_export(source, folder, settings, tokenizer)
     except BaseException:
-        discard(folder, created)
+        discard(folder, lock.created)
         raise
+    finally:
+        lock.release()
     return summary
 
 
@@ -157,9 +223,10 @@ def write_export(
     summary = summarize(source, settings, tokenizer, counts, carried, len(shards))
     if settings.pack:
         summary.update(blocks=blocks, ids_dropped_after_last_block=dropped)
+    summary["shard_files"] = shard_files(folder, shards)
     record_written(folder, list(EXPORT_FILES))
-    write_summary(folder, summary)
     write_card(folder, summary, features)
+    write_summary(folder, summary)  # last: its presence says the export finished
     return summary
 
 
@@ -198,4 +265,5 @@ def summarize(
         "carried_columns": carried,
         "shards": shards,
         "counts": counts.to_dict(),
+        **({"token_set_partial": source.partial.to_dict()} if source.partial else {}),
     }

@@ -30,6 +30,7 @@ from datasets import Dataset, Features, Value
 
 from snac_hf.export.orpheus import check_orpheus_layout
 from snac_hf.layout import CodecLayout, layout_for
+from snac_hf.tokenset.completeness import PartialSet, check_finished
 from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
 from snac_hf.tokenset.json_files import DamagedInputError
 from snac_hf.tokenset.load import is_saved_to_disk, open_token_set
@@ -104,6 +105,7 @@ class TokenSource:
     features: Features
     folder: str | None  # the token-set folder, when the source is one
     metadata: dict | None  # its metadata.json
+    partial: PartialSet | None = None  # the done part of an unfinished set, read with allow_partial
 
     @property
     def column_names(self) -> list[str]:
@@ -145,8 +147,11 @@ def resolve_layout(source: str, n_scales: int, recorded: CodecLayout | None) -> 
     return recorded
 
 
-def parquet_source(description: str, paths: list[str], folder: str | None) -> TokenSource:
-    footers = check_token_set(folder) if folder else check_parquet_files(paths)
+def parquet_source(
+    description: str, paths: list[str], folder: str | None, allow_partial: bool = False
+) -> TokenSource:
+    partial = check_finished(folder, allow_partial) if folder else None
+    footers = check_token_set(folder, allow_partial) if folder else check_parquet_files(paths)
     schema = pq.read_schema(footers[0].path)
     n_scales = n_scales_of(schema.names)
     meta_folder = folder
@@ -158,7 +163,8 @@ def parquet_source(description: str, paths: list[str], folder: str | None) -> To
         units.append(ExportUnit(index=i, first_row=first, path=footer.path))
         first += footer.rows
     metadata = read_metadata(meta_folder) if meta_folder else None
-    return TokenSource(description, units, layout, Features.from_arrow_schema(schema), folder, metadata)
+    features = Features.from_arrow_schema(schema)
+    return TokenSource(description, units, layout, features, folder, metadata, partial)
 
 
 def dataset_source(description: str, dataset: Dataset) -> TokenSource:
@@ -178,13 +184,14 @@ def _shard_start(n: int, count: int, index: int) -> int:
     return div * index + min(index, mod)
 
 
-def open_source(source: str | Dataset) -> TokenSource:
-    """A token-set folder, Parquet file or glob, `save_to_disk` folder, Hub dataset name, or Dataset."""
+def open_source(source: str | Dataset, allow_partial: bool = False) -> TokenSource:
+    """A token-set folder, Parquet file or glob, `save_to_disk` folder, Hub dataset name, or Dataset.
+    An unfinished token-set folder is refused unless `allow_partial` (`snac_hf.tokenset.completeness`)."""
     if isinstance(source, Dataset):
         return dataset_source("the dataset", source)
     source = str(source)
     if os.path.isdir(source) and not is_saved_to_disk(source):
-        return parquet_source(source, [], source)
+        return parquet_source(source, [], source, allow_partial)
     if source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:
