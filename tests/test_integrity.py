@@ -311,3 +311,29 @@ def test_swapped_shards_are_refused_and_records_without_digests_accepted(tokens)
     first_record.write_text(json.dumps({**json.loads(first_record.read_text()), "sha256": "x"}))
     with pytest.raises(DamagedInputError, match=r"00000\.json: 'sha256' is not a hex SHA-256 digest"):
         check_token_set(tokens)
+
+
+@pytest.mark.parametrize("reader", ["analyze", "export"])
+def test_a_glob_of_a_sets_shards_is_checked_against_its_records(tokens, tmp_path, reader, capsys):
+    """Issue 30: `TOKENS/data/*.parquet` gets the sha256 check a folder gets (a subset is fine)."""
+    from snac_hf.tokenset.integrity import check_parquet_files
+
+    assert [f.rows for f in check_parquet_files([str(tokens / SHARD_1)])] == [2]  # one shard alone
+    other = write_synthetic_token_set(tmp_path / "other", layout_for("snac_24khz"), 4, shards=2)
+    shutil.copy(parquet_files(other)[0], tokens / SHARD_1)  # 2 rows, as the shard it replaces
+    pattern = str(tokens / "data" / "*.parquet")
+    with pytest.raises(DamagedInputError, match="is not the shard tokenize wrote"):
+        open_token_set(pattern)
+    if reader == "analyze":
+        line = one_line_error(
+            run_script_here(
+                capsys, "scripts/analyze.py", "--tokens", pattern, "--report_dir", str(tmp_path / "r")
+            )
+        )
+    else:
+        from snac_hf.export import ExportSettings, export_orpheus
+
+        with pytest.raises(DamagedInputError) as error:
+            export_orpheus(pattern, tmp_path / "out", ExportSettings("text", str(tmp_path / "no_tokenizer")))
+        line = str(error.value)
+    assert f"{SHARD_1} is not the shard tokenize wrote" in line
