@@ -585,7 +585,6 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 def test_an_unfinished_token_set_is_refused_by_every_reader_or_taken_with_allow_partial(
     tokens, text_tokenizer, tmp_path, capsys
 ):
-    from snac_hf.tokenset.completeness import UnfinishedTokenSetError
     from snac_hf.tokenset.load import open_token_set
 
     partial = unfinished_copy(tokens, tmp_path / "partial")
@@ -598,6 +597,8 @@ def test_an_unfinished_token_set_is_refused_by_every_reader_or_taken_with_allow_
         line = one_error_line(run_here(capsys, command, "--tokens", str(partial), *extra))
         assert "2 of 3 units" in line and "rerun the same tokenize command to finish it" in line, command
     assert not (partial / "analysis.json").exists() and not (tmp_path / "bpe").exists()
+    from snac_hf.tokenset.completeness import UnfinishedTokenSetError
+
     with pytest.raises(UnfinishedTokenSetError, match="2 of 3 units"):
         open_token_set(str(partial))
     taken = run_export_main(capsys, *args, "--output_dir", str(out), "--allow_partial")
@@ -667,7 +668,7 @@ def test_export_json_comes_last_and_readers_check_the_shards_against_it(exported
 
 
 def test_an_export_takes_the_folder_lock(tokens, text_tokenizer, tmp_path, capsys):
-    from snac_hf.tokenset.folder_lock import FolderLock
+    from snac_hf.job.folder_lock import FolderLock  # the lock a tokenize run holds
 
     out = tmp_path / "out"
     args = ["--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer)]
