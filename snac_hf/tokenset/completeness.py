@@ -55,28 +55,39 @@ class PartialSet:
 
     units_done: int
     units_total: int | None  # None when no record says (every done unit failed, no shard name)
+    split: str | None = None  # the unfinished split, when the set names its splits
 
     def describe(self) -> str:
         total = "?" if self.units_total is None else str(self.units_total)
-        return f"unfinished token set: {self.units_done} of {total} units"
+        where = f" (split {self.split})" if self.split else ""
+        return f"unfinished token set: {self.units_done} of {total} units{where}"
 
     def to_dict(self) -> dict:
-        return {"partial": True, "units_done": self.units_done, "units_total": self.units_total}
+        found = {"partial": True, "units_done": self.units_done, "units_total": self.units_total}
+        return {**found, "split": self.split} if self.split else found
 
 
-def _unit_records(folder: Path) -> tuple[int, list[dict]]:
-    """How many unit records there are, and those that can be read (a damaged one is counted: it
-    is `integrity.unit_records`' to name, not a missing unit)."""
-    paths = sorted((folder / UNITS_DIR).glob("*.json"))
-    records = []
-    for path in paths:
+#: A unit record's name: `NNNNN.json` (split train) or `SPLIT-NNNNN.json` (`snac_hf.job.units`).
+_RECORD = re.compile(r"^(?:(?P<split>\w+(?:\.\w+)*)-)?\d{5}\.json$")
+#: A tokenize run's fingerprint: `run.json` (split train) or `run-SPLIT.json`.
+_RUN = re.compile(r"^run(?:-(?P<split>\w+(?:\.\w+)*))?\.json$")
+TRAIN = "train"
+
+
+def _unit_records(folder: Path) -> dict[str, tuple[int, list[dict]]]:
+    """Per split: how many unit records there are, and those that can be read (a damaged one is
+    counted: it is `integrity.unit_records`' to name, not a missing unit)."""
+    found: dict[str, tuple[int, list[dict]]] = {}
+    for path in sorted((folder / UNITS_DIR).glob("*.json")):
+        match = _RECORD.match(path.name)
+        split = (match.group("split") if match else None) or TRAIN
+        count, records = found.get(split, (0, []))
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return len(paths), records
+            record = None
+        found[split] = (count + 1, records + [record] if isinstance(record, dict) else records)
+    return found
 
 
 def _total_units(records: list[dict]) -> int | None:
@@ -88,18 +99,46 @@ def _total_units(records: list[dict]) -> int | None:
     return None
 
 
+def _started_splits(folder: Path) -> set[str]:
+    """The splits a tokenize run started in `folder` (its `run.json` / `run-SPLIT.json`)."""
+    state = folder / STATE_DIR
+    if not state.is_dir():
+        return set()
+    matches = (_RUN.match(path.name) for path in state.iterdir())
+    return {(m.group("split") or TRAIN) for m in matches if m}
+
+
 def unfinished(folder: str | os.PathLike) -> PartialSet | None:
     """The part there is of an unfinished token set (module docstring), or None when it is finished
-    (or keeps no tokenize state)."""
+    (or keeps no tokenize state). A set that names its splits in metadata.json (`splits`) is
+    checked split by split: a started split missing there, or one with fewer records than its
+    `num_units`, is unfinished."""
     folder = Path(folder)
-    if not (folder / STATE_DIR / RUN_FILE).is_file():
+    started = _started_splits(folder)
+    if not (folder / STATE_DIR / RUN_FILE).is_file() and not started:
         return None
-    count, records = _unit_records(folder)
+    per_split = _unit_records(folder)
     meta = read_metadata(folder)
     if meta is None:
-        return PartialSet(count, _total_units(records))
+        done = sum(count for count, _ in per_split.values())
+        totals = [_total_units(records) for _, records in per_split.values()]
+        total = sum(totals) if totals and None not in totals else None
+        return PartialSet(done, total)
+    keeps_records = (folder / UNITS_DIR).is_dir()
+    splits = meta.get("splits")
+    if isinstance(splits, dict) and splits:
+        for split in sorted(started - set(splits)):
+            count, records = per_split.get(split, (0, []))
+            return PartialSet(count, _total_units(records), split)
+        for split, entry in splits.items():
+            expected = entry.get("num_units") if isinstance(entry, dict) else None
+            count = per_split.get(split, (0, []))[0]
+            if isinstance(expected, int) and keeps_records and count < expected:
+                return PartialSet(count, expected, split)
+        return None
     expected = (meta.get("settings") or {}).get("num_units")
-    if isinstance(expected, int) and (folder / UNITS_DIR).is_dir() and count < expected:
+    count = sum(count for count, _ in per_split.values())
+    if isinstance(expected, int) and keeps_records and count < expected:
         return PartialSet(count, expected)
     return None
 
@@ -111,10 +150,11 @@ def check_finished(folder: str | os.PathLike, allow_partial: bool = False) -> Pa
     if part is None or allow_partial:
         return part
     total = "an unknown number of" if part.units_total is None else f"{part.units_total}"
+    split = f" of split {part.split}" if part.split else ""
     missing = f"no {METADATA_FILE} yet" if read_metadata(folder) is None else "unit records missing"
     raise UnfinishedTokenSetError(
-        f"{folder}: an unfinished token set: tokenize wrote {part.units_done} of {total} units ({missing}); "
-        f"{REMEDY}"
+        f"{folder}: an unfinished token set: tokenize wrote {part.units_done} of {total} units{split} "
+        f"({missing}); {REMEDY}"
     )
 
 
