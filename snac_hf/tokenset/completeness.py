@@ -160,13 +160,13 @@ def check_finished(folder: str | os.PathLike, allow_partial: bool = False) -> Pa
 
 def drop_stale_reports(folder: str | os.PathLike, meta: dict) -> list[str]:
     """Remove the analysis files snac_hf wrote into `folder` and the card's `analysis` section when
-    `analysis.json` does not describe the set of `meta` (its files and audio seconds) or describes
-    a partial set, or is missing while the rest is there; returns the removed paths."""
+    the folder's `analysis.json` does not describe the set of `meta` (its files and audio seconds)
+    or describes a partial set; returns the removed paths."""
     folder = Path(folder)
     try:
         analysis = json.loads((folder / ANALYSIS_FILES[0]).read_text())
     except (OSError, ValueError):
-        analysis = None
+        return []  # no analysis here (one written elsewhere with --report_dir cannot be compared)
     if isinstance(analysis, dict) and _describes(analysis, meta):
         return []
     owned = owned_files(folder)
