@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer_dir = args.tokenizer or train_tokenizer(
         args.tokens, "cross_scale", 500, output_dir=os.path.join(args.output_dir, "tokenizer")
     )
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))  # a PreTrainedTokenizerFast
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=False)
 
     dataset = open_token_set(args.tokens)
     ids = dataset.map(

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +119,8 @@ def text_ids(tokenizer_dir: Path, text: str) -> list[int]:
     return Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).encode(text).ids
 
 
-def export_cli(*args: str) -> subprocess.CompletedProcess:
-    return run_script("scripts/export.py", "--format", "orpheus", *args)
+def export_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return run_script("scripts/export.py", "--format", "orpheus", *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -728,3 +732,203 @@ def test_finetune_orpheus_example(tokens, tmp_path, multipack):
     assert summary["vocab_size"] == 156_940
     frames = summary["generated_frames"]
     assert frames > 0 and [len(c) for c in summary["generated_codes"]] == [frames, 2 * frames, 4 * frames]
+
+
+# --- issue 30: unfinished token sets, finished exports, one export per folder, one-line failures --------
+
+
+def unfinished_copy(tokens: Path, target: Path) -> Path:
+    """The token set as tokenize leaves it when killed after 2 of its 3 units: no metadata.json,
+    card or errors.jsonl yet, the third unit's record and shard not written."""
+    from snac_hf.tokenset.integrity import UNITS_DIR
+
+    shutil.copytree(tokens, target)
+    for name in ("metadata.json", "README.md", "errors.jsonl", "skipped.jsonl"):
+        (target / name).unlink(missing_ok=True)
+    record = target / UNITS_DIR / "00002.json"
+    (target / json.loads(record.read_text())["shard"]).unlink()
+    record.unlink()
+    return target
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_an_unfinished_token_set_is_refused_by_every_reader_or_taken_with_allow_partial(
+    tokens, text_tokenizer, tmp_path, capsys
+):
+    from snac_hf.tokenset.load import open_token_set
+
+    partial = unfinished_copy(tokens, tmp_path / "partial")
+    out = tmp_path / "out"
+    args = ["--tokens", str(partial), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer)]
+    line = one_error_line(run_export_main(capsys, *args, "--output_dir", str(out)))
+    assert "tokenize wrote 2 of 3 units" in line and "rerun the same tokenize command to finish it" in line
+    assert "--allow_partial" in line and not out.exists()
+    for command, extra in (("analyze", []), ("train-bpe", ["--output_dir", str(tmp_path / "bpe")])):
+        line = one_error_line(run_here(capsys, command, "--tokens", str(partial), *extra))
+        assert "2 of 3 units" in line and "rerun the same tokenize command to finish it" in line, command
+    assert not (partial / "analysis.json").exists() and not (tmp_path / "bpe").exists()
+    from snac_hf.tokenset.completeness import UnfinishedTokenSetError
+
+    with pytest.raises(UnfinishedTokenSetError, match="2 of 3 units"):
+        open_token_set(str(partial))
+    taken = run_export_main(capsys, *args, "--output_dir", str(out), "--allow_partial")
+    assert taken.returncode == 0, taken.stderr
+    assert "partial: the token set is unfinished; 2 of 3 units exported" in taken.stdout
+    summary = json.loads((out / "export.json").read_text())
+    assert summary["token_set_partial"] == {"partial": True, "units_done": 2, "units_total": 3}
+    assert summary["counts"]["files"] == 8 and "2 of 3 of its units" in (out / "README.md").read_text()
+
+
+def test_finishing_a_set_drops_the_analysis_of_its_earlier_state(
+    tokens, transcribed_audio, fitted_model, tmp_path, capsys
+):
+    """An analysis (and card section) of 8 files must not survive on the finished 10-file set when
+    the resume runs with --no_analysis."""
+    from snac_hf.analysis.api import analyze, write_card_section, write_reports
+
+    partial = unfinished_copy(tokens, tmp_path / "partial")
+    analysis = analyze(str(partial / "data" / "*.parquet"))
+    assert analysis["files"] == 8
+    write_reports(analysis, str(partial), plots=False)
+    write_card_section(analysis, str(partial))
+    assert "snac_hf:analysis:start" in (partial / "README.md").read_text()
+    resumed = run_here(capsys, "tokenize", *tokenize_args(transcribed_audio, fitted_model, partial)[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming: 2 of 3 units done" in resumed.stderr
+    assert json.loads((partial / "metadata.json").read_text())["files_processed"] == 10
+    assert not (partial / "analysis.json").exists() and not (partial / "analysis.md").exists()
+    assert "snac_hf:analysis" not in (partial / "README.md").read_text()
+
+
+def test_export_json_comes_last_and_readers_check_the_shards_against_it(exported, tmp_path, capsys):
+    from snac_hf.tokenset.json_files import DamagedInputError
+    from snac_hf.tokenset.load import open_dataset
+
+    summary = json.loads((exported / "export.json").read_text())
+    listed = [entry["path"] for entry in summary["shard_files"]]
+    assert listed == sorted(p.relative_to(exported).as_posix() for p in (exported / "data").glob("*.parquet"))
+    assert len(open_dataset(str(exported))) == summary["counts"]["rows_written"]
+
+    stopped = Path(shutil.copytree(exported, tmp_path / "stopped"))
+    (stopped / "export.json").unlink()  # killed between its last rename and export.json
+    missing = Path(shutil.copytree(exported, tmp_path / "missing"))
+    (missing / listed[0]).unlink()
+    changed = Path(shutil.copytree(exported, tmp_path / "changed"))
+    table = pq.read_table(changed / listed[-1])
+    pq.write_table(table.slice(0, table.num_rows - 1), changed / listed[-1])
+    for folder, words in (
+        (stopped, "an unfinished export (no export.json"),
+        (missing, f"{listed[0]} is missing"),
+        (changed, f"{listed[-1]} changed after the export wrote it"),
+    ):
+        with pytest.raises(DamagedInputError, match=re.escape(words)):
+            open_dataset(str(folder))
+        decoded = run_here(
+            capsys,
+            "decode",
+            "--dataset",
+            str(folder),
+            "--format",
+            "orpheus",
+            "--out_dir",
+            str(tmp_path / "w"),
+        )
+        assert words in one_error_line(decoded)
+    assert not (tmp_path / "w").exists()
+
+
+def test_an_export_takes_the_folder_lock(tokens, text_tokenizer, tmp_path, capsys):
+    from snac_hf.job.folder_lock import FolderLock  # the lock a tokenize run holds
+
+    out = tmp_path / "out"
+    args = ["--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer)]
+    lock = FolderLock.acquire(out)  # another export (or tokenize) writing there
+    try:
+        line = one_error_line(run_export_main(capsys, *args, "--output_dir", str(out), "--overwrite"))
+        assert "is being written by another snac_hf run" in line and list(out.iterdir()) == []
+    finally:
+        lock.release()
+    assert run_export_main(capsys, *args, "--output_dir", str(out)).returncode == 0
+    assert not list((out / ".snac_hf").glob("*.partial"))
+
+
+def test_columns_of_the_row_are_refused_as_text_or_speaker(tokens, text_tokenizer, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["--tokens", str(tokens), "--text_tokenizer", str(text_tokenizer), "--output_dir", str(out)]
+    for extra, words in (
+        (["--text_column", "id"], "--text_column id: 'id' is a column of every exported row"),
+        (["--text_column", TEXT_COLUMN, "--speaker_column", "id"], "--speaker_column id: 'id' is a column"),
+        (["--text_column", TEXT_COLUMN, "--speaker_column", TEXT_COLUMN], "is also the --text_column"),
+    ):
+        assert_refused(run_export_main(capsys, *base, *extra), out, words)
+
+
+def test_a_dying_export_worker_is_one_line_naming_the_shards(tokens, text_tokenizer, tmp_path):
+    """A worker killed (SIGKILL, as the OOM killer does) while the export runs with --num_proc 3."""
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "scripts/export.py", "--format", "orpheus", "--tokens", str(tokens), "--text_column",
+        TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer), "--num_proc", "3", "--output_dir", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and process.poll() is None and time.monotonic() < deadline:
+        for pid in spawned_workers(process.pid):
+            os.kill(pid, signal.SIGKILL)
+            killed = pid
+            break
+        time.sleep(0.02)
+    stdout, stderr = process.communicate(timeout=120)
+    assert killed is not None, "no worker process was seen"
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    line = one_error_line(result)
+    assert "an export worker process died" in line and "data/train-" in line and str(tokens) in line
+    assert not out.exists()
+
+
+def spawned_workers(parent: int) -> list[int]:
+    """The multiprocessing worker processes (not its resource tracker) whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_tokenizer_folder_with_its_own_code_is_refused_without_a_prompt(tokens, text_tokenizer, tmp_path):
+    """Issue 30 item 8: an `auto_map` in tokenizer_config.json; answering y to transformers' prompt
+    used to run the folder's Python. Now: one line, no prompt, the code never runs."""
+    folder = Path(shutil.copytree(text_tokenizer, tmp_path / "custom"))
+    marker = tmp_path / "MARKER"
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config.update(tokenizer_class="EvilTokenizer", auto_map={"AutoTokenizer": [None, "evil.EvilTokenizer"]})
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    (folder / "evil.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+        "from transformers import PreTrainedTokenizerFast\n"
+        "class EvilTokenizer(PreTrainedTokenizerFast):\n    pass\n"
+    )
+    out = tmp_path / "out"
+    result = export_cli(
+        "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(folder),
+        "--output_dir", str(out), input="y\n",
+    )  # fmt: skip
+    assert "auto_map" in one_error_line(result) and "[y/N]" not in result.stdout + result.stderr
+    assert not marker.exists() and not out.exists()

@@ -311,3 +311,69 @@ def test_swapped_shards_are_refused_and_records_without_digests_accepted(tokens)
     first_record.write_text(json.dumps({**json.loads(first_record.read_text()), "sha256": "x"}))
     with pytest.raises(DamagedInputError, match=r"00000\.json: 'sha256' is not a hex SHA-256 digest"):
         check_token_set(tokens)
+
+
+@pytest.mark.parametrize("reader", ["analyze", "export"])
+def test_a_glob_of_a_sets_shards_is_checked_against_its_records(tokens, tmp_path, reader, capsys):
+    """Issue 30: `TOKENS/data/*.parquet` gets the sha256 check a folder gets (a subset is fine)."""
+    from snac_hf.tokenset.integrity import check_parquet_files
+
+    assert [f.rows for f in check_parquet_files([str(tokens / SHARD_1)])] == [2]  # one shard alone
+    other = write_synthetic_token_set(tmp_path / "other", layout_for("snac_24khz"), 4, shards=2)
+    shutil.copy(parquet_files(other)[0], tokens / SHARD_1)  # 2 rows, as the shard it replaces
+    pattern = str(tokens / "data" / "*.parquet")
+    with pytest.raises(DamagedInputError, match="is not the shard tokenize wrote"):
+        open_token_set(pattern)
+    if reader == "analyze":
+        line = one_line_error(
+            run_script_here(
+                capsys, "scripts/analyze.py", "--tokens", pattern, "--report_dir", str(tmp_path / "r")
+            )
+        )
+    else:
+        from snac_hf.export import ExportSettings, export_orpheus
+
+        with pytest.raises(DamagedInputError) as error:
+            export_orpheus(pattern, tmp_path / "out", ExportSettings("text", str(tmp_path / "no_tokenizer")))
+        line = str(error.value)
+    assert f"{SHARD_1} is not the shard tokenize wrote" in line
+
+
+def test_completeness_is_keyed_on_unit_records_and_metadata_of_every_split(tmp_path):
+    """Issue 30 item 2: no metadata.json, or fewer records than a split's num_units, is unfinished;
+    a split whose run started (`run-SPLIT.json`) but that metadata.json does not list yet too."""
+    from snac_hf.tokenset.completeness import UnfinishedTokenSetError, check_finished
+
+    units = tmp_path / ".snac_hf" / "units"
+    units.mkdir(parents=True)
+    (tmp_path / ".snac_hf" / "run.json").write_text("{}")
+
+    def record(name: str, shard: str) -> None:
+        (units / name).write_text(json.dumps({"shard": f"data/{shard}.parquet", "rows": 1}))
+
+    def metadata(**meta) -> None:
+        (tmp_path / "metadata.json").write_text(json.dumps(meta))
+
+    assert check_finished(tmp_path / "elsewhere") is None  # no tokenize state: taken as it is
+    record("00000.json", "train-00000-of-00002")
+    with pytest.raises(UnfinishedTokenSetError, match=r"wrote 1 of 2 units \(no metadata.json yet\); rerun"):
+        check_finished(tmp_path)
+    assert check_finished(tmp_path, allow_partial=True).to_dict() == {
+        "partial": True, "units_done": 1, "units_total": 2
+    }  # fmt: skip
+    record("00001.json", "train-00001-of-00002")
+    metadata(settings={"num_units": 2})
+    assert check_finished(tmp_path) is None
+    (tmp_path / ".snac_hf" / "run-validation.json").write_text("{}")
+    record("validation-00000.json", "validation-00000-of-00003")
+    metadata(settings={"num_units": 2}, splits={"train": {"num_units": 2}})
+    with pytest.raises(UnfinishedTokenSetError, match="wrote 1 of 3 units of split validation"):
+        check_finished(tmp_path)
+    metadata(settings={"num_units": 3}, splits={"train": {"num_units": 2}, "validation": {"num_units": 3}})
+    with pytest.raises(
+        UnfinishedTokenSetError, match=r"1 of 3 units of split validation \(unit records missing"
+    ):
+        check_finished(tmp_path)
+    record("validation-00001.json", "validation-00001-of-00003")
+    record("validation-00002.json", "validation-00002-of-00003")
+    assert check_finished(tmp_path) is None

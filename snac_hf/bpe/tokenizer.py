@@ -306,7 +306,7 @@ def load_tokenizer(source: str | os.PathLike | PreTrainedTokenizerBase) -> Audio
                 check_special_token_files(path, data)
     try:
         # The same files AutoTokenizer reads; importing AutoTokenizer would import torch when installed.
-        hf_tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+        hf_tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, trust_remote_code=False)
     except Exception as error:  # tokenizers raises a bare Exception for a tokenizer.json it cannot load
         raise _unloadable(folder, error) from None
     return AudioTokenizer(hf_tokenizer, name=folder)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from snac_hf.cli.errors import run_command
+from snac_hf.cli.errors import report, run_command
 from snac_hf.cli.parser import CommandParser
 
 FORMATS = ("orpheus", "maya1", "veena", "vyvo_lfm2")  # snac_hf.layout.tts_layouts.TTS_LAYOUTS
@@ -89,6 +89,11 @@ def build_parser(prog: str = "scripts/export.py") -> argparse.ArgumentParser:
         action="store_true",
         help="replace the export in --output_dir (only files snac_hf wrote)",
     )
+    parser.add_argument(
+        "--allow_partial",
+        action="store_true",
+        help="export the done units of an unfinished token set (export.json and the card say so)",
+    )
     return parser
 
 
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None, prog: str = "scripts/export.py") -> int:
 
 def export(args: argparse.Namespace) -> int:
     from snac_hf.export import ExportSettings, export_orpheus
+    from snac_hf.export.run import WorkerDiedError
+    from snac_hf.tokenset.completeness import UnfinishedTokenSetError
 
     settings = ExportSettings(
         format=args.format,
@@ -113,8 +120,14 @@ def export(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         frames=args.frames,
         split=args.split,
+        allow_partial=args.allow_partial,
     )
-    summary = export_orpheus(args.tokens, args.output_dir, settings)
+    try:
+        summary = export_orpheus(args.tokens, args.output_dir, settings)
+    except UnfinishedTokenSetError as error:
+        raise ValueError(f"{error}, or pass --allow_partial to export the units done so far") from None
+    except WorkerDiedError as error:  # not the user's input, but nothing a traceback would add
+        return report(str(error))
     print(describe(summary, args.output_dir))
     if summary.get("codec_notice"):
         print(f"note: {summary['codec_notice']}", file=sys.stderr)
@@ -143,6 +156,10 @@ def describe(summary: dict, output_dir: str) -> str:
     padding = c.get("padding_codes_written", 0)
     left += f"; frames: {summary.get('frames', 'real')} ({padding:,} padding codes written)"
     shards = f"{summary['shards']} shard" + ("s" if summary["shards"] != 1 else "")
+    partial = summary.get("token_set_partial")
+    if partial:
+        total = partial["units_total"] if partial["units_total"] is not None else "?"
+        left += f"\npartial: the token set is unfinished; {partial['units_done']} of {total} units exported"
     check = summary.get("text_tokenizer_check", "passed")
     note = f"\nnote: text tokenizer {check}" if check != "passed" else ""
     return f"snac_hf: {written} -> {output_dir} ({shards})\n{left}{note}"

@@ -130,6 +130,14 @@ def card_body(summary: dict) -> str:
     ]
     if summary.get("codec_notice"):
         lines += [f"> **Note:** {summary['codec_notice']}", ""]
+    partial = summary.get("token_set_partial")
+    if partial:
+        total = partial["units_total"] if partial["units_total"] is not None else "?"
+        lines += [
+            f"> **Partial:** the token set was unfinished: this export holds {partial['units_done']} of "
+            f"{total} of its units (`--allow_partial`).",
+            "",
+        ]
     lines += ["## Layout", "", *layout_lines(summary), "", "## Rows", "", *count_lines(summary), ""]
     lines += [
         "## No frame dropped",

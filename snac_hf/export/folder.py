@@ -1,9 +1,13 @@
 """The output folder of an export: may this run write there, and which files are its own.
 
 An export folder holds `data/{split}-NNNNN-of-NNNNN.parquet` (the token set's splits), `README.md`
-(the card), `export.json` (the summary) and `.snac_hf/` (the ownership records of
-`snac_hf.tokenset.ownership`: every file is recorded before it is written, so `--overwrite`
-removes exactly the files snac_hf wrote).
+(the card), `export.json`
+(the summary, written last: it lists every shard and its sha256, so a reader can tell a finished,
+intact export from one that was stopped or changed, `snac_hf.tokenset.finished_export`) and
+`.snac_hf/` (the manifest, `"writer": "export"`, the lock holder, and the ownership records of
+`snac_hf.tokenset.ownership`: every file is recorded before it is written, so `--overwrite` removes
+exactly the files snac_hf wrote). One export at a time writes a folder: the run holds the folder's
+lock (`snac_hf.tokenset.folder_lock`, the same as tokenize's) from its checks to its end.
 
 `check_output` refuses, before anything is written: a path that is a file; the token set itself,
 a folder inside it or around it; a folder holding a token set (`metadata.json` or a tokenize run's
@@ -21,6 +25,7 @@ import json
 import os
 from pathlib import Path
 
+from snac_hf.tokenset.finished_export import EXPORT_WRITER, SUMMARY_FILE
 from snac_hf.tokenset.ownership import (
     MANIFEST_FILE,
     RUN_FILE,
@@ -38,7 +43,6 @@ from snac_hf.tokenset.ownership import (
 from snac_hf.tokenset.schema import DATA_DIR, METADATA_FILE, shard_name
 
 CARD_FILE = "README.md"
-SUMMARY_FILE = "export.json"
 #: Top-level files an export writes.
 EXPORT_FILES = (CARD_FILE, SUMMARY_FILE)
 
@@ -100,7 +104,7 @@ def start_output(folder: Path) -> None:
         remove_empty_dirs(folder / top)
     state = folder / STATE_DIR
     (state / WRITTEN_DIR).mkdir(parents=True, exist_ok=True)
-    write_text(state / MANIFEST_FILE, json.dumps(new_manifest()) + "\n")
+    write_text(state / MANIFEST_FILE, json.dumps(new_manifest(EXPORT_WRITER)) + "\n")
 
 
 def temporary_shards(folder: Path, indices: range, total: int, split: str = "train") -> list[Path]:

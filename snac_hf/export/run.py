@@ -9,13 +9,21 @@ Order of work: everything that can be wrong with the inputs is checked before an
 output folder). Then each unit of the token set (a Parquet shard) becomes one output shard
 (`writer.write_shard`), in this process or in `num_proc` worker processes (spawned: a fork after
 the tokenizers' thread pool started can hang), each streaming its unit batch by batch. The shards
-that hold rows are renamed to `data/{split}-i-of-n.parquet`, then `export.json` and the card are
-written. If the run fails, or writes no row at all, what it wrote is removed again.
+that hold rows are renamed to `data/{split}-i-of-n.parquet`, then the card is written and
+`export.json` last (every shard and its sha256: a folder without it was stopped, and readers refuse
+it). The run holds the output folder's lock (`snac_hf.tokenset.folder_lock`) from its output checks
+to its end: a second export into the same folder is refused in one line. If the run fails, or
+writes no row at all, what it wrote is removed again; a worker process that dies is one line
+naming the shards that were being written (`WorkerDiedError`).
 
 Splits: every split of a token-set folder is exported under its own name (`settings.split` None,
 the default), or the one split `settings.split` names (of anything else: train by default).
 `export.json` then holds the totals and, for more than one split, `splits` (each split's counts
 and shards).
+
+An unfinished token set (tokenize stopped before every unit was done) is refused, or with
+`allow_partial` its done units are exported and `export.json` and the card say so
+(`token_set_partial`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,7 +52,7 @@ from snac_hf.export.folder import (
 from snac_hf.export.frames import frame_rule
 from snac_hf.export.pack import pack_tails
 from snac_hf.export.rows import ExportCounts, RowSettings
-from snac_hf.export.source import TokenSource, open_source
+from snac_hf.export.source import OUTPUT_COLUMNS, TokenSource, open_source
 from snac_hf.export.text_tokenizer import check_text_tokenizer, describe_tokenizer, load_text_tokenizer
 from snac_hf.export.writer import (
     ShardJob,
@@ -58,6 +67,8 @@ from snac_hf.export.writer import (
 )
 from snac_hf.layout.tts_layouts import TtsLayout, tts_layout
 from snac_hf.tokenset.card import public_name
+from snac_hf.tokenset.finished_export import shard_files
+from snac_hf.tokenset.folder_lock import FolderLock
 from snac_hf.tokenset.load import is_saved_to_disk
 from snac_hf.tokenset.ownership import record_written
 from snac_hf.tokenset.schema import has_padding_columns, parquet_files, splits_of
@@ -90,6 +101,12 @@ class ExportSettings:
         limits = [n for n in (self.max_length, self.multipack) if n is not None]
         return min(limits) if limits else None
 
+    allow_partial: bool = False  # export the done units of an unfinished token set (recorded)
+
+
+class WorkerDiedError(RuntimeError):
+    """An export worker process died (killed, out of memory) while writing shards."""
+
 
 def check_numbers(settings: ExportSettings) -> None:
     """A ValueError for an unknown format, a max_length or multipack block no row can meet, both
@@ -106,6 +123,23 @@ def check_numbers(settings: ExportSettings) -> None:
         raise ValueError(f"--num_proc {settings.num_proc}: need at least 1 process")
 
 
+def check_columns(settings: ExportSettings) -> None:
+    """A ValueError for a text or speaker column that is one of the row's own columns (`id`, ...),
+    or a speaker column that is the text column."""
+    columns = (("--text_column", settings.text_column), ("--speaker_column", settings.speaker_column))
+    for flag, name in columns:
+        if name in OUTPUT_COLUMNS:
+            raise ValueError(
+                f"{flag} {name}: {name!r} is a column of every exported row ({', '.join(OUTPUT_COLUMNS)}), "
+                "not a transcript or speaker; give the column that holds them"
+            )
+    if settings.speaker_column and settings.speaker_column == settings.text_column:
+        raise ValueError(
+            f"--speaker_column {settings.speaker_column} is also the --text_column: give the speaker's own "
+            "column, or leave --speaker_column out"
+        )
+
+
 def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc: int) -> list[ShardResult]:
     """Every shard job, in this process or in `num_proc` spawned workers; results in job order."""
     workers = min(num_proc, len(jobs))
@@ -117,7 +151,32 @@ def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc:
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=set_worker_tokenizer, initargs=(tokenizer,)
     ) as pool:
-        return list(pool.map(write_shard_in_worker, jobs))
+        futures = [pool.submit(write_shard_in_worker, job) for job in jobs]
+        results = []
+        for index, future in enumerate(futures):
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                raise WorkerDiedError(died_message(jobs, futures, index, workers)) from None
+        return results
+
+
+def died_message(jobs: list[ShardJob], futures: list, first: int, workers: int) -> str:
+    """Which shards were being written when a worker died: the first unfinished ones (at most one
+    per worker were running)."""
+    unfinished = [i for i in range(first, len(jobs)) if not futures[i].done() or futures[i].exception()]
+    shards = ", ".join(job_input(jobs[i]) for i in unfinished[:workers])
+    return (
+        f"an export worker process died (killed, or out of memory?) while writing the shard of {shards}; "
+        "nothing of this export was kept. Run the same command again (with fewer --num_proc if memory "
+        "ran out)"
+    )
+
+
+def job_input(job: ShardJob) -> str:
+    """The token-set shard a job reads, by name."""
+    unit = job.unit
+    return unit.path if unit.path else f"rows shard {unit.shard + 1} of {unit.count}"
 
 
 def nothing_written(counts: ExportCounts, pack: int | None) -> str:
@@ -140,7 +199,11 @@ def export_orpheus(
     the summary, as `export.json` holds it. `tokenizer`: an already loaded text tokenizer instead of
     loading `settings.text_tokenizer`."""
     check_numbers(settings)
-    sources = [(split, open_source(tokens, split)) for split in exported_splits(tokens, settings.split)]
+    check_columns(settings)
+    sources = [
+        (split, open_source(tokens, split, settings.allow_partial))
+        for split in exported_splits(tokens, settings.split)
+    ]
     for _, source in sources:
         source.check_text_column(settings.text_column, "--text_column")
         if settings.speaker_column:
@@ -159,15 +222,22 @@ def export_orpheus(
         settings.text_tokenizer, tokenizer, settings.layout, settings.text_tokenizer_ok
     )
     folder = Path(output_dir)
-    check_output(folder, sources[0][1].folder, settings.overwrite)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    check_output(folder, sources[0][1].folder, settings.overwrite)  # before the lock creates the folder
+    lock = FolderLock.acquire(folder)  # one export per folder, as one tokenize run
+    try:
+        check_output(folder, sources[0][1].folder, settings.overwrite)  # again, now that no one else writes
+    except BaseException:
+        lock.release(refused=True)
+        raise
     try:
         start_output(folder)
+        lock.record_holder()
         summary = write_export(sources, folder, settings, tokenizer, check)
     except BaseException:
-        discard(folder, created)
+        discard(folder, lock.created)
         raise
+    finally:
+        lock.release()
     return summary
 
 
@@ -187,7 +257,7 @@ def write_export(
     tokenizer: PreTrainedTokenizerBase,
     tokenizer_check: str = "passed",
 ) -> dict:
-    """Every split's shards, then export.json and the card; the summary."""
+    """Every split's shards, then the card and export.json (last); the summary."""
     source = sources[0][1]
     packed = settings.pack or settings.multipack
     carried = [] if packed else source.kept_columns()
@@ -201,7 +271,8 @@ def write_export(
     counts = ExportCounts()
     for split_counts, _, _, _ in written.values():
         counts.add(split_counts)
-    shards = sum(n for _, n, _, _ in written.values())
+    names = [name for _, split_names, _, _ in written.values() for name in split_names]
+    shards = len(names)
     if not shards:
         raise ValueError(f"{source.description}: nothing to export: {nothing_written(counts, settings.pack)}")
     summary = summarize(source, settings, tokenizer, counts, carried, shards)
@@ -215,12 +286,13 @@ def write_export(
         )
     if len(written) > 1:
         summary["splits"] = {
-            split: {"counts": c.to_dict(), "shards": n, **({"blocks": b} if packed else {})}
+            split: {"counts": c.to_dict(), "shards": len(n), **({"blocks": b} if packed else {})}
             for split, (c, n, b, _) in written.items()
         }
+    summary["shard_files"] = shard_files(folder, names)
     record_written(folder, list(EXPORT_FILES))
-    write_summary(folder, summary)
     write_card(folder, summary, features)
+    write_summary(folder, summary)  # last: its presence says the export finished
     return summary
 
 
@@ -231,8 +303,8 @@ def write_split(
     tokenizer: PreTrainedTokenizerBase,
     features: Features,
     split: str,
-) -> tuple[ExportCounts, int, int, int]:
-    """One split's shards `data/{split}-i-of-n.parquet`: (counts, shards, blocks, ids dropped)."""
+) -> tuple[ExportCounts, list[str], int, int]:
+    """One split's shards `data/{split}-i-of-n.parquet`: (counts, shard names, blocks, ids dropped)."""
     row_settings = RowSettings(
         settings.text_column, settings.speaker_column, settings.row_limit, settings.frames, settings.layout
     )
@@ -253,7 +325,7 @@ def write_split(
         if len(tail_blocks):
             written.append(write_tail_shard(folder, n, tail_blocks, features, split))
             blocks += len(tail_blocks)
-    return counts, len(final_shards(folder, written, split)) if written else 0, blocks, dropped
+    return counts, final_shards(folder, written, split) if written else [], blocks, dropped
 
 
 def write_tail_shard(
@@ -296,4 +368,5 @@ def summarize(
         "carried_columns": carried,
         "shards": shards,
         "counts": counts.to_dict(),
+        **({"token_set_partial": source.partial.to_dict()} if source.partial else {}),
     }

@@ -30,6 +30,7 @@ from datasets import Dataset, Features, Value
 
 from snac_hf.export.orpheus import check_orpheus_layout
 from snac_hf.layout import CodecLayout, layout_for
+from snac_hf.tokenset.completeness import PartialSet, check_finished
 from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
 from snac_hf.tokenset.json_files import DamagedInputError
 from snac_hf.tokenset.load import is_saved_to_disk, open_token_set
@@ -104,6 +105,7 @@ class TokenSource:
     features: Features
     folder: str | None  # the token-set folder, when the source is one
     metadata: dict | None  # its metadata.json
+    partial: PartialSet | None = None  # the done part of an unfinished set, read with allow_partial
 
     @property
     def column_names(self) -> list[str]:
@@ -146,9 +148,10 @@ def resolve_layout(source: str, n_scales: int, recorded: CodecLayout | None) -> 
 
 
 def parquet_source(
-    description: str, paths: list[str], folder: str | None, split: str = "train"
+    description: str, paths: list[str], folder: str | None, split: str = "train", allow_partial: bool = False
 ) -> TokenSource:
-    footers = check_token_set(folder) if folder else check_parquet_files(paths)
+    partial = check_finished(folder, allow_partial) if folder else None
+    footers = check_token_set(folder, allow_partial) if folder else check_parquet_files(paths)
     if folder:  # the whole set is checked; split `split` is read
         chosen = set(split_files([f.path for f in footers], split, folder))
         footers = [f for f in footers if f.path in chosen]
@@ -163,7 +166,8 @@ def parquet_source(
         units.append(ExportUnit(index=i, first_row=first, path=footer.path))
         first += footer.rows
     metadata = read_metadata(meta_folder) if meta_folder else None
-    return TokenSource(description, units, layout, Features.from_arrow_schema(schema), folder, metadata)
+    features = Features.from_arrow_schema(schema)
+    return TokenSource(description, units, layout, features, folder, metadata, partial)
 
 
 def dataset_source(description: str, dataset: Dataset) -> TokenSource:
@@ -183,14 +187,15 @@ def _shard_start(n: int, count: int, index: int) -> int:
     return div * index + min(index, mod)
 
 
-def open_source(source: str | Dataset, split: str = "train") -> TokenSource:
+def open_source(source: str | Dataset, split: str = "train", allow_partial: bool = False) -> TokenSource:
     """A token-set folder, Parquet file or glob, `save_to_disk` folder, Hub dataset name, or Dataset;
-    of a folder or a dataset name, split `split`."""
+    of a folder or a dataset name, split `split`. An unfinished token-set folder is refused unless
+    `allow_partial` (`snac_hf.tokenset.completeness`)."""
     if isinstance(source, Dataset):
         return dataset_source("the dataset", source)
     source = str(source)
     if os.path.isdir(source) and not is_saved_to_disk(source):
-        return parquet_source(source, [], source, split)
+        return parquet_source(source, [], source, split, allow_partial)
     if source.endswith(".parquet") or glob.has_magic(source):
         files = sorted(glob.glob(source))
         if not files:

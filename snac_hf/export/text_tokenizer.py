@@ -7,11 +7,18 @@ once (`snac_hf.tokenset.hub.unreachable_reason`, seconds) and read from the loca
 when the Hub cannot be reached. Whatever fails is one line saying what to pass instead; a
 tokenizer that cannot be read never starts an export. `AutoTokenizer` is imported only here and
 only when called: it imports torch where torch is installed.
+
+No folder's own code runs: a local folder whose `tokenizer_config.json` or `config.json` has an
+`auto_map` (a tokenizer class in the folder's Python files) is refused before transformers sees it,
+and every load passes `trust_remote_code=False`, so transformers refuses custom code of a Hub
+repository instead of asking on the terminal whether to run it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
@@ -35,11 +42,28 @@ def load_text_tokenizer(name: str) -> PreTrainedTokenizerBase:
     return _from_hub(name)
 
 
+def check_no_custom_code(folder: str) -> None:
+    """A ValueError when the folder's tokenizer_config.json or config.json names its own code
+    (`auto_map`): snac_hf never runs a folder's Python."""
+    for name in ("tokenizer_config.json", "config.json"):
+        try:
+            config = json.loads(Path(folder, name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # missing or damaged: AutoTokenizer's error says so
+        if isinstance(config, dict) and config.get("auto_map"):
+            raise ValueError(
+                f"--text_tokenizer {folder}: its {name} names custom code (auto_map "
+                f"{json.dumps(config['auto_map'])[:80]}), which snac_hf never runs; give a tokenizer folder "
+                "that transformers reads on its own (no auto_map)"
+            )
+
+
 def _from_folder(folder: str) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
+    check_no_custom_code(folder)
     try:
-        return AutoTokenizer.from_pretrained(folder)
+        return AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except Exception as error:  # whatever a damaged or foreign folder makes transformers raise: one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ValueError(
@@ -53,7 +77,9 @@ def _from_hub(repo_id: str) -> PreTrainedTokenizerBase:
 
     reason = unreachable_reason(repo_id, "model", "tokenizer_config.json")
     try:
-        return AutoTokenizer.from_pretrained(repo_id, local_files_only=reason is not None)
+        return AutoTokenizer.from_pretrained(
+            repo_id, local_files_only=reason is not None, trust_remote_code=False
+        )
     except Exception as error:  # offline and not cached, unknown or gated repository
         why = f"{reason}; not in the local Hub cache either" if reason else f"{type(error).__name__}: {error}"
         why = why.strip().splitlines()[0]

@@ -69,6 +69,7 @@ from snac_hf.layout.scales import CodecLayout
 from snac_hf.sources.decoding import default_workers
 from snac_hf.sources.skipped import SKIPPED_FILE, write_skipped
 from snac_hf.tokenset.card import build_metadata, write_card, write_errors, write_metadata
+from snac_hf.tokenset.completeness import drop_stale_reports
 from snac_hf.tokenset.integrity import file_sha256
 from snac_hf.tokenset.ownership import record_written
 from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE, SPLIT, rows_to_table, write_parquet
@@ -451,6 +452,7 @@ def finish(
     record_written(folder, [ERRORS_FILE, METADATA_FILE, "README.md", SKIPPED_FILE])
     write_errors(folder, every_split)
     write_metadata(folder, meta)
+    drop_stale_reports(folder, meta)  # an analysis of an earlier, unfinished state of the set
     write_card(folder, meta)
     write_skipped(folder, skipped)
     return meta, records

@@ -19,7 +19,13 @@ one line, when
   number of scales than the other shards or than the layout in metadata.json;
 - the footer statistics of a `tokens_scale_k` column show codes outside 0..codebook_size-1.
 
-A folder without metadata.json (Parquet from elsewhere) is accepted as before; only each file's
+An unfinished set (a tokenize run's state, `.snac_hf/run.json`, but no metadata.json or fewer unit
+records than it says) is refused first, in one line (`snac_hf.tokenset.completeness`), unless the
+reader passes `allow_partial`. Parquet files given by name or glob that lie in a token set's `data/`
+are each checked against the unit record naming them (rows, sha256), as the folder would be
+(`check_parquet_files`); other Parquet files are trusted as they are.
+
+A folder without metadata.json or run.json (Parquet from elsewhere) is accepted as before; only each file's
 footer is checked (`check_parquet_files`: readable, rows, token columns, one number of scales).
 Data pages that are damaged behind an intact footer are found only when read; the readers turn
 that error into a `DamagedInputError` naming the file too.
@@ -42,8 +48,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from snac_hf.tokenset.completeness import UNITS_DIR, check_finished  # where tokenize keeps unit records
 from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
 from snac_hf.tokenset.schema import (
+    DATA_DIR,
     METADATA_FILE,
     layout_of,
     n_scales_of,
@@ -52,8 +60,6 @@ from snac_hf.tokenset.schema import (
     tokens_column,
 )
 
-#: Where tokenize keeps one record per work unit (`snac_hf.job.units.record_path`).
-UNITS_DIR = os.path.join(".snac_hf", "units")
 #: Problems listed by name in one message; the rest are counted.
 MAX_LISTED = 5
 
@@ -128,9 +134,33 @@ def check_parquet_files(files: Sequence[str]) -> list[ShardFooter]:
     """Footers of token Parquet files: each readable with rows and token columns, all with the same
     number of scales. Every unusable file is named in one `DamagedInputError`."""
     footers, problems = _footers(files)
+    problems += _against_own_records(footers)
     if problems:
         raise DamagedInputError(_listed(problems) + "; remove or replace these files")
     return footers
+
+
+def _against_own_records(footers: list[ShardFooter]) -> list[str]:
+    """Shards given by name that lie in a token set's `data/` against the unit records of that set:
+    named by one, with its rows and sha256 (a subset is fine: no shard is required)."""
+    problems = []
+    sets: dict[str, dict[str, tuple[str, dict]]] = {}
+    for footer in footers:
+        parent = os.path.dirname(os.path.abspath(footer.path))
+        folder = os.path.dirname(parent)
+        if os.path.basename(parent) != DATA_DIR or not os.path.isdir(os.path.join(folder, UNITS_DIR)):
+            continue
+        if folder not in sets:
+            sets[folder] = {r["shard"]: (name, r) for name, r in unit_records(folder) or [] if r["shard"]}
+        relative = os.path.relpath(os.path.abspath(footer.path), folder).replace(os.sep, "/")
+        name, record = sets[folder].get(relative, (None, None))
+        if record is None:
+            problems.append(f"{footer.path} belongs to no unit record of its token set {folder}")
+        elif record["rows"] != footer.rows:
+            problems.append(f"{footer.path} holds {footer.rows} rows, record {name}: {record['rows']}")
+        elif record.get("sha256") and file_sha256(footer.path) != record["sha256"]:
+            problems.append(f"{footer.path} is not the shard tokenize wrote (its sha256 differs from {name})")
+    return problems
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -164,23 +194,30 @@ def unit_records(folder: str | os.PathLike) -> list[tuple[str, dict]] | None:
     return records or None
 
 
-def check_token_set(folder: str | os.PathLike) -> list[ShardFooter]:
+def check_token_set(folder: str | os.PathLike, allow_partial: bool = False) -> list[ShardFooter]:
     """The footers of a token-set folder's shards, after the checks of the module docstring.
 
-    Raises `FileNotFoundError` when `data/` holds no shard, `DamagedInputError` otherwise.
+    An unfinished set (`snac_hf.tokenset.completeness`) is an `UnfinishedTokenSetError`, or with
+    `allow_partial` the footers of its done units (each checked against its record; a shard written
+    just before its unit's record is left out). Raises `FileNotFoundError` when `data/` holds no
+    shard, `DamagedInputError` otherwise.
     """
+    part = check_finished(folder, allow_partial)
     folder = str(folder)
     files = parquet_files(folder)
     meta = read_metadata(folder)
+    records = unit_records(folder) if meta is not None or part is not None else None
+    if part is not None:
+        named = {record["shard"] for _, record in records or []}
+        files = [f for f in files if os.path.relpath(f, folder).replace(os.sep, "/") in named]
     if not files and not (meta and meta.get("num_shards")):
         raise FileNotFoundError(f"{folder}: no token shards in data/ (is this a token set?)")
     footers, problems = _footers(files)
-    if meta is not None:
-        records = unit_records(folder)
+    if meta is not None or part is not None:
         present = {os.path.relpath(f.path, folder).replace(os.sep, "/"): f for f in footers}
         unreadable = {os.path.relpath(p, folder).replace(os.sep, "/") for p in files} - set(present)
         problems += _against_records(records, present, unreadable) if records else []
-        problems += _against_metadata(meta, records, files, footers)
+        problems += _against_metadata(meta or {}, records, files, footers) if part is None else []
         problems += _against_layout(folder, footers)
     if problems:
         raise DamagedInputError(f"{folder}: damaged token set: {_listed(problems)}; {_remedy(folder)}")

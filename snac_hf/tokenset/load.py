@@ -11,12 +11,13 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
+from snac_hf.tokenset.finished_export import check_export_folder
 from snac_hf.tokenset.integrity import check_parquet_files, check_token_set
 from snac_hf.tokenset.row_checks import check_dataset_rows
 from snac_hf.tokenset.schema import DATA_DIR, SPLIT, layout_of, n_scales_of, split_files
 
 
-def open_token_set(source: str, split: str = SPLIT) -> Dataset:
+def open_token_set(source: str, split: str = SPLIT, allow_partial: bool = False) -> Dataset:
     """A token set as a `datasets.Dataset`.
 
     `source` is a token-set folder (the shards of split `split`: `data/{split}-*.parquet`), a
@@ -25,10 +26,12 @@ def open_token_set(source: str, split: str = SPLIT) -> Dataset:
     checked whole against its metadata.json and unit records, Parquet files each by their footer
     (`snac_hf.tokenset.integrity`); then their rows are checked against the layout in the set's
     metadata.json (`snac_hf.tokenset.row_checks`: durations against the code counts,
-    `n_tokens_scale_k` against the lists), naming shard and row.
+    `n_tokens_scale_k` against the lists), naming shard and row. An unfinished token set is
+    refused in one line unless `allow_partial` (then its done units are read;
+    `snac_hf.tokenset.completeness`).
     """
     if os.path.isdir(source) and not is_saved_to_disk(source):
-        footers = check_token_set(source)  # the whole set, every split
+        footers = check_token_set(source, allow_partial)  # the whole set, every split
         chosen = set(split_files([f.path for f in footers], split, source))
         footers = [f for f in footers if f.path in chosen]
         ds = load_parquet_files(source, [footer.path for footer in footers], split)
@@ -52,6 +55,7 @@ def open_token_set(source: str, split: str = SPLIT) -> Dataset:
 def open_dataset(source: str, split: str = SPLIT) -> Dataset:
     """Split `split` of a `save_to_disk` folder, of a local source `load_dataset` reads, or of a Hub
     dataset (`snac_hf.tokenset.hub.load_hub_dataset`: an unreachable Hub is an error in seconds).
+    An export folder is first checked to be finished and intact (`snac_hf.tokenset.finished_export`).
 
     A name that is not a path that exists and not spelled like a Hub repository id is a
     `FileNotFoundError`; no columns are checked here.
@@ -61,6 +65,8 @@ def open_dataset(source: str, split: str = SPLIT) -> Dataset:
     if is_saved_to_disk(source):
         return load_saved(source, split)
     if os.path.exists(source):
+        if os.path.isdir(source):
+            check_export_folder(source)  # an unfinished or changed export is refused, not read in part
         return load_dataset(source, split=split)
     if not is_repo_id(source):
         raise FileNotFoundError(f"{source}: no such file or folder")

@@ -86,9 +86,11 @@ def _checked(path: str) -> str:
     return pure.as_posix()
 
 
-def new_manifest() -> dict:
-    """The content of a new `manifest.json`: the format and a fresh random key for record names."""
-    return {"format": MANIFEST_FORMAT, "key": uuid.uuid4().hex}
+def new_manifest(writer: str | None = None) -> dict:
+    """The content of a new `manifest.json`: the format, a fresh random key for record names, and
+    which command started the folder (`writer`: "export" for an export folder)."""
+    manifest = {"format": MANIFEST_FORMAT, "key": uuid.uuid4().hex}
+    return {**manifest, "writer": writer} if writer else manifest
 
 
 def manifest_key(folder: str | os.PathLike) -> str | None:
@@ -177,8 +179,17 @@ def remove_owned(folder: str | os.PathLike, which: Callable[[str], bool] | None 
     through a link or outside the folder is ever removed."""
     folder = Path(folder)
     for relative in sorted(owned_files(folder)):
-        if (which is None or which(relative)) and is_reachable(folder, relative):
-            (folder / relative).unlink(missing_ok=True)
+        if which is None or which(relative):
+            remove_owned_file(folder, relative)
+
+
+def remove_owned_file(folder: str | os.PathLike, relative: str) -> bool:
+    """Unlink `folder/relative` if it is reached without following a link (`is_reachable`); whether
+    something was removed. The caller has checked that snac_hf wrote it (`owned_files`)."""
+    if not is_reachable(folder, relative) or not os.path.lexists(Path(folder) / relative):
+        return False
+    (Path(folder) / relative).unlink(missing_ok=True)
+    return True
 
 
 def files_under(folder: str | os.PathLike, relative_dir: str = "") -> list[str]:

@@ -33,3 +33,18 @@ def write_section(path: str | os.PathLike, name: str, body: str) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(replace_section(text, name, body))
     os.replace(tmp, path)
+
+
+def remove_section(path: str | os.PathLike, name: str) -> bool:
+    """Remove section `name` (and its markers) from the Markdown file at `path`, atomically;
+    whether it was there."""
+    path = Path(path)
+    start, end = _markers(name)
+    text = path.read_text() if path.exists() else ""
+    pattern = re.compile(r"\n*" + re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    if not pattern.search(text):
+        return False
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(pattern.sub("\n", text, count=1).rstrip("\n") + "\n")
+    os.replace(tmp, path)
+    return True
