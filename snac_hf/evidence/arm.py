@@ -51,6 +51,9 @@ class Arm:
     settings: EvidenceSettings
     inputs: Callable[[Training], dict]  # what a training's record holds under `run`
     accelerator: object
+    record_inputs: dict = field(
+        default_factory=dict
+    )  # codes, source, layout, split: under a compression record's `run`
     tokenizations: dict = field(default_factory=dict)  # name -> snac_hf.lm.sequences.Tokenization
 
     @cached_property

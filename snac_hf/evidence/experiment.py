@@ -204,7 +204,8 @@ def run_evidence(
             return run_inputs(config, settings, plan, split_inputs, training, accelerator.num_processes)
 
         check_records(where, plan, settings, inputs)  # before hours of training, not after
-        return Arm(where, train_set, held_set, settings, inputs, accelerator)
+        record_inputs = {k: config[k] for k in ("codes", "source", "layout")} | {"split": split_inputs}
+        return Arm(where, train_set, held_set, settings, inputs, accelerator, record_inputs)
 
     hashed = arm(
         output,
@@ -300,6 +301,7 @@ def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tupl
                 arm.folder,
                 held_out_seconds,
                 write,
+                arm.record_inputs,
             )
         for variant, merges in dict.fromkeys(plan[n] for n in plan if plan[n][0] in variants):
             measure_compression(
@@ -311,6 +313,7 @@ def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tupl
                 arm.folder,
                 held_out_seconds,
                 write,
+                arm.record_inputs,
             )
     for name, (variant, merges) in plan.items():
         if variant == ORPHEUS:

@@ -123,13 +123,7 @@ def record_problem(data: dict, run: dict) -> str | None:
     if not isinstance(saved, dict):
         return f"its {RUN_KEY} is not a JSON object"
     if saved != run:
-        ours, theirs = _flat(run), _flat(saved)
-        changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-        shown = "; ".join(
-            f"{k} {_short(theirs.get(k))} where this run has {_short(ours.get(k))}" for k in changed[:2]
-        )
-        more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
-        return f"it was made for another training (its {shown}{more})"
+        return f"it was made for another training ({describe_change(run, saved)})"
     try:
         expected = fingerprint({k: v for k, v in data.items() if k != FINGERPRINT_KEY})
     except ValueError:  # a non-finite number outside the measurements
@@ -137,6 +131,17 @@ def record_problem(data: dict, run: dict) -> str | None:
     if data[FINGERPRINT_KEY] != expected:
         return "it was edited after it was written (its fingerprint does not match its content)"
     return None
+
+
+def describe_change(run: dict, saved: dict) -> str:
+    """What differs between this run's inputs and a record's, in words (the first two keys)."""
+    ours, theirs = _flat(run), _flat(saved)
+    changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    shown = "; ".join(
+        f"{k} {_short(theirs.get(k))} where this run has {_short(ours.get(k))}" for k in changed[:2]
+    )
+    more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
+    return f"its {shown}{more}"
 
 
 def measurement_problem(record: dict) -> str | None:
