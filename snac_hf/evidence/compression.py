@@ -33,6 +33,7 @@ from datasets import Dataset
 from snac_hf.bpe.compare import evaluate
 from snac_hf.bpe.tokenizer import load_tokenizer
 from snac_hf.bpe.training import train_tokenizer
+from snac_hf.evidence.plan import variant_options
 from snac_hf.evidence.runs import FINGERPRINT_KEY, REMEDY, RUN_KEY, RecordError, describe_change, fingerprint
 from snac_hf.layout import CodecLayout
 from snac_hf.tokenset.json_files import read_json_object
@@ -156,12 +157,14 @@ def _measure(
     held_out_seconds: float,
 ) -> dict:
     started = time.perf_counter()
+    base, options = variant_options(variant)  # plain_w12: plain in windowed scale order
     folder = train_tokenizer(
         train,
-        variant=variant,
+        variant=base,
         num_merges=merges,
         output_dir=tokenizer_folder(output_dir, variant, merges),
         layout=layout,  # trained on at most train-bpe's default 20M symbols (subsampled by file)
+        **options,
     )
     train_seconds = time.perf_counter() - started
     tokenizer = load_tokenizer(folder)

@@ -61,6 +61,12 @@ NUMBERS = (
     "generation_audio_seconds_per_second",
 )
 TEXTS = ("name", "variant")
+#: The learning curve of a training (optional): per checkpoint, these finite numbers.
+CHECKPOINTS_KEY = "checkpoints"
+CHECKPOINT_NUMBERS = (
+    "steps", "tokens_seen", "audio_seconds_seen", "train_seconds", "held_out_bits", "bits_per_second",
+    "train_flops",
+)  # fmt: skip
 REMEDY = "nothing was changed: remove it to train that model again, or give another --output_dir"
 _NAME = re.compile(r"window(\d+)-steps(\d+)-seed(-?\d+)\.json")
 
@@ -153,6 +159,14 @@ def measurement_problem(record: dict) -> str | None:
     for key in TEXTS:
         if not isinstance(record.get(key), str):
             return f"its {key} is {json.dumps(record.get(key))}, not a text"
+    checkpoints = record.get(CHECKPOINTS_KEY, [])
+    if not isinstance(checkpoints, list) or not all(isinstance(c, dict) for c in checkpoints):
+        return f"its {CHECKPOINTS_KEY} is not a list of JSON objects"
+    for checkpoint in checkpoints:
+        for key in CHECKPOINT_NUMBERS:
+            value = checkpoint.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                return f"its {CHECKPOINTS_KEY} hold {key} {json.dumps(value)}, not a finite number"
     return None
 
 
