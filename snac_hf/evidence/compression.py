@@ -12,11 +12,13 @@ measurement at 0 merges (one token per code). No torch.
 **Trusted only when they match.** A record is written atomically (temporary file, then rename)
 and holds, besides the measurement, what it rests on under `run` (the token set's codes digest
 and identity, the layout, the split, the variant and merges: `inputs`), the SHA-256 of its saved
-tokenizer's files (`tokenizer_sha256`, `folder_digest`) and a `fingerprint` of all of that
-(`runs.fingerprint`). On resume every record is checked before it is used, and its tokenizer
-folder against the recorded digest: a record that cannot be read, was made for other inputs, was
-edited after it was written, or whose tokenizer was changed (one merge removed) is refused, a
-`RecordError` of one line naming the file, nothing deleted.
+tokenizer (`tokenizer_sha256`, `folder_digest`: what decides its ids) and a `fingerprint` of all
+of that (`runs.fingerprint`). On resume every record is checked before it is used, and its
+tokenizer folder against the recorded digest: a record that cannot be read, was made for other
+inputs, was edited after it was written, or whose tokenizer was changed (one merge removed) is
+refused, a `RecordError` of one line naming the file, nothing deleted. Records committed without
+their tokenizers (bench/evidence/) resume: a missing tokenizer is trained again (training is
+deterministic) and must match the recorded digest.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from datasets import Dataset
 from snac_hf.bpe.compare import evaluate
 from snac_hf.bpe.tokenizer import load_tokenizer
 from snac_hf.bpe.training import train_tokenizer
+from snac_hf.evidence.fingerprint import canonical
 from snac_hf.evidence.plan import variant_options
 from snac_hf.evidence.runs import FINGERPRINT_KEY, REMEDY, RUN_KEY, RecordError, describe_change, fingerprint
 from snac_hf.layout import CodecLayout
@@ -77,6 +80,9 @@ def measure_compression(
             record = record_path(output_dir, variant, merges)
             run = compression_inputs(inputs or {}, variant, merges)
             if record.is_file():
+                folder = tokenizer_folder(output_dir, variant, merges)
+                if write and not folder.is_dir():  # records committed without their tokenizers: train again
+                    _train(train, layout, variant, merges, output_dir)
                 rows.append(check_compression_record(record, output_dir, run))
                 continue
             if not write:
@@ -98,11 +104,14 @@ def compression_inputs(inputs: dict, variant: str, merges: int) -> dict:
 
 
 def folder_digest(folder: Path) -> str:
-    """SHA-256 of every file of a saved tokenizer folder: relative names and bytes, sorted by name."""
+    """SHA-256 of what decides a saved tokenizer's ids: `tokenizer.json` (vocabulary, merges,
+    pre-tokenizer, specials) and the `codec_meta` of `tokenizer_config.json` (variant, options,
+    layout, alphabet) less its `training` part (which holds wall seconds). Training is
+    deterministic, so a tokenizer trained again on the same split gives the same digest."""
     digest = hashlib.sha256(b"snac_hf.evidence.tokenizer/1")
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        content = hashlib.sha256(path.read_bytes()).hexdigest()
-        digest.update(f"|{path.relative_to(folder).as_posix()}|{content}".encode())
+    digest.update(hashlib.sha256((folder / "tokenizer.json").read_bytes()).digest())
+    meta = read_json_object(folder / "tokenizer_config.json", REMEDY).get("codec_meta", {})
+    digest.update(canonical({k: v for k, v in meta.items() if k != "training"}).encode())
     return digest.hexdigest()
 
 
@@ -137,14 +146,27 @@ def check_compression_record(path: Path, output_dir: Path, run: dict) -> dict:
             + REMEDY
         )
     folder = output_dir / str(data["tokenizer"])
-    if not folder.is_dir() or folder_digest(folder) != data[TOKENIZER_DIGEST_KEY]:
-        state = "is missing" if not folder.is_dir() else "was changed after its record was written"
+    complete = (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file()
+    if not complete or folder_digest(folder) != data[TOKENIZER_DIGEST_KEY]:
+        state = "is missing" if not complete else "differs from the one its record was written with"
         raise RecordError(
             f"{folder}: the tokenizer of {path.name} {state} (its files do not match the record's "
             f"{TOKENIZER_DIGEST_KEY}); nothing was changed: remove the tokenizer and {path} to train it "
             "again, or give another --output_dir"
         )
     return {k: v for k, v in data.items() if k not in (RUN_KEY, TOKENIZER_DIGEST_KEY, FINGERPRINT_KEY)}
+
+
+def _train(train: Dataset, layout: CodecLayout, variant: str, merges: int, output_dir: Path) -> Path:
+    base, options = variant_options(variant)  # plain_w12: plain in windowed scale order
+    return train_tokenizer(
+        train,
+        variant=base,
+        num_merges=merges,
+        output_dir=tokenizer_folder(output_dir, variant, merges),
+        layout=layout,  # trained on at most train-bpe's default 20M symbols (subsampled by file)
+        **options,
+    )
 
 
 def _measure(
@@ -157,15 +179,7 @@ def _measure(
     held_out_seconds: float,
 ) -> dict:
     started = time.perf_counter()
-    base, options = variant_options(variant)  # plain_w12: plain in windowed scale order
-    folder = train_tokenizer(
-        train,
-        variant=base,
-        num_merges=merges,
-        output_dir=tokenizer_folder(output_dir, variant, merges),
-        layout=layout,  # trained on at most train-bpe's default 20M symbols (subsampled by file)
-        **options,
-    )
+    folder = _train(train, layout, variant, merges, output_dir)
     train_seconds = time.perf_counter() - started
     tokenizer = load_tokenizer(folder)
     measured = evaluate(tokenizer, held_out)
