@@ -56,7 +56,8 @@ def evaluate_tokenizations(
 ) -> dict:
     """Train and measure every tokenization; write lm_eval.{json,md,png} to `output_dir`.
 
-    `num_merges` holds one value for all variants or one per variant. The report's `data` names the
+    `num_merges` holds one value for all variants or one per variant; a row whose tokenizer learned
+    fewer merges than asked is named with both (`plain (99/2,000 merges)`). The report's `data` names the
     codec from `source`'s metadata.json (when it is a token-set folder); `references` holds the
     uniform and unigram levels of the held-out split.
     """
@@ -86,11 +87,12 @@ def evaluate_tokenizations(
             logger.info("tokenizer %s", name)
             tokenizer_dir = output / "tokenizers" / f"{i}_{variant}_{m}"
             load_saved = not accelerator.is_main_process
-            tokenizations.append(
-                make_tokenization(
-                    name, variant, m, train_set, held_out_set, layout, tokenizer_dir, load_saved
-                )
+            made = make_tokenization(
+                name, variant, m, train_set, held_out_set, layout, tokenizer_dir, load_saved
             )
+            if made.tokenizer.num_merges != m:  # training stopped early: say learned / requested
+                made.name = f"{variant} ({made.tokenizer.num_merges:,}/{m:,} merges)"
+            tokenizations.append(made)
     reference = (
         tokenizations[0] if settings.baseline else max(tokenizations, key=lambda t: t.train.tokens_per_second)
     )
