@@ -419,6 +419,10 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
         "Held-out voices: split by speaker (whole voices in salted-hash order until they hold 15%" in markdown
     )
     assert "offline stand-in codec" in markdown  # the codec's notice travels into the report
+    assert (
+        "Codes encoded with: segment_seconds 4.0, context_seconds 0.0, precision float64, exact True"
+        in markdown
+    )
     # 133 s of audio and 20 steps: every model stays at the unigram level, and the verdict says so
     assert "Not supported:" in markdown and "**-" not in markdown and "**+" not in markdown
     assert "did not get 5% below its own unigram level" in markdown

@@ -286,6 +286,7 @@ def run_evidence(
         }
     report = {
         "data": describe_data(dataset, train, held_out, read_metadata(folder) if folder else None),
+        "encoding": encoding_settings(read_metadata(folder) if folder else None),
         "split": split_summary.to_dict(),
         "settings": {**settings.to_dict(), "window_seconds_equal_audio": hashed.window_seconds},
         "processes": accelerator.num_processes,
@@ -306,6 +307,16 @@ def run_evidence(
     if accelerator.is_main_process:
         report = write_report(report, output)
     return report
+
+
+#: The token set's encoding settings that change codes (metadata.json `settings`), as the report states them.
+ENCODING_KEYS = ("segment_seconds", "context_seconds", "precision", "exact", "compile_changes_codes")
+
+
+def encoding_settings(metadata: dict | None) -> dict | None:
+    """How the token set's codes were made (None: not recorded), so a report says which codes it rests on."""
+    settings = (metadata or {}).get("settings")
+    return {k: settings[k] for k in ENCODING_KEYS if k in settings} if isinstance(settings, dict) else None
 
 
 def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tuple[int, ...]) -> list[dict]:

@@ -115,6 +115,9 @@ def markdown(report: dict) -> str:
             f"a {voices['by']} stay in train.",
             "",
         ]
+    if report.get("encoding"):
+        shown = ", ".join(f"{k} {v}" for k, v in report["encoding"].items())
+        lines += [f"Codes encoded with: {shown} (the token set's metadata.json).", ""]
     if report.get("voices_skipped"):
         lines += [f"Held-out voices: {report['voices_skipped']}.", ""]
     if data.get("codec_notice"):
