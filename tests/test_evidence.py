@@ -564,6 +564,8 @@ def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_p
         (["--lm_merges", "0", "-5"], "--lm_merges [0, -5]: give distinct budgets of at least 0 merges"),
         (["--more_seeds", "1"], "--seeds [0, 1] and --more_seeds [1] repeat a seed"),
         (["--voices_by", "speaker"], "--voices_by speaker: the token set has no such column"),
+        (["--windows", "0"], "--windows [0]: give distinct whole numbers of frames, at least 1"),
+        (["--checkpoints", "5", "30"], "--checkpoints [5, 30]: give ascending distinct steps of at least 1"),
     ],
 )
 def test_evidence_bad_values_are_one_line(speech_token_set, tmp_path, extra, message):
