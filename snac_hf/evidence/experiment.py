@@ -203,7 +203,6 @@ def run_evidence(
             f"no held-out-voices split: the token set has no {settings.voices_by!r} column (keep it when "
             f"tokenizing, --keep_columns {settings.voices_by}, to have one)"
         )
-        logger.warning("%s", voices_skipped)
     elif settings.voices_by is not None:  # refused here, before anything is trained, when it cannot be made
         voices = split_voices(dataset, settings.voices_by, settings.voices_share, settings.split_salt)
     accelerator = make_accelerator()
@@ -242,6 +241,8 @@ def run_evidence(
         voiced = arm(output / VOICES_DIR, voices[0], voices[1], voices_inputs)
 
     compression = prepare(hashed, layout, plan, split_summary.held_out_seconds, budgets=settings.budgets)
+    if voices_skipped:  # said once every record was checked, so a refusal stays one line
+        logger.warning("%s", voices_skipped)
     first = settings.lm.settings[0]
     curve = hashed.train(
         [
