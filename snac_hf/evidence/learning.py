@@ -163,7 +163,12 @@ def pair_sentence(pair: dict) -> str:
     flops = "; ".join(f"{_flops(p['train_flops'])} FLOPs {_pct(p)} ({_judged(p)})" for p in pair["at_flops"])
     said = f"{pair['name']} vs {pair['raw']}: at {steps}."
     said += f" At equal training FLOPs: {flops}." if flops else " At equal training FLOPs: no common range."
-    for unit, changes in (("steps", pair["sign_changes_steps"]), ("FLOPs", pair["sign_changes_flops"])):
+    for unit, changes, points in (
+        ("steps", pair["sign_changes_steps"], pair["at_steps"]),
+        ("FLOPs", pair["sign_changes_flops"], pair["at_flops"]),
+    ):
+        if len(points) < 2:
+            continue  # no curve to change sign along
         if changes:
             where = ", ".join(
                 f"between {_where(c['from'], unit)} and {_where(c['to'], unit)} "
