@@ -24,16 +24,20 @@ def test_tiny_budget_reports_every_variant(synthetic_tokens, tmp_path):
     out = tmp_path / "eval"
     result = run_script(
         "scripts/evaluate_lm.py", "--tokens", str(synthetic_tokens), "--variants", *variants,
-        "--num_merges", "30", "--output_dir", str(out), "--steps", "2", "--batch_size", "2",
+        "--num_merges", "30", "30", "100000", "--output_dir", str(out), "--steps", "2", "--batch_size", "2",
         "--context", "32", "--hidden_size", "16", "--num_heads", "2", "--generation_tokens", "4",
         "--holdout", "0.25", "--num_threads", "1",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "lm_eval.json").read_text())
     rows = report["results"]
+    # cross_scale asked for 100,000 merges and learned fewer: its row says learned / requested
+    learned = next(r["num_merges"] for r in rows if r["num_merges_requested"] == 100_000)
+    assert 30 < learned < 100_000
+    labels = ["plain (30 merges)", "rl (30 merges)", f"cross_scale ({learned:,}/100,000 merges)"]
     for setting in ("equal_audio", "equal_steps"):
         names = [r["name"] for r in rows if r["setting"] == setting]
-        assert names == ["raw codes (cross_scale order, 0 merges)"] + [f"{v} (30 merges)" for v in variants]
+        assert names == ["raw codes (cross_scale order, 0 merges)", *labels]
     for r in rows:
         assert math.isfinite(r["bits_per_second"]) and r["bits_per_second"] > 0
         assert r["parameters_non_embedding"] == rows[0]["parameters_non_embedding"]
@@ -43,7 +47,7 @@ def test_tiny_budget_reports_every_variant(synthetic_tokens, tmp_path):
     assert np.allclose(seen, seen[0], rtol=0.05)
     assert len({r["tokens_seen"] for r in rows if r["setting"] == "equal_steps"}) == 1
     table = (out / "lm_eval.md").read_text()
-    assert all(f"{v} (30 merges)" in table for v in variants) and "bits / audio-s" in table
+    assert all(label in table for label in labels) and "bits / audio-s" in table
     assert (out / "lm_eval.png").stat().st_size > 0
     assert "bits / audio-s" in result.stdout
 

@@ -10,6 +10,11 @@ training corpus), `num_merges` times, stopping early only when a pair falls belo
 
 Decoding concatenates the tokens' symbols and sorts each symbol into its scale, in order.
 
+Windowed scale order (`window_frames=W`, `snac_hf.layout.windowed`): the same symbols, written
+window after window of W frames, each window scale by scale; the pre-tokenizer still keeps merges
+inside one scale's run, so inside one window. W = the whole file is the default order; a smaller W
+streams (a generator needs W frames ahead). Decoding is unchanged: symbols back into their scales.
+
 Left out on purpose: any cross-scale or run-length structure (the other variants add those), byte
 fallback, dropout, normalization.
 """
@@ -21,14 +26,19 @@ from tokenizers import pre_tokenizers
 
 from snac_hf.bpe.variant import Variant, scale_split
 from snac_hf.layout.codes import CodeBatch
+from snac_hf.layout.windowed import windowed_order
 
 
 class PlainBPE(Variant):
     name = "plain"
+    windowed = True
 
     def serialize_batch(self, batch: CodeBatch) -> tuple[np.ndarray, np.ndarray]:
         # The batch is already file by file, scale by scale: only the symbols change.
-        return self.alphabet.scale_codepoints(batch.scale, batch.codes), batch.lengths.sum(axis=1)
+        symbols = self.alphabet.scale_codepoints(batch.scale, batch.codes)
+        if self.window_frames is not None:
+            symbols = symbols[windowed_order(batch, self.layout, self.window_frames)]
+        return symbols, batch.lengths.sum(axis=1)
 
     def pre_tokenizer(self) -> pre_tokenizers.PreTokenizer:
         return scale_split(self.alphabet)

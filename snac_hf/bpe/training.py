@@ -46,6 +46,7 @@ def train_tokenizer(
     layout: CodecLayout | str | None = None,
     max_run: int | None = None,
     span_frames: bool | None = None,
+    window_frames: int | None = None,
     stage1_merges: int | None = None,
     batch_size: int = 256,
     overwrite: bool = True,
@@ -54,7 +55,8 @@ def train_tokenizer(
     """Train `variant` with up to `num_merges` merges on `source`; save it to `output_dir`.
 
     `min_frequency` defaults to the variant's (100 for `thresholded`, else 2); `max_run` (run-length
-    variants, default 16), `span_frames` (frame-based variants, default False) and `stage1_merges`
+    variants, default 16), `span_frames` (frame-based variants, default False), `window_frames`
+    (plain and thresholded: windowed scale order, `snac_hf.layout.windowed`) and `stage1_merges`
     (hierarchical, default num_merges // 2) are errors for variants they do not apply to.
     `max_train_chars=None` trains on everything; `split` is the token set's split trained on.
     `overwrite=False` (the command's default) refuses, before training, a token-set folder or a
@@ -62,7 +64,9 @@ def train_tokenizer(
     """
     dataset, folder = open_source(source, split)
     layout = resolve_layout(dataset, folder, layout)
-    serializer = make_variant(variant, layout, max_run=max_run, span_frames=span_frames)
+    serializer = make_variant(
+        variant, layout, max_run=max_run, span_frames=span_frames, window_frames=window_frames
+    )
     train_options = {}
     if stage1_merges is not None:
         if "stage1_merges" not in serializer.train_options:

@@ -25,6 +25,7 @@ from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 from snac_hf.bpe.alphabet import RUN_KIND, SPECIAL_TOKENS, UNK_TOKEN, SymbolAlphabet, codepoints_to_text
 from snac_hf.layout import CodecLayout
 from snac_hf.layout.codes import CodeBatch, CodesPerScale, check_layout, validate_batch
+from snac_hf.layout.windowed import check_window
 
 #: Longest run one run symbol stands for in the run-length variants (longer runs are split).
 DEFAULT_MAX_RUN = 16
@@ -73,11 +74,25 @@ class Variant:
     name: ClassVar[str] = ""
     uses_runs: ClassVar[bool] = False  # accepts max_run (run symbols in the alphabet)
     frame_based: ClassVar[bool] = False  # accepts span_frames
+    windowed: ClassVar[bool] = (
+        False  # accepts window_frames (scale order per window, `snac_hf.layout.windowed`)
+    )
     default_min_frequency: ClassVar[int] = 2
     train_options: ClassVar[tuple[str, ...]] = ()  # extra keyword arguments of `train`
 
-    def __init__(self, layout: CodecLayout, max_run: int | None = None, span_frames: bool | None = None):
+    def __init__(
+        self,
+        layout: CodecLayout,
+        max_run: int | None = None,
+        span_frames: bool | None = None,
+        window_frames: int | None = None,
+    ):
         check_layout(layout)
+        if window_frames is not None and not self.windowed:
+            raise ValueError(
+                f"variant {self.name!r} has no windowed order: window_frames applies to plain, thresholded"
+            )
+        self.window_frames = None if window_frames is None else check_window(window_frames)
         if max_run is not None and not self.uses_runs:
             raise ValueError(
                 f"variant {self.name!r} has no run symbols: max_run applies to rl, rl_cross_scale"
@@ -102,6 +117,8 @@ class Variant:
             options["max_run"] = self.max_run
         if self.frame_based:
             options["span_frames"] = self.span_frames
+        if self.window_frames is not None:  # only when set: tokenizers saved before it keep their options
+            options["window_frames"] = self.window_frames
         return options
 
     def __repr__(self) -> str:

@@ -26,9 +26,19 @@ VARIANTS: dict[str, type[Variant]] = {
 
 
 def make_variant(
-    name: str, layout: CodecLayout, max_run: int | None = None, span_frames: bool | None = None
+    name: str,
+    layout: CodecLayout,
+    max_run: int | None = None,
+    span_frames: bool | None = None,
+    window_frames: int | None = None,
 ) -> Variant:
     """The variant `name` for `layout`; options that do not apply to it are an error."""
     if name not in VARIANTS:
         raise ValueError(f"unknown BPE variant {name!r}; known: {', '.join(VARIANTS)}")
+    if window_frames is not None:  # only the windowed variants take it (the others' signature lacks it)
+        if not VARIANTS[name].windowed:
+            raise ValueError(
+                f"variant {name!r} has no windowed order: window_frames applies to plain, thresholded"
+            )
+        return VARIANTS[name](layout, max_run=max_run, span_frames=span_frames, window_frames=window_frames)
     return VARIANTS[name](layout, max_run=max_run, span_frames=span_frames)

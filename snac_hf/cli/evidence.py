@@ -64,6 +64,19 @@ def build_parser(prog: str = "scripts/evidence.py") -> argparse.ArgumentParser:
     )
     chosen.add_argument("--no_orpheus", action="store_true", help="leave out the orpheus baseline row")
     chosen.add_argument(
+        "--windows",
+        nargs="*",
+        type=int,
+        help="raw codes in windowed scale order, frames per window (85.3 ms each at 24 kHz); none: no "
+        "flag value",
+    )
+    chosen.add_argument(
+        "--checkpoints",
+        nargs="*",
+        type=int,
+        help="steps after which each training is scored on the held-out split (none: only at the end)",
+    )
+    chosen.add_argument(
         "--seeds", nargs="+", type=int, help="LM seeds of the curve (3 or more for a verdict)"
     )
     chosen.add_argument(
@@ -76,7 +89,9 @@ def build_parser(prog: str = "scripts/evidence.py") -> argparse.ArgumentParser:
         "--longer", type=int, help="steps multiple of the longer training at the best budget and 0 (0: none)"
     )
     chosen.add_argument(
-        "--voices_by", help="column of the held-out-voices split (e.g. speaker); none: no such split"
+        "--voices_by",
+        help="column of the held-out-voices split, required when named (presets: speaker, where the token "
+        "set has it); none: no such split",
     )
     chosen.add_argument("--voices_share", type=float, help="least share of the audio in held-out voices")
     chosen.add_argument("--split_by", help="column whose values are held out together (e.g. speaker)")
@@ -101,11 +116,14 @@ def settings_from(args: argparse.Namespace) -> EvidenceSettings:
     )
     if args.settings:
         lm = replace(lm, settings=tuple(args.settings))
+    if args.checkpoints is not None:
+        lm = replace(lm, checkpoints=tuple(args.checkpoints))
     overrides = {
         "variants": tuple(args.variants) if args.variants else None,
         "budgets": tuple(args.budgets) if args.budgets else None,
         "lm_merges": tuple(args.lm_merges) if args.lm_merges else None,
         "orpheus": False if args.no_orpheus else None,
+        "windows": tuple(args.windows) if args.windows is not None else None,
         "seeds": tuple(args.seeds) if args.seeds else None,
         "more_seeds": tuple(args.more_seeds) if args.more_seeds is not None else None,
         "longer": args.longer,
@@ -114,8 +132,9 @@ def settings_from(args: argparse.Namespace) -> EvidenceSettings:
         "holdout": args.holdout,
     }
     settings = replace(base, lm=lm, **{k: v for k, v in overrides.items() if v is not None})
-    if args.voices_by is not None:
-        settings = replace(settings, voices_by=None if args.voices_by == "none" else args.voices_by)
+    if args.voices_by is not None:  # asked for by name: a token set without the column is refused
+        voices_by = None if args.voices_by == "none" else args.voices_by
+        settings = replace(settings, voices_by=voices_by, voices_optional=False)
     return settings
 
 
@@ -135,6 +154,22 @@ def check_inputs(args: argparse.Namespace, settings: EvidenceSettings) -> None:
     if len(set(seeds)) != len(seeds):
         raise ValueError(
             f"--seeds {list(settings.seeds)} and --more_seeds {list(settings.more_seeds)} repeat a seed"
+        )
+    if settings.windows and (
+        min(settings.windows) < 1 or len(set(settings.windows)) != len(settings.windows)
+    ):
+        raise ValueError(
+            f"--windows {list(settings.windows)}: give distinct whole numbers of frames, at least 1"
+        )
+    checkpoints = settings.lm.checkpoints
+    if checkpoints and (
+        list(checkpoints) != sorted(set(checkpoints))
+        or checkpoints[0] < 1
+        or checkpoints[-1] != settings.lm.steps
+    ):
+        raise ValueError(
+            f"--checkpoints {list(checkpoints)}: give ascending distinct steps of at least 1, the last one "
+            f"--steps ({settings.lm.steps})"
         )
     if settings.longer < 0:
         raise ValueError(f"--longer {settings.longer}: give a steps multiple of at least 1, or 0 for none")

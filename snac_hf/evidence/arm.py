@@ -21,6 +21,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from snac_hf.bpe.corpus import file_code_counts
+from snac_hf.evidence.costs import flops_per_token
 from snac_hf.evidence.runs import Training, load_record, save_record
 from snac_hf.evidence.settings import EvidenceSettings
 from snac_hf.evidence.splits import durations_of
@@ -51,6 +52,9 @@ class Arm:
     settings: EvidenceSettings
     inputs: Callable[[Training], dict]  # what a training's record holds under `run`
     accelerator: object
+    record_inputs: dict = field(
+        default_factory=dict
+    )  # codes, source, layout, split: under a compression record's `run`
     tokenizations: dict = field(default_factory=dict)  # name -> snac_hf.lm.sequences.Tokenization
 
     @cached_property
@@ -83,8 +87,9 @@ class Arm:
             training = self.training(job)
             if training not in done:
                 lm = self.settings.lm_for_seed(job.seed, job.steps)
-                done[training] = measure_one(
-                    self.tokenizations[job.tokenization], training.window, lm, self.accelerator
+                done[training] = with_checkpoint_flops(
+                    measure_one(self.tokenizations[job.tokenization], training.window, lm, self.accelerator),
+                    lm.model,
                 )
                 if self.accelerator.is_main_process:
                     save_record(self.folder, training, done[training], self.inputs(training))
@@ -93,6 +98,15 @@ class Arm:
                  "phase": job.phase}
             )  # fmt: skip
         return rows
+
+
+def with_checkpoint_flops(record: dict, model) -> dict:
+    """`record` with each learning-curve checkpoint's training FLOPs so far (`costs.flops_per_token`
+    x the tokens seen by then): what the equal-FLOPs comparison interpolates between."""
+    per_token = flops_per_token(record, model.num_layers, model.hidden_size)
+    for checkpoint in record.get("checkpoints", []):
+        checkpoint["train_flops"] = per_token * checkpoint["tokens_seen"]
+    return record
 
 
 def raw_codes_per_second(train_set: Dataset) -> float:

@@ -34,16 +34,31 @@ def overall_best(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> str 
 
 
 def comparison(verdict: dict, name: str) -> str:
-    """`name` against its raw row in words: better / worse (supported) or not distinguishable."""
+    """`name` against its raw row in words: better / worse (supported) or not distinguishable; the
+    percentage is always against that raw row."""
     paired = verdict["versus_raw"][name]
     raw = verdict["raw_of"][name]
     pct = 100 * paired["mean"] / verdict["stats"][raw]["mean"]
     if not paired["comparable"]:
-        return f"not comparable with {raw}: a model stayed within 5% of the unigram level ({pct:+.1f}%)"
+        return f"{pct:+.1f}% against {raw}, not comparable: a model stayed within 5% of its unigram level"
     if paired["supported"]:
         side = "lower" if paired["mean"] < 0 else "higher (worse)"
         return f"{side} than {raw} in every seed, beyond 2 standard errors ({pct:+.1f}%)"
     return f"not distinguishable from {raw} at these seeds ({pct:+.1f}%)"
+
+
+def orpheus_sentence(verdict: dict) -> str:
+    """orpheus in plain words: its difference to the raw codes in frame order, and to its own
+    unigram level (the position-specific one when the verdict has it, else the raw codes')."""
+    st = verdict["stats"][ORPHEUS]
+    own = verdict.get("unigram_of", {}).get(ORPHEUS)
+    level = own if own is not None else verdict["unigram_bits_per_second"]
+    which = "its own (position-specific) unigram level" if own is not None else "the raw codes' unigram level"
+    return (
+        f"orpheus (frame order, one id per frame position and code): {st['mean']:.1f} bits/s, "
+        f"{comparison(verdict, ORPHEUS)}; {100 * (st['mean'] / level - 1):+.1f}% against {which} "
+        f"({level:.1f} bits/s)."
+    )
 
 
 def _worse_than_raw(verdict: dict, name: str) -> bool:
@@ -69,11 +84,7 @@ def curve_sentences(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> l
             "tried made the LM worse."
         )
     if ORPHEUS in verdict["versus_raw"]:
-        st = verdict["stats"][ORPHEUS]
-        out.append(
-            f"orpheus (frame order, one id per frame position and code): {st['mean']:.1f} bits/s, "
-            f"{comparison(verdict, ORPHEUS)}."
-        )
+        out.append(orpheus_sentence(verdict))
     best = overall_best(verdict, lines)
     if best is not None:
         out.append(

@@ -62,6 +62,10 @@ def _rate(measured: dict, variant: str, merges: int) -> tuple[float, float]:
         return measured[(variant, merges)]
     known = sorted(m for v, m in measured if v == variant and m > 0)
     below, above = [m for m in known if m < merges], [m for m in known if m > merges]
+    if not known and merges == 0:
+        raise EstimateError(
+            f"{variant}'s raw codes: the run trained no model on them; price a target without it"
+        )
     if not below or not above:
         raise EstimateError(
             f"{variant} at {merges:,} merges: the run measured {variant} at "

@@ -42,13 +42,22 @@ from snac_hf.evidence.arm import VOICES_DIR, Arm, Job, raw_codes_per_second
 from snac_hf.evidence.compression import RECORDS_DIR, TOKENIZERS_DIR, measure_compression, tokenizer_folder
 from snac_hf.evidence.curve import overall_best
 from snac_hf.evidence.fingerprint import codes_digest
-from snac_hf.evidence.plan import ORPHEUS, curve_budgets, curve_lines, plan_tokenizations, raw_of
+from snac_hf.evidence.plan import (
+    ORPHEUS,
+    curve_budgets,
+    curve_lines,
+    plan_tokenizations,
+    raw_of,
+    variant_options,
+    window_name,
+)
 from snac_hf.evidence.report import write_report
 from snac_hf.evidence.runs import RUNS_DIR, Training, check_record, record_files
 from snac_hf.evidence.settings import EvidenceSettings
 from snac_hf.evidence.splits import split, split_voices
 from snac_hf.evidence.verdict import judge
-from snac_hf.lm.references import reference_levels
+from snac_hf.layout.windowed import window_seconds
+from snac_hf.lm.references import position_unigram_levels, reference_levels
 from snac_hf.lm.report import describe_data
 from snac_hf.tokenset.json_files import DamagedInputError, read_json_object
 from snac_hf.tokenset.schema import read_metadata
@@ -184,8 +193,17 @@ def run_evidence(
     dataset, folder = open_source(str(source))
     layout = resolve_layout(dataset, folder, None)
     train, held_out, split_summary = split(dataset, settings.holdout, settings.split_by, settings.split_salt)
-    voices = None
-    if settings.voices_by is not None:  # refused here, before anything is trained, when it cannot be made
+    voices, voices_skipped = None, None
+    if (
+        settings.voices_by is not None
+        and settings.voices_by not in dataset.column_names
+        and settings.voices_optional
+    ):
+        voices_skipped = (
+            f"no held-out-voices split: the token set has no {settings.voices_by!r} column (keep it when "
+            f"tokenizing, --keep_columns {settings.voices_by}, to have one)"
+        )
+    elif settings.voices_by is not None:  # refused here, before anything is trained, when it cannot be made
         voices = split_voices(dataset, settings.voices_by, settings.voices_share, settings.split_salt)
     accelerator = make_accelerator()
     config = {
@@ -204,7 +222,8 @@ def run_evidence(
             return run_inputs(config, settings, plan, split_inputs, training, accelerator.num_processes)
 
         check_records(where, plan, settings, inputs)  # before hours of training, not after
-        return Arm(where, train_set, held_set, settings, inputs, accelerator)
+        record_inputs = {k: config[k] for k in ("codes", "source", "layout")} | {"split": split_inputs}
+        return Arm(where, train_set, held_set, settings, inputs, accelerator, record_inputs)
 
     hashed = arm(
         output,
@@ -222,6 +241,8 @@ def run_evidence(
         voiced = arm(output / VOICES_DIR, voices[0], voices[1], voices_inputs)
 
     compression = prepare(hashed, layout, plan, split_summary.held_out_seconds, budgets=settings.budgets)
+    if voices_skipped:  # said once every record was checked, so a refusal stays one line
+        logger.warning("%s", voices_skipped)
     first = settings.lm.settings[0]
     curve = hashed.train(
         [
@@ -233,8 +254,16 @@ def run_evidence(
         "on the curve",
     )
     references = reference_levels(train, held_out, layout, split_summary.held_out_seconds)
+    unigram_of = {}
+    if ORPHEUS in plan:  # orpheus's own "did it learn" line: the unigram of its position-specific ids
+        orpheus_level = position_unigram_levels(train, held_out, layout, split_summary.held_out_seconds)
+        references["orpheus_unigram_bits_per_second"] = orpheus_level["unigram_bits_per_second"]
+        unigram_of[ORPHEUS] = orpheus_level["unigram_bits_per_second"]
     verdict = judge(
-        [r for r in curve if r["setting"] == first], references["unigram_bits_per_second"], raw_of(settings)
+        [r for r in curve if r["setting"] == first],
+        references["unigram_bits_per_second"],
+        raw_of(settings),
+        unigram_of,
     )
     best = overall_best(verdict[first], curve_lines(settings)) if verdict else None
     targets = [best, raw_of(settings)[best]] if best else []
@@ -258,6 +287,7 @@ def run_evidence(
         }
     report = {
         "data": describe_data(dataset, train, held_out, read_metadata(folder) if folder else None),
+        "encoding": encoding_settings(read_metadata(folder) if folder else None),
         "split": split_summary.to_dict(),
         "settings": {**settings.to_dict(), "window_seconds_equal_audio": hashed.window_seconds},
         "processes": accelerator.num_processes,
@@ -269,19 +299,32 @@ def run_evidence(
             for name, (v, m) in plan.items()
         },
         "lines": curve_lines(settings),
+        "windows": {window_name(w): window_seconds(layout, w) for w in settings.windows},
         "best": best,
         "results": curve + confirmations,
         "voices": voices_report,
+        "voices_skipped": voices_skipped,
     }
     if accelerator.is_main_process:
         report = write_report(report, output)
     return report
 
 
+#: The token set's encoding settings that change codes (metadata.json `settings`), as the report states them.
+ENCODING_KEYS = ("segment_seconds", "context_seconds", "precision", "exact", "compile_changes_codes")
+
+
+def encoding_settings(metadata: dict | None) -> dict | None:
+    """How the token set's codes were made (None: not recorded), so a report says which codes it rests on."""
+    settings = (metadata or {}).get("settings")
+    return {k: settings[k] for k in ENCODING_KEYS if k in settings} if isinstance(settings, dict) else None
+
+
 def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tuple[int, ...]) -> list[dict]:
     """Train (main process) or load (the others) the arm's tokenizers: every variant of `plan` at
     `budgets` and at its planned merges; encode the arm's splits with each planned tokenization.
-    Returns the compression rows of the variants at `budgets` and at the curve's budgets above 0."""
+    Returns the compression rows of the variants at `budgets` and at the curve's budgets above 0,
+    and (with `budgets`) those of the windowed orders at 0 merges (their round trips)."""
     from snac_hf.lm.sequences import make_orpheus_tokenization, make_tokenization
 
     settings = arm.settings
@@ -300,9 +343,10 @@ def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tupl
                 arm.folder,
                 held_out_seconds,
                 write,
+                arm.record_inputs,
             )
         for variant, merges in dict.fromkeys(plan[n] for n in plan if plan[n][0] in variants):
-            measure_compression(
+            windowed = measure_compression(
                 arm.train_set,
                 arm.held_out,
                 layout,
@@ -311,7 +355,10 @@ def prepare(arm: Arm, layout, plan: dict, held_out_seconds: float, budgets: tupl
                 arm.folder,
                 held_out_seconds,
                 write,
+                arm.record_inputs,
             )
+            if budgets and variant_options(variant)[1]:  # a windowed order: its round trip is reported too
+                rows += windowed
     for name, (variant, merges) in plan.items():
         if variant == ORPHEUS:
             arm.tokenizations[name] = make_orpheus_tokenization(name, arm.train_set, arm.held_out, layout)

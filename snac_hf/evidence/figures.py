@@ -7,6 +7,9 @@ setting, and the merge curve of training FLOPs per audio-hour (matplotlib, Agg, 
   unigram level as horizontal lines; zoomed y axis (it does not start at 0). The x axis is
   symmetric-log so that 0 merges has a place.
 - FLOPs per audio-hour (first setting): the same lines for the cost, `orpheus` drawn.
+- Learning curves (when the run has checkpoints): held-out bits per audio-second against steps
+  and against training FLOPs (log axis), one line per tokenization (mean over seeds, min-max band),
+  the unigram level drawn.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ def figure(report: dict):
     from matplotlib.figure import Figure
 
     verdicts = report["verdict"]
-    fig = Figure(figsize=(6 + 6 * len(verdicts) + 6, 5))
+    curves = (report.get("learning") or {}).get("curves", {})
+    extra = 2 if curves else 0
+    fig = Figure(figsize=(6 * (2 + len(verdicts) + extra), 5))
     FigureCanvasAgg(fig)
-    panels = fig.subplots(1, 2 + len(verdicts), squeeze=False)[0]
+    panels = fig.subplots(1, 2 + len(verdicts) + extra, squeeze=False)[0]
+    if curves:
+        _plot_learning(panels[0], report, curves, "steps")
+        _plot_learning(panels[1], report, curves, "train_flops")
+        panels = panels[2:]
     _plot_compression(panels[0], report)
     for axes, (setting, verdict) in zip(panels[1:-1], verdicts.items(), strict=True):
         _plot_bits(axes, report, setting, verdict)
@@ -109,3 +118,21 @@ def _plot_flops(axes, report: dict, setting: str) -> None:
     axes.set(ylabel="training FLOPs per audio-hour", title=f"Cost ({SETTING_TITLES.get(setting, setting)})")
     axes.title.set_fontsize(9)
     axes.legend(fontsize=7)
+
+
+def _plot_learning(axes, report: dict, curves: dict, x: str) -> None:
+    for i, (name, points) in enumerate(curves.items()):
+        xs = [c[x] for c in points]
+        style = "--" if name.startswith("raw-") else "-"
+        axes.plot(xs, [c["mean"] for c in points], style, marker="o", color=f"C{i % 10}", label=name)
+        axes.fill_between(
+            xs, [c["min"] for c in points], [c["max"] for c in points], color=f"C{i % 10}", alpha=0.15
+        )
+    unigram = report["references"]["unigram_bits_per_second"]
+    axes.axhline(unigram, color="black", linestyle=":", linewidth=1, label=f"unigram {unigram:.0f}")
+    axes.set_xscale("log")
+    label = "training steps" if x == "steps" else "training FLOPs"
+    axes.set(xlabel=label, ylabel="held-out bits per audio-second", title=f"Learning curves against {label}")
+    axes.title.set_fontsize(9)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=6)

@@ -15,10 +15,19 @@ and the `orpheus` baseline. No torch.
   order (`raw-frame`, the same order with one id per scale and code), which the plan then always
   holds.
 
-`plan_tokenizations` names them all, in report order: raw rows, the variants' budgets, `orpheus`.
+- **Windowed scale order** (`settings.windows`, in frames W): the raw codes per window of W frames
+  scale by scale (`snac_hf.layout.windowed`), `raw-window<W>`, made by `plain` with
+  `window_frames=W` at 0 merges (variant name `plain_w<W>`, `windowed_variant`); judged against the
+  raw codes in frame order, and set beside scale order (the plan then holds `raw-scale` and
+  `raw-frame`). W = 1 is `hierarchical`'s raw order (`raw-frame_scales`).
+
+`plan_tokenizations` names them all, in report order: raw rows, the variants' budgets, `orpheus`,
+the windowed rows.
 """
 
 from __future__ import annotations
+
+import re
 
 from snac_hf.evidence.settings import EvidenceSettings
 
@@ -43,6 +52,24 @@ SERIALIZATION_TITLES = {
 }
 
 FRAME_RAW = RAW_PREFIX + SERIALIZATIONS["cross_scale"]
+SCALE_RAW = RAW_PREFIX + SERIALIZATIONS["plain"]
+WINDOW_PREFIX = RAW_PREFIX + "window"
+_WINDOWED = re.compile(r"(plain|thresholded)_w(\d+)")
+
+
+def windowed_variant(window_frames: int, base: str = "plain") -> str:
+    """The plan's variant name of `base` in windowed scale order of `window_frames` frames."""
+    return f"{base}_w{window_frames}"
+
+
+def variant_options(variant: str) -> tuple[str, dict]:
+    """(BPE variant, its options) of a plan's variant name: `plain_w12` is plain with window_frames=12."""
+    match = _WINDOWED.fullmatch(variant)
+    return (match[1], {"window_frames": int(match[2])}) if match else (variant, {})
+
+
+def window_name(window_frames: int) -> str:
+    return f"{WINDOW_PREFIX}{window_frames}"
 
 
 def raw_name(variant: str) -> str:
@@ -76,6 +103,10 @@ def plan_tokenizations(settings: EvidenceSettings) -> dict[str, tuple[str, int]]
     if settings.orpheus:
         plan.setdefault(FRAME_RAW, ("cross_scale", 0))  # what orpheus is judged against
         plan[ORPHEUS] = (ORPHEUS, 0)
+    if settings.windows:
+        plan.setdefault(SCALE_RAW, ("plain", 0))  # the two ends of the windowed orders
+        plan.setdefault(FRAME_RAW, ("cross_scale", 0))
+        plan.update({window_name(w): (windowed_variant(w), 0) for w in settings.windows})
     return plan
 
 
@@ -86,4 +117,5 @@ def raw_of(settings: EvidenceSettings) -> dict[str, str]:
     out = {name: raw_name(variant) for name, (variant, _) in plan.items() if variant in SERIALIZATIONS}
     if ORPHEUS in plan:
         out[ORPHEUS] = FRAME_RAW
+    out.update({window_name(w): FRAME_RAW for w in settings.windows})
     return {name: raw for name, raw in out.items() if name != raw}

@@ -21,7 +21,8 @@ from snac_hf.evidence.costs import cost_rows
 from snac_hf.evidence.curve import curve_sentences
 from snac_hf.evidence.estimate import EstimateError, preset_cost
 from snac_hf.evidence.figures import figure
-from snac_hf.evidence.plan import SERIALIZATION_TITLES, SERIALIZATIONS
+from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows
+from snac_hf.evidence.plan import FRAME_RAW, ORPHEUS, SCALE_RAW, SERIALIZATION_TITLES, SERIALIZATIONS
 from snac_hf.evidence.settings import preset
 from snac_hf.evidence.verdict import judge, learning_sentences
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN
@@ -37,7 +38,17 @@ def write_report(report: dict, output_dir: Path) -> dict:
     curve = [r for r in report["results"] if r["phase"] == "curve"]
     settings = list(dict.fromkeys(r["setting"] for r in curve))
     raw_of = {name: p["raw"] for name, p in report["plan"].items() if p["raw"]}
-    report["verdict"] = judge(curve, unigram, raw_of)
+    unigram_of = own_unigram_levels(report)
+    report["verdict"] = judge(curve, unigram, raw_of, unigram_of)
+    first = report["settings"]["lm"]["settings"][0]
+    report["learning"] = learning_verdict(
+        [r for r in curve if r["setting"] == first],
+        raw_of,
+        {n: unigram_of.get(n, unigram) for n in report["plan"]},
+    )
+    report["window_gain"] = window_rows(
+        [r for r in curve if r["setting"] == first], report.get("windows", {}), SCALE_RAW, FRAME_RAW, unigram
+    )
     report["costs"] = {s: cost_rows(curve, s, model["num_layers"], model["hidden_size"]) for s in settings}
     report["confirmations"] = confirmations(report)
     report["gpu_estimate"] = gpu_estimate(report)
@@ -45,6 +56,12 @@ def write_report(report: dict, output_dir: Path) -> dict:
     (output_dir / MARKDOWN_FILE).write_text(markdown(report))
     figure(report).savefig(output_dir / PLOT_FILE, dpi=120)
     return report
+
+
+def own_unigram_levels(report: dict) -> dict[str, float]:
+    """Tokenizations judged against their own unigram level (orpheus: its position-specific one)."""
+    level = report["references"].get("orpheus_unigram_bits_per_second")
+    return {ORPHEUS: level} if level is not None else {}
 
 
 #: Sustained float32 training rates the `gpu` preset's FLOPs are turned into hours at: assumed, not measured.
@@ -98,6 +115,11 @@ def markdown(report: dict) -> str:
             f"a {voices['by']} stay in train.",
             "",
         ]
+    if report.get("encoding"):
+        shown = ", ".join(f"{k} {v}" for k, v in report["encoding"].items())
+        lines += [f"Codes encoded with: {shown} (the token set's metadata.json).", ""]
+    if report.get("voices_skipped"):
+        lines += [f"Held-out voices: {report['voices_skipped']}.", ""]
     if data.get("codec_notice"):
         lines += [f"> **Note:** {data['codec_notice']}", ""]
     lines += ["## Verdict", ""]
@@ -111,6 +133,8 @@ def markdown(report: dict) -> str:
         "not a settled fact. Every tokenization is judged against the raw codes of its own "
         "serialization (0 merges); orpheus against the raw codes in frame order.",
         "",
+        *learning_section(report),
+        *window_section(report),
         *curve_section(report),
         *compression_section(report),
         *lm_section(report),
@@ -122,6 +146,15 @@ def markdown(report: dict) -> str:
         f"- uniform over the raw codes: {report['references']['uniform_bits_per_second']:.1f} bits/s",
         f"- unigram of the train codes (add-one): {unigram:.1f} bits/s; a model "
         f"{100 * AT_UNIGRAM_MARGIN:.0f}% below it learned more than code frequencies.",
+        *(
+            [
+                f"- orpheus's own level, the unigram of its (frame position, code) ids (add-one): "
+                f"{report['references']['orpheus_unigram_bits_per_second']:.1f} bits/s; orpheus is judged "
+                "learning against it."
+            ]
+            if "orpheus_unigram_bits_per_second" in report["references"]
+            else []
+        ),  # fmt: skip
         "",
         "## Settings",
         "",
@@ -141,8 +174,21 @@ def markdown(report: dict) -> str:
 
 
 def verdict_sentences(report: dict) -> list[tuple[str, list[str]]]:
-    """(title, sentences) per budget setting (the curve), then at the best budget and at 0."""
+    """(title, sentences): the learning curves' pairs (when the run has checkpoints), per budget
+    setting the merge curve, then at the best budget and at 0."""
     out = []
+    pairs = (report.get("learning") or {}).get("pairs", {})
+    if pairs:
+        said = [pair_sentence(pair) for pair in pairs.values()]
+        said += [
+            f"{row['tokenization']} (windows of {row['latency_seconds']:.2f} s) keeps "
+            f"{100 * row['kept']['mean']:.0f}% "
+            f"[{100 * row['kept']['min']:.0f}-{100 * row['kept']['max']:.0f}%] "
+            f"of the scale order's gain over frame order at {row['steps']:,} steps"
+            + ("." if row["comparable"] else " (not comparable: a model stayed at the unigram level).")
+            for row in last_window_rows(report)
+        ]
+        out.append(("Learning curves (paired by seed; equal FLOPs interpolated in log FLOPs)", said))
     for setting, verdict in report["verdict"].items():
         said = learning_sentences(verdict) + curve_sentences(verdict, report["lines"])
         out.append((SETTING_TITLES.get(setting, setting), said))
@@ -150,6 +196,78 @@ def verdict_sentences(report: dict) -> list[tuple[str, list[str]]]:
     said = confirmation_sentences(report["confirmations"], report["settings"])
     out.append((f"At the best budget and at 0 ({SETTING_TITLES.get(first, first)})", said))
     return out
+
+
+def last_window_rows(report: dict) -> list[dict]:
+    """The windowed rows at their last checkpoint (where a gain could be measured)."""
+    rows = [r for r in report.get("window_gain", []) if r["kept"]]
+    last = {r["tokenization"]: r for r in sorted(rows, key=lambda r: r["steps"])}
+    return list(last.values())
+
+
+def learning_section(report: dict) -> list[str]:
+    """Bits per audio-second at every checkpoint, one row per tokenization, with its training FLOPs."""
+    curves = (report.get("learning") or {}).get("curves", {})
+    if not curves:
+        return []
+    steps = sorted({c["steps"] for points in curves.values() for c in points})
+    lines = [
+        "## Learning curves",
+        "",
+        "Held-out bits per audio-second after each checkpoint of one training per seed, mean ± sd "
+        "[min-max]; in brackets below, the training FLOPs by then (6 N D + attention, "
+        "`snac_hf/evidence/costs.py`). Equal-FLOPs comparisons interpolate each seed's bits linearly "
+        "in log(FLOPs) between its two neighbouring checkpoints, inside the range both models cover "
+        "(`snac_hf/evidence/learning.py`). The learning-rate schedule is the whole training's cosine: "
+        "a checkpoint is a point on one training, not a shorter training.",
+        "",
+        "| tokenization | " + " | ".join(f"{n:,} steps" for n in steps) + " |",
+        "|---|" + "--:|" * len(steps),
+    ]
+    for name, points in curves.items():
+        at = {c["steps"]: c for c in points}
+        cells = [
+            f"{at[n]['mean']:.1f} ± {at[n]['std']:.1f} [{at[n]['min']:.1f}-{at[n]['max']:.1f}] "
+            f"({at[n]['train_flops']:.3g})"
+            if n in at
+            else "–"
+            for n in steps
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def window_section(report: dict) -> list[str]:
+    """How much of the scale order's gain over frame order each windowed order keeps, per checkpoint."""
+    rows = report.get("window_gain") or []
+    if not rows:
+        return []
+    lines = [
+        "## Windowed scale order",
+        "",
+        "Raw codes per window of W frames scale by scale (`snac_hf/layout/windowed.py`; W = 1 is frame by "
+        f"frame with the scales in turn, W = the whole file is {SCALE_RAW}). Kept = ({FRAME_RAW} - window) / "
+        f"({FRAME_RAW} - {SCALE_RAW}) per seed: the share of the scale order's gain that survives "
+        "streaming; latency = the audio a window spans (a generator needs it ahead).",
+        "",
+        "| tokenization | latency | steps | bits / audio-s | gain kept, mean ± sd [min-max] |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for r in rows:
+        kept = r["kept"]
+        shown = (
+            f"{100 * kept['mean']:.0f}% ± {100 * kept['std']:.0f} "
+            f"[{100 * kept['min']:.0f}-{100 * kept['max']:.0f}%]"
+            if kept
+            else "– (scale and frame order equal)"
+        )
+        if kept and not r["comparable"]:
+            shown += " (a model at the unigram level)"
+        lines.append(
+            f"| {r['tokenization']} | {r['latency_seconds']:.2f} s | {r['steps']:,} | "
+            f"{r['bits_per_second']:.1f} | {shown} |"
+        )
+    return [*lines, ""]
 
 
 def _cell(stats: dict | None, raw_mean: float | None) -> str:

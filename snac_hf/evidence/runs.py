@@ -61,6 +61,12 @@ NUMBERS = (
     "generation_audio_seconds_per_second",
 )
 TEXTS = ("name", "variant")
+#: The learning curve of a training (optional): per checkpoint, these finite numbers.
+CHECKPOINTS_KEY = "checkpoints"
+CHECKPOINT_NUMBERS = (
+    "steps", "tokens_seen", "audio_seconds_seen", "train_seconds", "held_out_bits", "bits_per_second",
+    "train_flops",
+)  # fmt: skip
 REMEDY = "nothing was changed: remove it to train that model again, or give another --output_dir"
 _NAME = re.compile(r"window(\d+)-steps(\d+)-seed(-?\d+)\.json")
 
@@ -123,13 +129,7 @@ def record_problem(data: dict, run: dict) -> str | None:
     if not isinstance(saved, dict):
         return f"its {RUN_KEY} is not a JSON object"
     if saved != run:
-        ours, theirs = _flat(run), _flat(saved)
-        changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-        shown = "; ".join(
-            f"{k} {_short(theirs.get(k))} where this run has {_short(ours.get(k))}" for k in changed[:2]
-        )
-        more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
-        return f"it was made for another training (its {shown}{more})"
+        return f"it was made for another training ({describe_change(run, saved)})"
     try:
         expected = fingerprint({k: v for k, v in data.items() if k != FINGERPRINT_KEY})
     except ValueError:  # a non-finite number outside the measurements
@@ -137,6 +137,17 @@ def record_problem(data: dict, run: dict) -> str | None:
     if data[FINGERPRINT_KEY] != expected:
         return "it was edited after it was written (its fingerprint does not match its content)"
     return None
+
+
+def describe_change(run: dict, saved: dict) -> str:
+    """What differs between this run's inputs and a record's, in words (the first two keys)."""
+    ours, theirs = _flat(run), _flat(saved)
+    changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    shown = "; ".join(
+        f"{k} {_short(theirs.get(k))} where this run has {_short(ours.get(k))}" for k in changed[:2]
+    )
+    more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
+    return f"its {shown}{more}"
 
 
 def measurement_problem(record: dict) -> str | None:
@@ -148,6 +159,14 @@ def measurement_problem(record: dict) -> str | None:
     for key in TEXTS:
         if not isinstance(record.get(key), str):
             return f"its {key} is {json.dumps(record.get(key))}, not a text"
+    checkpoints = record.get(CHECKPOINTS_KEY, [])
+    if not isinstance(checkpoints, list) or not all(isinstance(c, dict) for c in checkpoints):
+        return f"its {CHECKPOINTS_KEY} is not a list of JSON objects"
+    for checkpoint in checkpoints:
+        for key in CHECKPOINT_NUMBERS:
+            value = checkpoint.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                return f"its {CHECKPOINTS_KEY} hold {key} {json.dumps(value)}, not a finite number"
     return None
 
 

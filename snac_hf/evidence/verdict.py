@@ -71,19 +71,28 @@ def _pair(table: dict[str, dict[int, float]], a: str, b: str, not_learning: list
 
 
 def judge(
-    results: list[dict], unigram_bits_per_second: float, raw_of: Mapping[str, str] | None = None
+    results: list[dict],
+    unigram_bits_per_second: float,
+    raw_of: Mapping[str, str] | None = None,
+    unigram_of: Mapping[str, float] | None = None,
 ) -> dict:
     """The verdict per setting. `results`: dicts with `tokenization`, `setting`, `seed`,
-    `bits_per_second`; `raw_of`: tokenization -> its raw row (default: `RAW` for every other name).
+    `bits_per_second`; `raw_of`: tokenization -> its raw row (default: `RAW` for every other name);
+    `unigram_of`: tokenization -> its own unigram level where it is not `unigram_bits_per_second`
+    (orpheus: the position-specific level, `snac_hf.lm.references.position_unigram_levels`).
     Returns {setting: {...}}; see `sentences` for the words."""
     by_setting: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in results:
         by_setting[r["setting"]][r["tokenization"]][r["seed"]] = r["bits_per_second"]
-    limit = (1 - AT_UNIGRAM_MARGIN) * unigram_bits_per_second
+    own = dict(unigram_of or {})
+
+    def limit(name: str) -> float:
+        return (1 - AT_UNIGRAM_MARGIN) * own.get(name, unigram_bits_per_second)
+
     verdicts = {}
     for setting, table in by_setting.items():
         stats = {name: seed_stats(list(values.values())) for name, values in table.items()}
-        not_learning = sorted(n for n, values in table.items() if max(values.values()) >= limit)
+        not_learning = sorted(n for n, values in table.items() if max(values.values()) >= limit(n))
         raws = dict(raw_of) if raw_of is not None else {n: RAW for n in table if n != RAW}
         variants = [n for n in table if n in raws]
         best = min(variants, key=lambda n: stats[n]["mean"]) if variants else None
@@ -98,6 +107,7 @@ def judge(
             "versus_raw": versus_raw,
             "versus_best": versus_best,
             "unigram_bits_per_second": unigram_bits_per_second,
+            "unigram_of": {n: own[n] for n in table if n in own},
         }
     return verdicts
 
@@ -140,9 +150,19 @@ def learning_sentences(verdict: dict) -> list[str]:
     """The models that stayed near the unigram level, in words (none: [])."""
     if not verdict["not_learning"]:
         return []
-    return [
-        f"Not supported: {', '.join(verdict['not_learning'])} did not get 5% below the unigram level "
-        f"({verdict['unigram_bits_per_second']:.0f} bits/s) in every seed, so differences involving "
-        f"{'them' if len(verdict['not_learning']) > 1 else 'it'} say little about how a tokenization "
-        "serves a trained LM."
+    own = verdict.get("unigram_of", {})
+    shared = [n for n in verdict["not_learning"] if n not in own]
+    out = []
+    if shared:
+        out.append(
+            f"Not supported: {', '.join(shared)} did not get 5% below the unigram level "
+            f"({verdict['unigram_bits_per_second']:.0f} bits/s) in every seed, so differences involving "
+            f"{'them' if len(shared) > 1 else 'it'} say little about how a tokenization serves a trained LM."
+        )
+    out += [
+        f"Not supported: {name} did not get 5% below its own unigram level ({own[name]:.0f} bits/s) in "
+        "every seed, so differences involving it say little about how that layout serves a trained LM."
+        for name in verdict["not_learning"]
+        if name in own
     ]
+    return out

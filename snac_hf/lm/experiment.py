@@ -56,7 +56,8 @@ def evaluate_tokenizations(
 ) -> dict:
     """Train and measure every tokenization; write lm_eval.{json,md,png} to `output_dir`.
 
-    `num_merges` holds one value for all variants or one per variant. The report's `data` names the
+    `num_merges` holds one value for all variants or one per variant; a row whose tokenizer learned
+    fewer merges than asked is named with both (`plain (99/2,000 merges)`). The report's `data` names the
     codec from `source`'s metadata.json (when it is a token-set folder); `references` holds the
     uniform and unigram levels of the held-out split.
     """
@@ -86,11 +87,12 @@ def evaluate_tokenizations(
             logger.info("tokenizer %s", name)
             tokenizer_dir = output / "tokenizers" / f"{i}_{variant}_{m}"
             load_saved = not accelerator.is_main_process
-            tokenizations.append(
-                make_tokenization(
-                    name, variant, m, train_set, held_out_set, layout, tokenizer_dir, load_saved
-                )
+            made = make_tokenization(
+                name, variant, m, train_set, held_out_set, layout, tokenizer_dir, load_saved
             )
+            if made.tokenizer.num_merges != m:  # training stopped early: say learned / requested
+                made.name = f"{variant} ({made.tokenizer.num_merges:,}/{m:,} merges)"
+            tokenizations.append(made)
     reference = (
         tokenizations[0] if settings.baseline else max(tokenizations, key=lambda t: t.train.tokens_per_second)
     )
@@ -122,14 +124,8 @@ def evaluate_tokenizations(
     return report
 
 
-def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, accelerator) -> dict:
-    """Train one model on `t` with windows of `window` tokens; measure it on the held-out split."""
-    started = time.perf_counter()
-    budget = Budget(settings.steps, settings.batch_size, window, settings.learning_rate)
-    model = build_model(t.tokenizer.vocab_size, settings.model, t.special_ids, settings.seed)
-    params = parameter_counts(model)
-    trained = train_model(model, t.train.stream(), budget, settings.seed, accelerator)
-    model = trained.pop("model")
+def score_held_out(model, t: Tokenization, window: int, accelerator) -> dict:
+    """{"nats", "bits", "tokens"} of the held-out split, every process scoring its share."""
     nll = held_out_nll(
         model, t.held_out.sequences, window, t.tokenizer.pad_token_id,
         part=(accelerator.process_index, accelerator.num_processes),
@@ -138,6 +134,43 @@ def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, acce
         totals = torch.tensor([nll["nats"], nll["tokens"]], dtype=torch.float64, device=accelerator.device)
         nats, tokens = accelerator.reduce(totals, "sum").tolist()
         nll = {"nats": nats, "bits": nats / math.log(2), "tokens": int(round(tokens))}
+    return nll
+
+
+def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, accelerator) -> dict:
+    """Train one model on `t` with windows of `window` tokens; measure it on the held-out split.
+
+    With `settings.checkpoints`, the held-out split is also scored after each of those steps (the
+    last one is the end of training): the record's `checkpoints` holds, per checkpoint, `steps`,
+    `tokens_seen`, `audio_seconds_seen`, `train_seconds` (so far), `held_out_bits` and
+    `bits_per_second`; the record's other numbers are the end's."""
+    started = time.perf_counter()
+    budget = Budget(settings.steps, settings.batch_size, window, settings.learning_rate)
+    model = build_model(t.tokenizer.vocab_size, settings.model, t.special_ids, settings.seed)
+    params = parameter_counts(model)
+    curve: list[dict] = []
+    processes = accelerator.num_processes
+
+    def at_checkpoint(steps: int, checkpoint_model, train_seconds: float) -> None:
+        nll = score_held_out(checkpoint_model, t, window, accelerator)
+        tokens = steps * settings.batch_size * processes * window
+        curve.append(
+            {
+                "steps": steps,
+                "tokens_seen": tokens,
+                "audio_seconds_seen": tokens / t.train.tokens_per_second,
+                "train_seconds": train_seconds,
+                "held_out_bits": nll["bits"],
+                "bits_per_second": nll["bits"] / t.held_out.seconds,
+            }
+        )
+
+    checkpoints = tuple(c for c in settings.checkpoints if c < settings.steps)  # the end is scored below
+    trained = train_model(
+        model, t.train.stream(), budget, settings.seed, accelerator, checkpoints, at_checkpoint
+    )
+    model = trained.pop("model")
+    nll = score_held_out(model, t, window, accelerator)
     prompt = [t.tokenizer.bos_token_id, t.tokenizer.audio_start_token_id]
     new_tokens = max(1, min(settings.generation_tokens, window - len(prompt)))
     speed = generation_speed(model, prompt, new_tokens, t.held_out.tokens_per_second, settings.seed)
@@ -145,7 +178,17 @@ def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, acce
     seen_seconds = settings.steps * settings.batch_size * trained["processes"] * window / train_tps
     logger.info("%s window %d: %.1f bits/s (%.0f s)", t.name, window, nll["bits"] / t.held_out.seconds,
                 time.perf_counter() - started)  # fmt: skip
-    return {
+    if settings.checkpoints:
+        at_checkpoint_end = {
+            "steps": settings.steps,
+            "tokens_seen": settings.steps * settings.batch_size * trained["processes"] * window,
+            "audio_seconds_seen": seen_seconds,
+            "train_seconds": trained["train_seconds"],
+            "held_out_bits": nll["bits"],
+            "bits_per_second": nll["bits"] / t.held_out.seconds,
+        }
+        curve.append(at_checkpoint_end)
+    record = {
         "name": t.name,
         "variant": t.variant,
         "num_merges_requested": t.num_merges_requested,
@@ -170,3 +213,6 @@ def measure_one(t: Tokenization, window: int, settings: EvaluationSettings, acce
         "generation_tokens_per_second": speed["tokens_per_second"],
         "generation_audio_seconds_per_second": speed["audio_seconds_per_second"],
     }
+    if settings.checkpoints:
+        record["checkpoints"] = curve
+    return record

@@ -11,6 +11,12 @@ raw-code baseline).
   with T the train symbols; bits/s = sum over held-out symbols of -log2 p(s) / held-out seconds.
   An LM that learned only how often each code occurs lands here.
 
+**Position-specific unigram** (`position_unigram_levels`, the `orpheus` layout's own level): the
+same add-one unigram over that layout's symbols, one per (frame position, code) plus the end
+marker (7 x 4,096 + 1 at 24 kHz: `snac_hf.layout.orpheus.position_codes`). A code of scale 1 or 2
+has a separate frequency at each frame position it can take, so this level is what a model on
+Orpheus ids reaches by learning frequencies alone: the "did it learn" line for that layout.
+
 A model is **at the unigram level** when its held-out bits/s is above (1 - AT_UNIGRAM_MARGIN)
 times the unigram level: it beats code frequencies alone by less than 5%.
 """
@@ -24,6 +30,8 @@ from datasets import Dataset
 
 from snac_hf.bpe.corpus import iter_batches
 from snac_hf.layout import CodecLayout
+from snac_hf.layout.codes import validate_batch
+from snac_hf.layout.orpheus import frame_positions, position_codes
 
 #: A model within this fraction below the unigram level (or above it) is "at the unigram level".
 AT_UNIGRAM_MARGIN = 0.05
@@ -53,6 +61,32 @@ def reference_levels(train: Dataset, held_out: Dataset, layout: CodecLayout, hel
         "symbols": symbols,
         "held_out_symbols": scored,
         "at_unigram_margin": AT_UNIGRAM_MARGIN,
+    }
+
+
+def position_symbol_counts(dataset: Dataset, layout: CodecLayout) -> np.ndarray:
+    """Counts of the (frame position, code) symbols and the end marker over every file of `dataset`."""
+    size, positions = layout.codebook_size, len(frame_positions(layout)[0])
+    counts = np.zeros(positions * size + 1, np.int64)
+    for ids, files in iter_batches(dataset, layout.n_scales):
+        position, code, _ = position_codes(validate_batch(files, layout, ids), layout)
+        counts[:-1] += np.bincount(position * size + code, minlength=positions * size)
+        counts[-1] += len(files)  # <audio_end>
+    return counts
+
+
+def position_unigram_levels(
+    train: Dataset, held_out: Dataset, layout: CodecLayout, held_out_seconds: float
+) -> dict:
+    """{"unigram_bits_per_second", "symbols"}: the position-specific unigram level (module docstring)."""
+    train_counts, held_counts = (
+        position_symbol_counts(train, layout),
+        position_symbol_counts(held_out, layout),
+    )
+    log_p = np.log2((train_counts + 1) / (train_counts.sum() + train_counts.size))
+    return {
+        "unigram_bits_per_second": float(-(held_counts * log_p).sum()) / held_out_seconds,
+        "symbols": int(train_counts.size),
     }
 
 

@@ -42,6 +42,9 @@ class EvaluationSettings:
     settings: tuple[str, ...] = SETTINGS
     generation_tokens: int = 128
     seed: int = 0
+    #: Learning curve: steps (ascending, the last = `steps`) after which the held-out split is scored
+    #: during the one training (empty: only at the end). `snac_hf.lm.experiment.measure_one`.
+    checkpoints: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,9 +51,20 @@ def learning_rate_at(step: int, budget: Budget) -> float:
 
 
 def train_model(
-    model: torch.nn.Module, stream: np.ndarray, budget: Budget, seed: int = 0, accelerator=None
+    model: torch.nn.Module,
+    stream: np.ndarray,
+    budget: Budget,
+    seed: int = 0,
+    accelerator=None,
+    checkpoints: tuple[int, ...] = (),
+    at_checkpoint: Callable[[int, torch.nn.Module, float], None] | None = None,
 ) -> dict:
-    """Train in place; returns {"train_seconds", "final_loss" (mean of the last 10% of steps)}."""
+    """Train in place; returns {"train_seconds", "final_loss" (mean of the last 10% of steps)}.
+
+    After each step count in `checkpoints`, `at_checkpoint(steps, model, train_seconds)` is called
+    with the unwrapped model in eval mode (training resumes after it; the learning-rate schedule
+    is that of the whole `budget.steps`, so a checkpoint is a point on one training's curve, not
+    a shorter training). Its time is not counted in `train_seconds`."""
     accelerator = accelerator or make_accelerator()
     if len(stream) <= budget.window:
         raise ValueError(
@@ -69,7 +81,7 @@ def train_model(
     warm_up = torch.from_numpy(stream[None, : budget.window]).to(accelerator.device)
     accelerator.backward(model(input_ids=warm_up, labels=warm_up).loss)  # first-call costs, untimed
     optimizer.zero_grad(set_to_none=True)
-    started = time.perf_counter()
+    started, paused = time.perf_counter(), 0.0
     for step in range(budget.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, budget)
@@ -81,7 +93,13 @@ def train_model(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
-    seconds = time.perf_counter() - started
+        if at_checkpoint is not None and step + 1 in checkpoints:
+            pause = time.perf_counter()
+            model.eval()
+            at_checkpoint(step + 1, accelerator.unwrap_model(model), pause - started - paused)
+            model.train()
+            paused += time.perf_counter() - pause
+    seconds = time.perf_counter() - started - paused
     model.eval()
     model = accelerator.unwrap_model(model)
     accelerator.free_memory()  # drop the accelerator's references: one Accelerator trains many models
