@@ -186,7 +186,8 @@ def orpheus_rows(
         skipped += found.skipped_frames
         trailing += found.trailing_ids
         codes = {f"tokens_scale_{k}": codes for k, codes in enumerate(found.codes)}
-        converted.append({"id": name, **codes})
+        carried = {k: row[k] for k in ("text", "speaker") if k in row}  # for --as_dataset
+        converted.append({"id": name, **codes, **carried})
     return converted, skipped, trailing
 
 
