@@ -441,3 +441,27 @@ def test_silence_gets_exact_codes_by_default(codec, speech_dir):
     float32 = SnacEncoder(codec, quiet_peak=None).encode_files(silence, segment, batch_size=16)
     assert code_agreement(float32, exact) < 0.5  # what the default gave before: 0.225 here
     assert code_agreement(float32, [encode_alone(codec, s) for s in silence]) == 1.0
+
+
+def test_the_folded_model_saves_36_ops_per_bucket(codec):
+    """Issue 27 item 10: SNAC recomputes weight norm in each of its 36 convolutions (30 encoder,
+    6 quantizer) on every call; the folded model the encoder uses does not (the same weights, bit
+    for bit: above), so each bucket launches 36 fewer aten ops (kernels on a GPU)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from snac_hf.codec.compiled import folded_model
+
+    class Count(TorchDispatchMode):
+        ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    audio = torch.zeros(2, 1, codec.layout.segment_samples(0.5))
+    counts = []
+    for model in (codec.model, folded_model(codec, torch.device("cpu"), torch.float32)):
+        with torch.inference_mode(), Count() as count:
+            quantize(model.quantizer, model.encoder(audio))
+        counts.append(count.ops)
+    assert counts[0] - counts[1] == 36, counts

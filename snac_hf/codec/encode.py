@@ -293,7 +293,9 @@ class SnacEncoder:
 
         `keep[i] = (offset, n_samples)`: return the codes of samples `offset:offset + n_samples`
         of input i (`offset` a multiple of the padding multiple); default the whole input.
-        Raises `NonFiniteLatentsError` if an input's latents hold NaN or infinite values.
+        Raises `NonFiniteLatentsError` if an input's latents hold NaN or infinite values. All
+        inputs go through the encoder's own precision: rule 5 (quiet segments in float64) is
+        `encode_files`'.
         """
         results = self._collect(self._launch(inputs, keep))
         _refuse_nonfinite([count for _, count in results], "inputs")
