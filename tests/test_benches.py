@@ -89,13 +89,19 @@ def test_encoding_benches(tmp_path, fitted_model, script):
         assert result["pipeline_over_model_only"] > 0
 
 
+def test_whole_file_codes():
+    report = bench("bench/whole_file_codes.py", "--repeats", "1", "--long_seconds", "5", "--no_bundled")
+    rows = [line for line in report.splitlines() if line.startswith("| one 5 s file")]
+    assert len(rows) == 2 and rows[1].endswith("| 1.00000 |")  # the default context: whole-file codes
+
+
 def test_every_bench_script_is_exercised():
     """A new bench script gets a tiny form here (or its own test) the day it is added."""
     from conftest import REPO
 
     tested = {
         "analysis_throughput", "analysis_accuracy", "bpe_vs_codec_bpe", "orpheus_export",
-        "encoder_options", "reproducibility", "tokenize_throughput",
+        "encoder_options", "reproducibility", "tokenize_throughput", "whole_file_codes",
     }  # fmt: skip
     own_tests = {
         "gpu_check": "test_gpu_check.py",
