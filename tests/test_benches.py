@@ -92,7 +92,8 @@ def test_encoding_benches(tmp_path, fitted_model, script):
 def test_whole_file_codes():
     report = bench("bench/whole_file_codes.py", "--repeats", "1", "--long_seconds", "5", "--no_bundled")
     rows = [line for line in report.splitlines() if line.startswith("| one 5 s file")]
-    assert len(rows) == 2 and rows[1].endswith("| 1.00000 |")  # the default context: whole-file codes
+    cut, context = (float(row.strip("| ").rsplit("|", 1)[-1]) for row in rows)
+    assert context >= 0.99 and context > cut  # the default context: whole-file codes (float32: near ties)
 
 
 def test_every_bench_script_is_exercised():
