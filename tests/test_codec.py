@@ -154,9 +154,11 @@ def test_non_finite_weights_are_refused(tmp_path):
     torch.save({"model": state}, tmp_path / "nan.pt")
     with pytest.raises(CodecLoadError, match="nan.pt: weight .* holds 3 NaN or infinite values"):
         load_codec("hubertsiuzdak/snac_24khz", checkpoint=str(tmp_path / "nan.pt"))
-    (tmp_path / "ids.json").write_text("[1, 2, 3]")
+    (tmp_path / "ids.json").write_text(str([128266 + 4096 * p for p in range(7)]))  # 1 Orpheus frame
     result = run_script(
         "scripts/decode.py",
+        "--format",
+        "orpheus",
         "--ids",
         str(tmp_path / "ids.json"),
         "--model",

@@ -116,7 +116,7 @@ def test_out_of_memory_splits_the_batch_and_keeps_every_code(
     launch = SnacEncoder._launch
     sizes = []
 
-    def launch_that_runs_out_of_memory(self, inputs, keep):
+    def launch_that_runs_out_of_memory(self, inputs, keep, *rest):
         sizes.append(len(inputs))
         if len(inputs) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")

@@ -211,6 +211,8 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, f
         "--no_analysis",
         "--no_progress",
         *args,
+        "--window_seconds",  # a window per file (about 2 s each): shards are written one by one
+        "1",
         "--output_dir",
         str(killed),
     ]
