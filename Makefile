@@ -18,11 +18,13 @@ lint:
 	$(PYTHON) -m ruff format --check .
 
 test: setup lint
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n 2 --dist loadfile --durations=15
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not exhaustive"
 
-# The tests that repeat one proof (a rare crash at exit, scheduling) at the issues' full counts;
-# `make test` runs each of them too, fewer times (tests/conftest.py soak_runs).
+# The tests that repeat one proof (a rare crash at exit, scheduling) at the issues' full counts,
+# and those that repeat a faster test's proof on more data (`exhaustive`); `make test` runs the
+# first kind fewer times (tests/conftest.py soak_runs) and the faster test of the second.
 soak: setup
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n 2 --dist loadfile -m "exhaustive" && \
 	SNAC_HF_SOAK_RUNS=20 HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -k "exit_cleanly_every_time or oversubscribed"
 
 # The evidence run of EVIDENCE.md v4 (manual, not CI): hours of real speech from Debian packages

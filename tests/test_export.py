@@ -711,6 +711,7 @@ def test_export_equals_the_notebook_prep_last_frame_included(
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive  # test_export_equals_the_notebook_prep_last_frame_included makes the proof on 4 files
 def test_export_equals_the_notebook_prep_on_every_bundled_file(
     speech_token_set, fitted_model, text_tokenizer, tmp_path
 ):
