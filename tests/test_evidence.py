@@ -420,7 +420,7 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
     )
     assert "offline stand-in codec" in markdown  # the codec's notice travels into the report
     assert (
-        "Codes encoded with: segment_seconds 4.0, context_seconds 0.0, precision float64, exact True"
+        "Codes encoded with: segment_seconds 4.0, context_seconds 0.256, precision float64, exact True"
         in markdown
     )
     # 133 s of audio and 20 steps: every model stays at the unigram level, and the verdict says so
