@@ -120,7 +120,7 @@ def test_out_of_memory_splits_the_batch_and_keeps_every_code(
         sizes.append(len(inputs))
         if len(inputs) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
-        return launch(self, inputs, keep)
+        return launch(self, inputs, keep, *rest)
 
     monkeypatch.setattr(SnacEncoder, "_launch", launch_that_runs_out_of_memory)
     split = run_script_here(capsys, "scripts/tokenize.py", *args, "--output_dir", str(tmp_path / "split"))

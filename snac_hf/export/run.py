@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -148,17 +149,23 @@ def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc:
     # Each worker encodes its own batches: the tokenizers' own thread pool would only oversubscribe.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=set_worker_tokenizer, initargs=(tokenizer,)
-    ) as pool:
-        futures = [pool.submit(write_shard_in_worker, job) for job in jobs]
-        results = []
-        for index, future in enumerate(futures):
-            try:
-                results.append(future.result())
-            except BrokenProcessPool:
-                raise WorkerDiedError(died_message(jobs, futures, index, workers)) from None
-        return results
+    # The workers load the tokenizer from a folder saved here, not from a pickle sent through the
+    # spawn pipe: CPython writes a new worker's start-up data while it still holds the pipe's read
+    # end itself, so a worker killed during its start-up left a multi-MB pickle (a Llama 3
+    # tokenizer) blocked on that write forever (measured: the export hung instead of stopping).
+    with tempfile.TemporaryDirectory(prefix="snac_hf-tokenizer-") as saved:
+        tokenizer.save_pretrained(saved)
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=set_worker_tokenizer, initargs=(saved,)
+        ) as pool:
+            futures = [pool.submit(write_shard_in_worker, job) for job in jobs]
+            results = []
+            for index, future in enumerate(futures):
+                try:
+                    results.append(future.result())
+                except BrokenProcessPool:
+                    raise WorkerDiedError(died_message(jobs, futures, index, workers)) from None
+            return results
 
 
 def died_message(jobs: list[ShardJob], futures: list, first: int, workers: int) -> str:

@@ -187,9 +187,12 @@ def multipacked(blocks: list[PackedBlock], job: ShardJob, result: ShardResult) -
 _WORKER_TOKENIZER: PreTrainedTokenizerBase | None = None
 
 
-def set_worker_tokenizer(tokenizer: PreTrainedTokenizerBase) -> None:
+def set_worker_tokenizer(tokenizer: PreTrainedTokenizerBase | str) -> None:
+    """A worker's tokenizer: the tokenizer, or the folder it was saved to (`run.run_jobs`)."""
+    from snac_hf.export.text_tokenizer import load_text_tokenizer
+
     global _WORKER_TOKENIZER
-    _WORKER_TOKENIZER = tokenizer
+    _WORKER_TOKENIZER = load_text_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
 
 
 def write_shard_in_worker(job: ShardJob) -> ShardResult:
