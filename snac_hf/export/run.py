@@ -164,6 +164,10 @@ def run_jobs(jobs: list[ShardJob], tokenizer: PreTrainedTokenizerBase, num_proc:
                 try:
                     results.append(future.result())
                 except BrokenProcessPool:
+                    # A worker the pool started while it was breaking is not in the pool's list,
+                    # and its shutdown waits on it forever (seen with CPython 3.11): end them all.
+                    for child in multiprocessing.active_children():
+                        child.kill()
                     raise WorkerDiedError(died_message(jobs, futures, index, workers)) from None
             return results
 
