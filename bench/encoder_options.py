@@ -1,6 +1,6 @@
 """Encoder options on this CPU: speed of --compile / --precision against eager fp32, and their codes.
 
-    python bench/encoder_options.py [--model DIR] [--threads 1 2] [--files N] [--out DIR]
+    python bench/encoder_options.py [--model DIR] [--threads 1 2] [--files N] [--audio_dir DIR] [--out DIR]
 
 For each torch thread count (each in a fresh process with an empty inductor cache, so the
 compilation measured is a cold one), on the bundled speech (tests/data/speech) through
@@ -57,7 +57,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(cached_model_dir()), help="model folder (default: offline)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--files", type=int, help="only the first N bundled recordings")
+    parser.add_argument("--files", type=int, help="only the first N recordings")
+    parser.add_argument(
+        "--audio_dir", default=str(SPEECH), help="the recordings (default: the bundled speech)"
+    )
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "encoder_options"))
     parser.add_argument(
         "--eager_only",
@@ -119,6 +122,7 @@ def run_worker(args: argparse.Namespace, threads: int, out: Path) -> dict:
             str(out),
         ]
         command += ["--files", str(args.files)] if args.files else []
+        command += ["--audio_dir", args.audio_dir]
         command += ["--eager_only"] if args.eager_only else []
         subprocess.run(command, check=True, env=env)
     return json.loads((out / f"threads{threads}.json").read_text())
@@ -127,8 +131,8 @@ def run_worker(args: argparse.Namespace, threads: int, out: Path) -> dict:
 def worker(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.worker)
     codec = load_codec(args.model)
-    rows = folder_dataset(str(SPEECH))
-    files = [decode_audio(v, codec.layout.sampling_rate) for v in rows["audio"]][: args.files]
+    rows = folder_dataset(args.audio_dir)
+    files = [decode_audio(v, codec.layout.sampling_rate) for v in rows["audio"][: args.files]]
     audio_seconds = sum(map(len, files)) / codec.layout.sampling_rate
     result: dict = {"threads": torch.get_num_threads(), "files": len(files), "audio_seconds": audio_seconds}
     codes: dict[str, list[list[np.ndarray]]] = {}

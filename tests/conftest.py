@@ -9,6 +9,7 @@ Both are cached across runs (see snac_hf.codec.model_folder.cached_model_dir); `
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -43,10 +44,11 @@ def soak_runs(default: int) -> int:
 
 
 def run_script(
-    *args: str, launcher: tuple[str, ...] = (sys.executable,), **kwargs
+    *args: str, launcher: tuple[str, ...] = (sys.executable,), env: dict | None = None, **kwargs
 ) -> subprocess.CompletedProcess:
-    """Run a repository script exactly as a user types it, from the repository root."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    """Run a repository script exactly as a user types it, from the repository root (`env`: variables
+    set for it on top of this process's)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([*launcher, *args], cwd=REPO, env=env, capture_output=True, text=True, **kwargs)
 
 
@@ -67,16 +69,23 @@ def run_here(capsys, command: str, *args: str, prog: str | None = None) -> subpr
     """`snac-hf COMMAND ARGS` in this process: the same `main` the console command runs, from the
     repository root, its exit status and console output as a CompletedProcess.
 
-    For refusals (a one-line error, exit 2) and other short runs: a subprocess spends 1.5-3 s
-    importing torch and datasets before the first check, which made the hostile-input matrices most
-    of the suite's time. A bug's traceback propagates into the test (it fails). Every command still
-    runs as a subprocess in other tests, and those cover logging, exit at interpreter shutdown and
-    the worker processes."""
+    For refusals (a one-line error, exit 2) and runs whose process is not what a test is about: a
+    subprocess spends 1.5-3 s importing torch and datasets before the first check, which made the
+    hostile-input matrices most of the suite's time. A bug's traceback propagates into the test (it
+    fails). Every command still runs as a subprocess in other tests, and those cover logging, exit
+    at interpreter shutdown, signals and the worker processes."""
+    capsys.readouterr()  # drop what the test printed before
+    return run_in_process(command, *args, prog=prog)
+
+
+def run_in_process(command: str, *args: str, prog: str | None = None) -> subprocess.CompletedProcess:
+    """`run_here` without pytest's capsys: the console output is what the command writes to
+    sys.stdout and sys.stderr (redirected here), which is all a snac-hf command writes."""
     from snac_hf.cli.main import run
 
-    capsys.readouterr()  # drop what the test printed before
     threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
-    with contextlib.chdir(REPO):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(REPO), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             status = run(command, list(args), prog or f"snac-hf {command}")
         except SystemExit as exit_:  # argparse's errors (exit status 2)
@@ -84,8 +93,7 @@ def run_here(capsys, command: str, *args: str, prog: str | None = None) -> subpr
         finally:  # `--num_threads` sets torch's for the process: the next test must not inherit it
             if threads is not None:
                 sys.modules["torch"].set_num_threads(threads)
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess([command, *args], status, captured.out, captured.err)
+    return subprocess.CompletedProcess([command, *args], status, out.getvalue(), err.getvalue())
 
 
 def run_script_here(capsys, script: str, *args: str) -> subprocess.CompletedProcess:

@@ -65,8 +65,11 @@ def test_orpheus_export(tmp_path):
 
 
 def test_encoder_options(tmp_path, fitted_model):
+    audio = tmp_path / "audio"  # one recording of 1.1 s
+    audio.mkdir()
+    shutil.copy(SPEECH / SHORT_SPEECH[0], audio / SHORT_SPEECH[0])
     bench(
-        "bench/encoder_options.py", "--model", str(fitted_model), "--threads", "1", "--files", "1",
+        "bench/encoder_options.py", "--model", str(fitted_model), "--threads", "1", "--audio_dir", str(audio),
         "--eager_only", "--out", str(tmp_path),
     )  # fmt: skip
     run = json.loads((tmp_path / "encoder_options.json").read_text())["runs"]["1"]

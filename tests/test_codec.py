@@ -139,7 +139,7 @@ def test_unusable_model_configs_are_one_line_errors_naming_the_file(tmp_path):
 
 
 def test_non_finite_weights_are_refused(tmp_path):
-    from conftest import run_script
+    from conftest import run_in_process
 
     folder = build_random_model(tmp_path / "m")
     state = torch.load(folder / "pytorch_model.bin", weights_only=True)
@@ -155,8 +155,8 @@ def test_non_finite_weights_are_refused(tmp_path):
     with pytest.raises(CodecLoadError, match="nan.pt: weight .* holds 3 NaN or infinite values"):
         load_codec("hubertsiuzdak/snac_24khz", checkpoint=str(tmp_path / "nan.pt"))
     (tmp_path / "ids.json").write_text(str([128266 + 4096 * p for p in range(7)]))  # 1 Orpheus frame
-    result = run_script(
-        "scripts/decode.py",
+    result = run_in_process(  # `python scripts/decode.py ...` in this process: a refusal
+        "decode",
         "--format",
         "orpheus",
         "--ids",

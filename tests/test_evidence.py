@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 
 import pytest
-from conftest import run_script
+from conftest import run_here, run_script
 from datasets import Dataset
 
 from snac_hf.evidence.costs import cost_rows, flops_per_token
@@ -337,7 +337,7 @@ def voiced_token_set(speech_token_set, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path):
+def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path, capsys):
     out = tmp_path / "evidence"
     args = ["--tokens", str(voiced_token_set), "--output_dir", str(out), "--preset", "tiny"]
     args += ["--num_threads", "1"]
@@ -474,7 +474,7 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
 
     # other settings in the same folder: one line, exit 2, nothing touched
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    refused = evidence(*args, "--seeds", "0")
+    refused = run_here(capsys, "evidence", *args, "--seeds", "0")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         f"error: {out} holds an evidence run with other settings; nothing was changed. Give another "
@@ -484,7 +484,7 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
 
 
 @pytest.mark.slow
-def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_path):
+def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_path, capsys):
     """One small run (raw + plain, one seed, one setting), then: the same folder over the same ids,
     durations and counts with other codes, a record from a run with other steps, a hand-edited
     record, a NaN record and a damaged evidence_config.json: each one line, exit 2, nothing used."""
@@ -514,9 +514,9 @@ def test_evidence_never_reuses_trainings_of_other_codes_or_foreign_records(tmp_p
     good = record.read_text()
     assert json.loads(good)["run"]["lm"]["steps"] == 20
 
-    def refused(*command: str) -> str:
+    def refused(*command: str) -> str:  # in this process: a refusal stops before any work
         before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-        result = evidence(*command, *args)
+        result = run_here(capsys, "evidence", *command, *args, prog="scripts/evidence.py")
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
         assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before

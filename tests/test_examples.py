@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_script
+from tests.conftest import run_in_process, run_script
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,8 @@ def test_train_tts_lm_on_transcribed_speech(speech_dir, fitted_model, tmp_path):
             shutil.copy(speech_dir / row["file"], audio / row["file"])
             writer.writerow([row["file"], row["text"]])
     tokens, out = tmp_path / "tokens", tmp_path / "tts"
-    result = run_script(
-        "scripts/tokenize.py", "--input_dir", str(audio), "--output_dir", str(tokens),
+    result = run_in_process(  # `python scripts/tokenize.py ...`, in this process: the example is the test
+        "tokenize", "--input_dir", str(audio), "--output_dir", str(tokens),
         "--model", str(fitted_model), "--keep_columns", "transcription", "--no_analysis",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -88,6 +88,11 @@ def transcribed_audio(tmp_path_factory) -> Path:
     return folder
 
 
+#: One thread per tokenize process, as under `make test` (conftest) and also under a plain `pytest`:
+#: float32 codes depend on the thread count, and one process is compared with two here.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
 def tokenize_args(audio: Path, model: Path, out: Path) -> list[str]:
     return [
         "scripts/tokenize.py", "--input_dir", str(audio), "--output_dir", str(out), "--model", str(model),
@@ -98,7 +103,7 @@ def tokenize_args(audio: Path, model: Path, out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def tokens(transcribed_audio, fitted_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("orpheus_tokens") / "tokens"
-    result = run_script(*tokenize_args(transcribed_audio, fitted_model, out))
+    result = run_script(*tokenize_args(transcribed_audio, fitted_model, out), env=ONE_THREAD)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -578,15 +583,26 @@ def test_the_export_package_loads_without_torch():
 
 
 def test_two_process_tokenize_then_export_equals_the_plain_layout(
-    transcribed_audio, fitted_model, text_tokenizer, tmp_path
+    transcribed_audio, fitted_model, text_tokenizer, tokens, tmp_path
 ):
-    """A real 2-rank `accelerate launch` (gloo on CPU) of the tokenize step, then the export."""
+    """A real 2-rank `accelerate launch` (gloo on CPU) of the tokenize step writes the shards that
+    one process writes (the `tokens` fixture: the same command), then the export."""
     launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
     launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    one = tokens
     tokens = tmp_path / "tokens"
-    result = run_script(*tokenize_args(transcribed_audio, fitted_model, tokens), launcher=launcher)
+    result = run_script(
+        *tokenize_args(transcribed_audio, fitted_model, tokens), launcher=launcher, env=ONE_THREAD
+    )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "10 files encoded" in result.stdout  # the whole job's count, printed once
     assert json.loads((tokens / "metadata.json").read_text())["settings"]["num_processes"] == 2
+    # float32 codes with one thread per process (conftest) do not depend on which rank encodes a
+    # file nor on the batch it shares: the same shard names, the same tables value for value
+    names = sorted(p.name for p in (one / "data").glob("*.parquet"))
+    assert names == sorted(p.name for p in (tokens / "data").glob("*.parquet"))
+    for name in names:
+        assert pq.read_table(tokens / "data" / name).equals(pq.read_table(one / "data" / name)), name
     out = tmp_path / "orpheus"
     result = export_cli(
         "--tokens", str(tokens), "--text_column", TEXT_COLUMN, "--text_tokenizer", str(text_tokenizer),
@@ -719,11 +735,19 @@ def test_export_equals_the_notebook_prep_on_every_bundled_file(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("multipack", [None, "1024"])
+@pytest.mark.parametrize(
+    "multipack",
+    # the multipacked run does all the plain run does (it scores and generates from the plain
+    # rows) and trains on blocks; training on the plain rows alone runs under `make soak`
+    # (each training step computes logits over 156,940 ids for every id of a block: blocks of at
+    # most 512 ids and 10 steps keep it to seconds)
+    [pytest.param(None, marks=pytest.mark.exhaustive), "512"],
+)
 def test_finetune_orpheus_example(tokens, tmp_path, multipack):
     result = run_script(
         "examples/finetune_orpheus.py", "--tokens", str(tokens), "--text_column", TEXT_COLUMN,
-        "--output_dir", str(tmp_path / "ft"), *(["--multipack", multipack] if multipack else []),
+        "--output_dir", str(tmp_path / "ft"), "--steps", "10",
+        *(["--multipack", multipack] if multipack else []),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "ft" / "summary.json").read_text())

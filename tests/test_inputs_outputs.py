@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHORT_SPEECH, SPEECH, run_script, run_script_here
+from conftest import SHORT_SPEECH, SPEECH, run_in_process, run_script, run_script_here
 from datasets import load_dataset
 
 from snac_hf.codec.wav import write_float_wav
@@ -510,7 +510,8 @@ def test_cli_overwrite_never_deletes_files_it_did_not_write(tmp_path, short_spee
 
 
 def test_cli_overwrite_keeps_the_users_files_and_lists_skipped(tmp_path, short_speech_dir, fitted_model):
-    """Needs the pipeline to record its files (`record_written`) and write skipped.jsonl."""
+    """Needs the pipeline to record its files (`record_written`) and write skipped.jsonl. (In this
+    process: the command's own process is not what this is about.)"""
     audio = tmp_path / "audio"
     shutil.copytree(short_speech_dir, audio)
     (audio / "notes.txt").write_text("not audio")
@@ -518,13 +519,16 @@ def test_cli_overwrite_keeps_the_users_files_and_lists_skipped(tmp_path, short_s
     out.mkdir()
     (out / "cat.jpg").write_bytes(b"user's")
     base = ("--input_dir", str(audio), "--output_dir", str(out), "--model", str(fitted_model))
-    result = tokenize(*base, "--max_files", "2", "--overwrite")
+    result = run_in_process(
+        "tokenize", "--no_analysis", "--no_progress", *base, "--max_files", "2", "--overwrite"
+    )
     assert result.returncode == 0, result.stderr
     assert "1 skipped" in result.stdout
     skipped = [json.loads(line) for line in (out / SKIPPED_FILE).read_text().splitlines()]
     assert skipped == [{"file_path": str(audio / "notes.txt"), "reason": "not an audio extension"}]
     assert json.loads((out / METADATA_FILE).read_text())["files_skipped"] == 1
-    result = tokenize(*base, "--max_files", "3", "--segment_length", "1.0", "--overwrite")
+    again = ("--max_files", "3", "--segment_length", "1.0", "--overwrite")
+    result = run_in_process("tokenize", "--no_analysis", "--no_progress", *base, *again)
     assert result.returncode == 0, result.stderr
     assert (out / "cat.jpg").read_bytes() == b"user's"
     assert len(load_dataset(str(out), split="train")) == 3

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, SHORT_SPEECH, run_script, run_script_here
+from conftest import REPO, SHORT_SPEECH, run_in_process, run_script, run_script_here
 from datasets import load_dataset
 
 from snac_hf.codec.encode import QUIET_PEAK, encode_alone
@@ -22,11 +22,18 @@ from snac_hf.tokenset.schema import ERRORS_FILE, METADATA_FILE
 
 
 def tokenize(*args, **kwargs):
-    return run_script("scripts/tokenize.py", "--no_analysis", "--no_progress", *args, **kwargs)
+    """`python scripts/tokenize.py ... ARGS` without analysis or progress bar: run in this process
+    (conftest.run_in_process: no 2-3 s of start-up) unless a launcher or other subprocess arguments
+    are given; the tests about the process itself (a kill, two ranks, exit) run it as one."""
+    fixed = ("--no_analysis", "--no_progress", *args)
+    if kwargs:
+        return run_script("scripts/tokenize.py", *fixed, **kwargs)
+    return run_in_process("tokenize", *fixed, prog="scripts/tokenize.py")
 
 
 def tokenize_here(capsys, *args):
-    """`tokenize` in this process (conftest.run_script_here): for refusals, which stop before any work."""
+    """`tokenize` in this process (conftest.run_script_here): for refusals, which stop before any work,
+    and for runs whose process is not what a test is about (it saves the 2-3 s of start-up)."""
     return run_script_here(capsys, "scripts/tokenize.py", "--no_analysis", "--no_progress", *args)
 
 
@@ -199,10 +206,10 @@ def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fi
     assert result.returncode == 2 and (other / "cat.jpg").exists()
 
 
-def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, fitted_model):
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, fitted_model, capsys):
     args = exact_args(short_speech_dir, fitted_model)
     whole = tmp_path / "whole"
-    assert tokenize(*args, "--output_dir", str(whole)).returncode == 0
+    assert tokenize_here(capsys, *args, "--output_dir", str(whole)).returncode == 0  # in this process
 
     killed = tmp_path / "killed"
     command = [
@@ -225,7 +232,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, f
     assert not (killed / METADATA_FILE).exists()
     done = len(list((killed / "data").glob("*.parquet")))
     assert 2 <= done < 5
-    result = tokenize(*args, "--output_dir", str(killed))  # the same command resumes
+    result = tokenize_here(capsys, *args, "--output_dir", str(killed))  # the same command resumes
     assert result.returncode == 0, result.stderr
     assert_same_shards(killed, whole)
     assert not list(killed.rglob("*.partial"))
@@ -235,8 +242,11 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, f
     )
 
 
+@pytest.mark.exhaustive
 def test_two_processes_equal_one(tmp_path, short_speech_dir, fitted_model):
-    """A real 2-rank `accelerate launch` (gloo on CPU) writes the same rows as one process."""
+    """A real 2-rank `accelerate launch` (gloo on CPU) writes the same rows as one process, in
+    float64. `make test` makes the same proof faster: a 2-rank folder job equal to one process in
+    float32 (test_export) and a 2-rank streamed job equal in float64 (test_scale)."""
     args = exact_args(short_speech_dir, fitted_model)
     one, two = tmp_path / "one", tmp_path / "two"
     assert tokenize(*args, "--output_dir", str(one)).returncode == 0

@@ -102,6 +102,7 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(pipeline, "SnacEncoder", StubEncoder)
     monkeypatch.setattr(decoding, "decode_audio", DecodeWatch.wrap(decoding.decode_audio))
     monkeypatch.setattr(StubEncoder, "calls", [])
+    monkeypatch.setattr(StubEncoder, "sleep", 0.0)  # a sleep set by a test must not outlive it
     DecodeWatch.reset()
     return StubEncoder
 
