@@ -32,7 +32,8 @@ while the budget has time left, and one that fails is recorded as failed while t
    and fp64, doubling from 64 until `torch.cuda.OutOfMemoryError` (or a cap).
 
 `--tiny --device cpu` (the test suite): two short recordings, batches 1 and 2 of 1 s segments, one
-call each, a batch of 5 instead of 255, 6 s of clips, OOM capped at batch 2: seconds.
+call each, a batch of 5 instead of 255, 6 s of clips, OOM probed with 1 s segments up to batch 2:
+seconds.
 """
 
 from __future__ import annotations
@@ -483,8 +484,8 @@ def steady(
 
 
 def oom(codec: Codec, device: torch.device, plan: Plan, clock: Budget) -> dict:
-    """Section 4."""
-    size = codec.layout.segment_samples(4.0)
+    """Section 4 (segments of the plan's length: 4 s on a GPU, 1 s in the tiny check)."""
+    size = codec.layout.segment_samples(plan.segment_seconds)
     result = {}
     for dtype in (torch.float32, torch.float64):
         model = model_on(codec, device, dtype)
@@ -507,7 +508,7 @@ def oom(codec: Codec, device: torch.device, plan: Plan, clock: Budget) -> dict:
         result[str(dtype).removeprefix("torch.")] = {
             "largest_batch_that_fits": fits,
             "first_oom_batch": failed,
-            "segment_seconds": 4.0,
+            "segment_seconds": plan.segment_seconds,
             "capped_at": plan.oom_cap if failed is None else None,
         }
     return result

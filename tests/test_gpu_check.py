@@ -50,7 +50,7 @@ def test_gpu_check_tiny_on_cpu_writes_each_section(tmp_path, fitted_model, capsy
 
     oom = report["oom"]
     assert oom["float32"] == oom["float64"] == {
-        "largest_batch_that_fits": 2, "first_oom_batch": None, "segment_seconds": 4.0, "capped_at": 2,
+        "largest_batch_that_fits": 2, "first_oom_batch": None, "segment_seconds": 1.0, "capped_at": 2,
     }  # fmt: skip
     for heading in ("# GPU check", "## encoders", "## codes", "## steady", "## oom"):
         assert heading in table

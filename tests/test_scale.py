@@ -247,7 +247,9 @@ def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, ex
     """Codes, rows, shard names and error rows are identical for 0, 1 and 2 decode workers (the
     float64 run repeats it under `make soak`: decoding does not touch the arithmetic)."""
     audio = tmp_path / "audio"
-    shutil.copytree(short_speech_dir, audio)
+    audio.mkdir()
+    for name in SHORT_SPEECH[:3]:
+        shutil.copy(short_speech_dir / name, audio / name)
     (audio / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     base = ["--input_dir", str(audio), "--model", str(fitted_model), "--files_per_shard", "2"]
     base += ["--exact"] if exact else []
@@ -256,7 +258,7 @@ def test_num_workers_change_nothing(tmp_path, short_speech_dir, fitted_model, ex
         out = tmp_path / f"w{count}"
         result = tokenize(*base, "--num_workers", count, "--output_dir", str(out))
         assert result.returncode == 0, result.stderr
-        assert "5 files encoded, 1 failed" in result.stdout
+        assert "3 files encoded, 1 failed" in result.stdout
         outputs.append(out)
     for out in outputs[1:]:
         assert_same_shards(out, outputs[0])
