@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHORT_SPEECH, SPEECH, run_in_process, run_script, run_script_here
+from conftest import SHORT_SPEECH, SPEECH, run_script, run_script_here
 from datasets import load_dataset
+from test_tokenize_cli import tokenize as tokenize_in_process
 
 from snac_hf.codec.wav import write_float_wav
 from snac_hf.job.output_folder import (
@@ -519,16 +520,14 @@ def test_cli_overwrite_keeps_the_users_files_and_lists_skipped(tmp_path, short_s
     out.mkdir()
     (out / "cat.jpg").write_bytes(b"user's")
     base = ("--input_dir", str(audio), "--output_dir", str(out), "--model", str(fitted_model))
-    result = run_in_process(
-        "tokenize", "--no_analysis", "--no_progress", *base, "--max_files", "2", "--overwrite"
-    )
+    result = tokenize_in_process(*base, "--max_files", "2", "--overwrite")
     assert result.returncode == 0, result.stderr
     assert "1 skipped" in result.stdout
     skipped = [json.loads(line) for line in (out / SKIPPED_FILE).read_text().splitlines()]
     assert skipped == [{"file_path": str(audio / "notes.txt"), "reason": "not an audio extension"}]
     assert json.loads((out / METADATA_FILE).read_text())["files_skipped"] == 1
     again = ("--max_files", "3", "--segment_length", "1.0", "--overwrite")
-    result = run_in_process("tokenize", "--no_analysis", "--no_progress", *base, *again)
+    result = tokenize_in_process(*base, *again)
     assert result.returncode == 0, result.stderr
     assert (out / "cat.jpg").read_bytes() == b"user's"
     assert len(load_dataset(str(out), split="train")) == 3

@@ -170,7 +170,7 @@ def test_decode_in_order_returns_every_file_in_input_order(tmp_path):
 def test_a_killed_decode_worker_loses_no_file():
     """A worker that dies (as FFmpeg crashing would) breaks the pool; every file still comes back.
     10 files, 2 tasks ahead: the files of the tasks in flight are decoded again one by one, each in
-    a fresh one-worker pool (1-2 s each here), so more files only repeat that."""
+    a fresh one-worker pool (seconds each: a spawned process's imports), so more files only repeat that."""
     names = sorted(f for f in os.listdir(SPEECH) if f.endswith(".flac"))[:10]
     values = [{"path": str(SPEECH / f), "bytes": None} for f in names]
     results = []
@@ -310,10 +310,10 @@ def test_streamed_equals_whole_with_kept_columns(tmp_path, parquet_dataset, fitt
     assert len(shards(streamed)) == 4
 
 
-def test_streamed_two_processes_and_kill_resume(tmp_path, parquet_dataset, fitted_model, capsys):
+def test_streamed_two_processes_and_kill_resume(tmp_path, parquet_dataset, fitted_model):
     args = dataset_args(parquet_dataset, fitted_model, "--streaming", "--exact", "--files_per_shard", "1")
     one = tmp_path / "one"
-    assert tokenize_here(capsys, *args, "--output_dir", str(one)).returncode == 0  # in this process
+    assert tokenize(*args, "--output_dir", str(one)).returncode == 0
 
     launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
     launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
@@ -341,7 +341,7 @@ def test_streamed_two_processes_and_kill_resume(tmp_path, parquet_dataset, fitte
     process.wait()
     done = len(list((killed / "data").glob("*.parquet")))
     assert 3 <= done < 7 and not (killed / METADATA_FILE).exists()
-    result = tokenize_here(capsys, *args, "--output_dir", str(killed))
+    result = tokenize(*args, "--output_dir", str(killed))
     assert result.returncode == 0, result.stderr
     # a kill between a shard and its unit record leaves that shard not done (written again)
     assert any(f"resuming: {n} of 7 units done" in result.stderr for n in (done, done - 1)), result.stderr

@@ -32,8 +32,7 @@ def tokenize(*args, **kwargs):
 
 
 def tokenize_here(capsys, *args):
-    """`tokenize` in this process (conftest.run_script_here): for refusals, which stop before any work,
-    and for runs whose process is not what a test is about (it saves the 2-3 s of start-up)."""
+    """`tokenize` in this process (conftest.run_script_here): for refusals, which stop before any work."""
     return run_script_here(capsys, "scripts/tokenize.py", "--no_analysis", "--no_progress", *args)
 
 
@@ -206,10 +205,10 @@ def test_a_different_dataset_is_never_overwritten(tmp_path, short_speech_dir, fi
     assert result.returncode == 2 and (other / "cat.jpg").exists()
 
 
-def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, fitted_model, capsys):
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, fitted_model):
     args = exact_args(short_speech_dir, fitted_model)
     whole = tmp_path / "whole"
-    assert tokenize_here(capsys, *args, "--output_dir", str(whole)).returncode == 0  # in this process
+    assert tokenize(*args, "--output_dir", str(whole)).returncode == 0
 
     killed = tmp_path / "killed"
     command = [
@@ -232,7 +231,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, short_speech_dir, f
     assert not (killed / METADATA_FILE).exists()
     done = len(list((killed / "data").glob("*.parquet")))
     assert 2 <= done < 5
-    result = tokenize_here(capsys, *args, "--output_dir", str(killed))  # the same command resumes
+    result = tokenize(*args, "--output_dir", str(killed))  # the same command resumes
     assert result.returncode == 0, result.stderr
     assert_same_shards(killed, whole)
     assert not list(killed.rglob("*.partial"))
