@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import replace
 
@@ -189,6 +190,37 @@ def test_verdict_names_only_supported_differences():
     assert sentences(at_unigram)[0].startswith(expected)
 
 
+def test_confirmations_are_reported_only_where_trainings_beyond_the_curve_ran():
+    """cpu-v4 trains no more seeds, no longer runs and no held-out voices: its report has no
+    section that would show the curve's rows twice under the title of a confirmation."""
+    from snac_hf.evidence.confirm import confirmations
+    from snac_hf.evidence.report import confirmation_section
+
+    curve = [
+        {**r, "phase": "curve"}
+        for r in results({"raw-scale": [800.0, 801.0, 802.0], "plain-32": [805.0, 806.0, 806.5]})
+    ]
+    report = {
+        "best": "plain-32",
+        "plan": {"plain-32": {"raw": "raw-scale"}, "raw-scale": {"raw": None}},
+        "settings": {"lm": {"settings": ["equal_audio"], "steps": 480}, "longer": 0},
+        "references": {"unigram_bits_per_second": 1000.0},
+        "results": curve,
+        "voices": None,
+    }
+    found = confirmations(report)
+    assert found["ran"] is False and confirmation_section({**report, "confirmations": found}) == []
+    more = [
+        {**r, "phase": "more_seeds", "seed": 3} for r in results({"raw-scale": [800.5], "plain-32": [806.0]})
+    ]
+    report["results"] = curve + more
+    found = confirmations(report)
+    section = confirmation_section({**report, "confirmations": found})
+    assert found["ran"] is True and found["more_seeds"]["stats"]["plain-32"]["n"] == 4
+    assert any(line.startswith("| every seed, hash split | 4 | 480 |") for line in section)
+    assert not any("curve's seeds" in line for line in section)  # only the base of longer / voices rows
+
+
 def test_the_curve_names_each_variants_best_budget():
     table = {
         "raw-scale": [800.0, 801.0, 802.0],
@@ -212,7 +244,7 @@ def test_the_curve_names_each_variants_best_budget():
         "orpheus (frame order, one id per frame position and code): 831.0 bits/s, higher (worse) than "
         "raw-frame in every seed, beyond 2 standard errors (+2.5%); -16.9% against the raw codes' unigram "
         "level (1000.0 bits/s).",
-        "Best budget above 0 of the run: plain-32; the confirmations below compare it with raw-scale.",
+        "Best budget above 0 of the run: plain-32, against raw-scale.",
     ]
     # a model near the unigram level (orpheus here) voids only the comparisons it is in
     near_unigram = judge(results({**table, "orpheus": [960.0, 962.0, 961.0]}), 1000.0, raw_of(settings))
@@ -427,7 +459,7 @@ def test_evidence_command_reports_resumes_and_refuses(voiced_token_set, tmp_path
     assert "Not supported:" in markdown and "**-" not in markdown and "**+" not in markdown
     assert "did not get 5% below its own unigram level" in markdown
     assert "against its own (position-specific) unigram level" in markdown
-    assert "(not comparable: a model stayed at the unigram level)" in markdown
+    assert "against raw-frame (at the unigram level)" in markdown and not re.search(r"keeps \d+%", markdown)
     assert markdown.count("not comparable (a model stayed within 5% of the unigram level)") == 3
     assert (out / "evidence.png").stat().st_size > 10_000
     # the run's own preset, priced with its rates, is what it trained (windows and FLOPs per token)

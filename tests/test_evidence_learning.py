@@ -1,6 +1,7 @@
 """Learning curves of an evidence run (`snac_hf.evidence.learning`): the paired rule at every
 checkpoint, at equal training FLOPs (interpolated linearly in log FLOPs between checkpoints) and
-where the sign changes; the share of the scale order's gain a windowed order keeps. No torch."""
+where the sign changes; the scale order against frame order, and the share of its gain a windowed
+order keeps only where there is one. No torch."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 
 import pytest
 
-from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows
+from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows, window_sentence
 
 RAW = {0: [900.0, 800.0, 700.0], 1: [902.0, 801.0, 702.0], 2: [901.0, 799.0, 701.0]}
 BPE = {0: [910.0, 795.0, 690.0], 1: [913.0, 797.0, 693.0], 2: [911.0, 793.0, 690.0]}
@@ -92,4 +93,42 @@ def test_the_share_of_the_scale_order_gain_a_window_keeps():
         (1, pytest.approx(0.75), True), (2, pytest.approx(0.75), True), (4, pytest.approx(0.75), True)
     ]  # fmt: skip
     assert found[0]["latency_seconds"] == 1.024
-    assert not window_rows(results, {"raw-window12": 1.024}, "raw-scale", "raw-frame", 900.0)[0]["comparable"]
+    at_unigram = window_rows(results, {"raw-window12": 1.024}, "raw-scale", "raw-frame", 900.0)
+    assert not at_unigram[0]["comparable"]
+    assert window_sentence(at_unigram, "raw-frame").startswith(
+        "raw-window12 (windows of 1.02 s): 1 steps -7.5% against raw-frame (at the unigram level); 2 steps"
+    )  # no share of a gain where a model learned nothing more than code frequencies
+    assert [r["vs_frame"]["differences"] for r in found] == [[-75.0] * 3] * 3  # paired, window - frame
+    assert [r["scale_vs_frame"]["differences"] for r in found] == [[-100.0] * 3] * 3
+
+
+def test_no_gain_to_keep_where_the_scale_order_is_not_lower_in_every_seed():
+    """The v4 case: the scale order's gain at the first checkpoint turns into a loss later; a share of
+    a loss ((frame - window) / (frame - scale) with both negative) would read as a gain kept."""
+    # against RAW (the scale order): 50, 49, 48 lower at 1 step; 0, -2, +1 at 2 steps; higher at 4
+    frame = {0: [950.0, 800.0, 690.0], 1: [951.0, 803.0, 695.0], 2: [949.0, 798.0, 699.0]}
+    window = {0: [920.0, 805.0, 700.0], 1: [925.0, 806.0, 703.0], 2: [921.0, 801.0, 704.0]}
+    results = rows("raw-scale", RAW, (1, 2, 4)) + rows("raw-frame", frame, (1, 2, 4))
+    results += rows("raw-window12", window, (1, 2, 4))
+    found = window_rows(results, {"raw-window12": 1.024}, "raw-scale", "raw-frame", 10_000.0)
+    # 1 step: the scale order is 50, 49 and 48 lower; the window keeps 30/50, 26/49 and 28/48 of it
+    assert found[0]["kept"]["mean"] == pytest.approx((30 / 50 + 26 / 49 + 28 / 48) / 3)
+    assert found[0]["scale_vs_frame"]["supported"]
+    assert found[1]["kept"] is None and found[2]["kept"] is None  # 2 steps: mixed signs; 4 steps: a loss
+    assert found[2]["scale_vs_frame"]["differences"] == [10.0, 7.0, 2.0]
+    assert found[2]["vs_frame"]["differences"] == [10.0, 8.0, 5.0]
+    said = window_sentence(found, "raw-frame")
+    assert said == (
+        "raw-window12 (windows of 1.02 s): 1 steps -2.9% against raw-frame (supported), keeps 57% [53-60%] "
+        "of the scale order's gain (-5.2%); 2 steps +0.5% against raw-frame (supported), no gain to keep "
+        "(the scale order -0.0%, not lower in every seed); 4 steps +1.1% against raw-frame (supported), no "
+        "gain to keep (the scale order +0.9%, not lower in every seed)."
+    )
+    # the order pair itself, on the learning-curve footing like every other pair
+    levels = {n: 10_000.0 for n in ("raw-scale", "raw-frame")}
+    order = learning_verdict(results, {}, levels, ("raw-scale", "raw-frame"))
+    assert [p["differences"] for p in order["order"]["at_steps"]] == [
+        [-50.0, -49.0, -48.0], [0.0, -2.0, 1.0], [10.0, 7.0, 2.0]
+    ]  # fmt: skip
+    assert order["order"]["sign_changes_steps"][-1]["to"] == 4
+    assert learning_verdict(results, {}, {}, None)["order"] is None

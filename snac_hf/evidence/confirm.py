@@ -27,7 +27,9 @@ def _pair(rows: list[dict], names: list[str], unigram: float) -> dict | None:
 
 def confirmations(report: dict) -> dict:
     """{"more_seeds", "longer", "longer_base", "voices", "voices_hash"}: a one-setting verdict each
-    (None where the run has no such rows), with `best` and `raw` naming the two tokenizations."""
+    (None where the run has no such rows), with `best` and `raw` naming the two tokenizations and
+    `ran` saying whether the run trained anything beyond the curve for them (without, every row
+    only repeats the curve)."""
     best = report.get("best")
     if best is None:
         return {}
@@ -37,16 +39,17 @@ def confirmations(report: dict) -> dict:
     rows = [r for r in report["results"] if r["setting"] == first]
     curve = [r for r in rows if r["phase"] == "curve"]
     longer = [r for r in rows if r["phase"] == "longer"]
+    voices = report.get("voices")
     out = {
         "best": best,
         "raw": raw,
+        "ran": any(r["phase"] != "curve" for r in rows) or bool(voices and voices["results"]),
         "more_seeds": _pair([r for r in rows if r["phase"] in ("curve", "more_seeds")], names, unigram),
         "longer": _pair(longer, names, unigram),
         "longer_base": _pair(curve, names, unigram),
         "voices": None,
         "voices_hash": _pair(curve, names, unigram),
     }
-    voices = report.get("voices")
     if voices:
         out["voices"] = _pair(voices["results"], names, voices["references"]["unigram_bits_per_second"])
     return out

@@ -87,8 +87,5 @@ def curve_sentences(verdict: dict, lines: dict[str, list[tuple[int, str]]]) -> l
         out.append(orpheus_sentence(verdict))
     best = overall_best(verdict, lines)
     if best is not None:
-        out.append(
-            f"Best budget above 0 of the run: {best}; the confirmations below compare it with "
-            f"{verdict['raw_of'][best]}."
-        )
+        out.append(f"Best budget above 0 of the run: {best}, against {verdict['raw_of'][best]}.")
     return out

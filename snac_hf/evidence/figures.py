@@ -7,8 +7,9 @@ setting, and the merge curve of training FLOPs per audio-hour (matplotlib, Agg, 
   unigram level as horizontal lines; zoomed y axis (it does not start at 0). The x axis is
   symmetric-log so that 0 merges has a place.
 - FLOPs per audio-hour (first setting): the same lines for the cost, `orpheus` drawn.
-- Learning curves (when the run has checkpoints): held-out bits per audio-second against steps
-  and against training FLOPs (log axis), one line per tokenization (mean over seeds, min-max band),
+- Learning curves (when the run has checkpoints, a row of their own above the rest): held-out bits
+  per audio-second against steps and against training FLOPs (log axis), one line per tokenization
+  (mean over seeds, min-max band; raw codes dashed, windowed orders dotted, orpheus dash-dot),
   the unigram level drawn.
 """
 
@@ -25,14 +26,15 @@ def figure(report: dict):
 
     verdicts = report["verdict"]
     curves = (report.get("learning") or {}).get("curves", {})
-    extra = 2 if curves else 0
-    fig = Figure(figsize=(6 * (2 + len(verdicts) + extra), 5))
+    n = 2 + len(verdicts)  # compression, bits per setting, FLOPs
+    rows = 2 if curves else 1  # the learning curves get a row of their own: 15 lines need the room
+    fig = Figure(figsize=(6 * n, 5 * rows + (2 if curves else 0)))
     FigureCanvasAgg(fig)
-    panels = fig.subplots(1, 2 + len(verdicts) + extra, squeeze=False)[0]
+    grid = fig.add_gridspec(rows, 2 * n, height_ratios=[1.4, 1] if curves else None)
     if curves:
-        _plot_learning(panels[0], report, curves, "steps")
-        _plot_learning(panels[1], report, curves, "train_flops")
-        panels = panels[2:]
+        _plot_learning(fig.add_subplot(grid[0, :n]), report, curves, "steps")
+        _plot_learning(fig.add_subplot(grid[0, n:]), report, curves, "train_flops")
+    panels = [fig.add_subplot(grid[rows - 1, 2 * i : 2 * i + 2]) for i in range(n)]
     _plot_compression(panels[0], report)
     for axes, (setting, verdict) in zip(panels[1:-1], verdicts.items(), strict=True):
         _plot_bits(axes, report, setting, verdict)
@@ -120,14 +122,24 @@ def _plot_flops(axes, report: dict, setting: str) -> None:
     axes.legend(fontsize=7)
 
 
+def _learning_style(name: str) -> str:
+    """Raw codes dashed, windowed orders dotted, orpheus dash-dot, merged tokens solid."""
+    if name.startswith("raw-window"):
+        return ":"
+    if name == ORPHEUS:
+        return "-."
+    return "--" if name.startswith("raw-") else "-"
+
+
 def _plot_learning(axes, report: dict, curves: dict, x: str) -> None:
+    from matplotlib import colormaps
+
+    colors = colormaps["tab20"]  # 15 and more lines: tab10's colours would repeat
     for i, (name, points) in enumerate(curves.items()):
         xs = [c[x] for c in points]
-        style = "--" if name.startswith("raw-") else "-"
-        axes.plot(xs, [c["mean"] for c in points], style, marker="o", color=f"C{i % 10}", label=name)
-        axes.fill_between(
-            xs, [c["min"] for c in points], [c["max"] for c in points], color=f"C{i % 10}", alpha=0.15
-        )
+        color = colors(i % 20)
+        axes.plot(xs, [c["mean"] for c in points], _learning_style(name), marker="o", color=color, label=name)
+        axes.fill_between(xs, [c["min"] for c in points], [c["max"] for c in points], color=color, alpha=0.15)
     unigram = report["references"]["unigram_bits_per_second"]
     axes.axhline(unigram, color="black", linestyle=":", linewidth=1, label=f"unigram {unigram:.0f}")
     axes.set_xscale("log")
@@ -135,4 +147,4 @@ def _plot_learning(axes, report: dict, curves: dict, x: str) -> None:
     axes.set(xlabel=label, ylabel="held-out bits per audio-second", title=f"Learning curves against {label}")
     axes.title.set_fontsize(9)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=6)
+    axes.legend(fontsize=7, ncol=2)

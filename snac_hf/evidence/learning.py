@@ -18,9 +18,15 @@ training FLOPs so far, `arm.with_checkpoint_flops`).
 - **Sign changes**: consecutive points (checkpoints, or equal-FLOPs points) where the mean paired
   difference changes sign, e.g. "+ at 240 steps, - at 480 steps": the crossing lies between them.
   None: it keeps its sign over the whole curve.
-- **Windowed scale order** (`window_rows`): at each checkpoint, per seed, the share of the scale
-  order's gain over frame order that a window keeps, (frame - window) / (frame - scale) in bits per
-  audio-second (1 = all of it, 0 = none), with the window's streaming latency.
+- **The order gain** (`learning_verdict(order=...)`): the raw codes scale by scale against frame
+  by frame, as a pair like the others (negative: scale order lower, the gain a streaming order
+  gives up).
+- **Windowed scale order** (`window_rows`): at each checkpoint, the window against frame order
+  (paired), the scale order against frame order (paired), and, where the scale order is lower than
+  frame order in every seed, the share of that gain the window keeps, per seed (frame - window) /
+  (frame - scale) in bits per audio-second (1 = all of it, 0 = none), with the window's streaming
+  latency. Where the scale order is not lower in every seed there is no gain to keep: the share is
+  not computed (a ratio of a loss would read as a gain kept).
 """
 
 from __future__ import annotations
@@ -123,12 +129,19 @@ def sign_changes(points: list[dict], key: str) -> list[dict]:
     return out
 
 
-def learning_verdict(rows: list[dict], raw_of: dict[str, str], unigram_of: dict[str, float]) -> dict:
-    """{"curves": tokenization -> `curve_stats`, "pairs": tokenization -> `pair_curve`} over the
-    rows with checkpoints ({} when none has)."""
+def learning_verdict(
+    rows: list[dict],
+    raw_of: dict[str, str],
+    unigram_of: dict[str, float],
+    order: tuple[str, str] | None = None,
+) -> dict:
+    """{"curves": tokenization -> `curve_stats`, "pairs": tokenization -> `pair_curve`, "order":
+    the `pair_curve` of `order` = (scale order, frame order) or None} over the rows with
+    checkpoints ({} when none has)."""
     curves = checkpoint_curves(rows)
     if not curves:
         return {}
+    scale, frame = order or (None, None)
     return {
         "curves": {name: curve_stats(seeds) for name, seeds in curves.items()},
         "pairs": {
@@ -136,6 +149,7 @@ def learning_verdict(rows: list[dict], raw_of: dict[str, str], unigram_of: dict[
             for name, raw in raw_of.items()
             if name in curves and raw in curves
         },
+        "order": pair_curve(curves, scale, frame, unigram_of) if {scale, frame} <= curves.keys() else None,
     }
 
 
@@ -184,9 +198,11 @@ def pair_sentence(pair: dict) -> str:
 def window_rows(
     rows: list[dict], windows: dict[str, float], scale: str, frame: str, unigram: float
 ) -> list[dict]:
-    """Per windowed row (name -> latency seconds) and checkpoint: the share of the scale order's
-    gain over frame order it keeps, mean ± sd and min-max over seeds (module docstring);
-    `comparable` only when none of the three models is at the `unigram` level in any seed."""
+    """Per windowed row (name -> latency seconds) and checkpoint (module docstring): `vs_frame` (the
+    window - frame order, paired), `scale_vs_frame` (scale - frame order, paired), `kept` (the share
+    of the scale order's gain it keeps, mean ± sd and min-max over seeds; None where the scale order
+    is not lower than frame order in every seed); `comparable` only when none of the three models is
+    at the `unigram` level in any seed."""
     curves = checkpoint_curves(rows)
     if scale not in curves or frame not in curves:
         return []
@@ -201,14 +217,34 @@ def window_rows(
             def bits(of: str, seed: int, n: int = n) -> float:
                 return next(c["bits_per_second"] for c in curves[of][seed] if c["steps"] == n)
 
-            kept = [
-                (bits(frame, s) - bits(name, s)) / (bits(frame, s) - bits(scale, s))
-                for s in seeds
-                if bits(frame, s) != bits(scale, s)
-            ]
-            learned = all(_learned({s: bits(of, s) for s in seeds}, unigram) for of in (name, scale, frame))
+            at = {of: {s: bits(of, s) for s in seeds} for of in (name, scale, frame)}
+            gain = all(at[frame][s] > at[scale][s] for s in seeds)  # scale order lower in every seed
+            kept = [(at[frame][s] - at[name][s]) / (at[frame][s] - at[scale][s]) for s in seeds if gain]
+            learned = all(_learned(at[of], unigram) for of in (name, scale, frame))
             out.append(
                 {"tokenization": name, "latency_seconds": latency, "steps": n, "comparable": learned,
-                 "bits_per_second": point["mean"], "kept": seed_stats(kept) if kept else None}
+                 "bits_per_second": point["mean"], "vs_frame": _paired(at[name], at[frame], learned),
+                 "scale_vs_frame": _paired(at[scale], at[frame], learned),
+                 "kept": seed_stats(kept) if gain else None}
             )  # fmt: skip
     return out
+
+
+def window_sentence(rows: list[dict], frame: str) -> str:
+    """One windowed order over its checkpoints in words: against frame order, and the share of the
+    scale order's gain it keeps where there is one (`window_rows` rows of one tokenization)."""
+    rows = sorted(rows, key=lambda r: r["steps"])
+    parts = []
+    for r in rows:
+        part = f"{r['steps']:,} steps {_pct(r['vs_frame'])} against {frame} ({_judged(r['vs_frame'])})"
+        order, kept = r["scale_vs_frame"], r["kept"]
+        if not r["comparable"]:
+            pass  # no share of anything where a model learned no more than code frequencies
+        elif kept:
+            share = f"{100 * kept['mean']:.0f}% [{100 * kept['min']:.0f}-{100 * kept['max']:.0f}%]"
+            part += f", keeps {share} of the scale order's gain ({_pct(order)})"
+        else:
+            part += f", no gain to keep (the scale order {_pct(order)}, not lower in every seed)"
+        parts.append(part)
+    first = rows[0]
+    return f"{first['tokenization']} (windows of {first['latency_seconds']:.2f} s): " + "; ".join(parts) + "."

@@ -21,7 +21,7 @@ from snac_hf.evidence.costs import cost_rows
 from snac_hf.evidence.curve import curve_sentences
 from snac_hf.evidence.estimate import EstimateError, preset_cost
 from snac_hf.evidence.figures import figure
-from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows
+from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows, window_sentence
 from snac_hf.evidence.plan import FRAME_RAW, ORPHEUS, SCALE_RAW, SERIALIZATION_TITLES, SERIALIZATIONS
 from snac_hf.evidence.settings import preset
 from snac_hf.evidence.verdict import judge, learning_sentences
@@ -45,6 +45,7 @@ def write_report(report: dict, output_dir: Path) -> dict:
         [r for r in curve if r["setting"] == first],
         raw_of,
         {n: unigram_of.get(n, unigram) for n in report["plan"]},
+        order=(SCALE_RAW, FRAME_RAW),
     )
     report["window_gain"] = window_rows(
         [r for r in curve if r["setting"] == first], report.get("windows", {}), SCALE_RAW, FRAME_RAW, unigram
@@ -177,32 +178,26 @@ def verdict_sentences(report: dict) -> list[tuple[str, list[str]]]:
     """(title, sentences): the learning curves' pairs (when the run has checkpoints), per budget
     setting the merge curve, then at the best budget and at 0."""
     out = []
-    pairs = (report.get("learning") or {}).get("pairs", {})
-    if pairs:
-        said = [pair_sentence(pair) for pair in pairs.values()]
-        said += [
-            f"{row['tokenization']} (windows of {row['latency_seconds']:.2f} s) keeps "
-            f"{100 * row['kept']['mean']:.0f}% "
-            f"[{100 * row['kept']['min']:.0f}-{100 * row['kept']['max']:.0f}%] "
-            f"of the scale order's gain over frame order at {row['steps']:,} steps"
-            + ("." if row["comparable"] else " (not comparable: a model stayed at the unigram level).")
-            for row in last_window_rows(report)
-        ]
+    learning = report.get("learning") or {}
+    if learning.get("pairs"):
+        windowed = report.get("windows", {})  # said below, with the scale order's gain
+        said = [pair_sentence(pair) for name, pair in learning["pairs"].items() if name not in windowed]
+        if learning.get("order"):
+            said.append("Scale order against frame order (the gain a streaming order gives up): "
+                        + pair_sentence(learning["order"]))  # fmt: skip
+        windows: dict[str, list[dict]] = {}
+        for row in report.get("window_gain", []):
+            windows.setdefault(row["tokenization"], []).append(row)
+        said += [window_sentence(rows, FRAME_RAW) for rows in windows.values()]
         out.append(("Learning curves (paired by seed; equal FLOPs interpolated in log FLOPs)", said))
     for setting, verdict in report["verdict"].items():
         said = learning_sentences(verdict) + curve_sentences(verdict, report["lines"])
         out.append((SETTING_TITLES.get(setting, setting), said))
     first = report["settings"]["lm"]["settings"][0]
-    said = confirmation_sentences(report["confirmations"], report["settings"])
-    out.append((f"At the best budget and at 0 ({SETTING_TITLES.get(first, first)})", said))
+    if report["confirmations"].get("ran", True):  # a run without confirmation trainings says nothing here
+        said = confirmation_sentences(report["confirmations"], report["settings"])
+        out.append((f"At the best budget and at 0 ({SETTING_TITLES.get(first, first)})", said))
     return out
-
-
-def last_window_rows(report: dict) -> list[dict]:
-    """The windowed rows at their last checkpoint (where a gain could be measured)."""
-    rows = [r for r in report.get("window_gain", []) if r["kept"]]
-    last = {r["tokenization"]: r for r in sorted(rows, key=lambda r: r["steps"])}
-    return list(last.values())
 
 
 def learning_section(report: dict) -> list[str]:
@@ -246,12 +241,16 @@ def window_section(report: dict) -> list[str]:
         "## Windowed scale order",
         "",
         "Raw codes per window of W frames scale by scale (`snac_hf/layout/windowed.py`; W = 1 is frame by "
-        f"frame with the scales in turn, W = the whole file is {SCALE_RAW}). Kept = ({FRAME_RAW} - window) / "
-        f"({FRAME_RAW} - {SCALE_RAW}) per seed: the share of the scale order's gain that survives "
-        "streaming; latency = the audio a window spans (a generator needs it ahead).",
+        f"frame with the scales in turn, W = the whole file is {SCALE_RAW}); latency = the audio a window "
+        f"spans (a generator needs it ahead). Paired by seed, as % of {FRAME_RAW}: the window against "
+        f"{FRAME_RAW}, and {SCALE_RAW} against {FRAME_RAW} (negative: the scale order's gain). Kept = "
+        f"({FRAME_RAW} - window) / ({FRAME_RAW} - {SCALE_RAW}) per seed, only where {SCALE_RAW} is lower in "
+        "every seed (otherwise there "
+        "is no gain to keep).",
         "",
-        "| tokenization | latency | steps | bits / audio-s | gain kept, mean ± sd [min-max] |",
-        "|---|--:|--:|--:|--:|",
+        f"| tokenization | latency | steps | bits / audio-s | vs {FRAME_RAW} | {SCALE_RAW} vs {FRAME_RAW} "
+        "| gain kept, mean ± sd [min-max] |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         kept = r["kept"]
@@ -259,15 +258,22 @@ def window_section(report: dict) -> list[str]:
             f"{100 * kept['mean']:.0f}% ± {100 * kept['std']:.0f} "
             f"[{100 * kept['min']:.0f}-{100 * kept['max']:.0f}%]"
             if kept
-            else "– (scale and frame order equal)"
+            else "– (no gain to keep)"
         )
-        if kept and not r["comparable"]:
+        if not r["comparable"]:
             shown += " (a model at the unigram level)"
         lines.append(
             f"| {r['tokenization']} | {r['latency_seconds']:.2f} s | {r['steps']:,} | "
-            f"{r['bits_per_second']:.1f} | {shown} |"
+            f"{r['bits_per_second']:.1f} | {_paired_pct(r['vs_frame'])} | {_paired_pct(r['scale_vs_frame'])} "
+            f"| {shown} |"
         )
     return [*lines, ""]
+
+
+def _paired_pct(point: dict) -> str:
+    """A paired difference as % of the reference's mean, bold where the rule supports it."""
+    shown = f"{100 * point['mean'] / point['raw_mean']:+.1f}%"
+    return f"**{shown}**" if point["supported"] and point["comparable"] else shown
 
 
 def _cell(stats: dict | None, raw_mean: float | None) -> str:
@@ -375,7 +381,7 @@ def lm_section(report: dict) -> list[str]:
 def confirmation_section(report: dict) -> list[str]:
     """The best budget and its raw row: every seed, longer training, held-out voices."""
     found = report["confirmations"]
-    if not found:
+    if not found or not found.get("ran", True):
         return []
     lines = [
         "## At the best budget and at 0",
@@ -392,7 +398,13 @@ def confirmation_section(report: dict) -> list[str]:
     voices = report.get("voices") or {}
     rows = [
         ("every seed, hash split", found["more_seeds"], steps, report["references"]),
-        ("curve's seeds, hash split", found["longer_base"], steps, report["references"]),
+        # the curve's seeds alone: the base of the longer and held-out-voices rows, else the row above again
+        (
+            "curve's seeds, hash split",
+            found["longer_base"] if found["longer"] or found["voices"] else None,
+            steps,
+            report["references"],
+        ),
         (
             f"{report['settings']['longer']}x longer, hash split",
             found["longer"],
