@@ -29,7 +29,7 @@ soak: setup
 
 # The evidence run of EVIDENCE.md v4 (manual, not CI): hours of real speech from Debian packages
 # (bench/speech_corpus.py), tokenized with the offline model, then `snac-hf evidence --preset cpu-v4`
-# (learning curves, ~3 h of 2 cores estimated). Two processes on 2 cores (one thread each); 4
+# (learning curves, ~3.8 h of 2 idle cores measured). Two processes on 2 cores (one thread each); 4
 # windows per process = the preset's 8 per step. The tokenize step pins every setting that changes
 # codes (v3's settings: 4 s segments, no context, float32, the fitted offline model; quiet
 # segments are float64 since issue 31, so a few silence codes differ from v3's), so tokenize's defaults

@@ -33,9 +33,9 @@ on without that split and its report says so (`voices_optional`; naming the colu
   five serializations, orpheus, and the raw codes in windowed scale order of 3/12/47 frames
   (0.26/1.02/4.01 s at 24 kHz); compression at 32 and 512 merges (so a finished run prices the
   `gpu` preset). 15 tokenizations x 3 seeds = 45 trainings; no more seeds, no longer training (the
-  curve is the longer training) and no held-out voices, to fit about 3 hours. Estimated from v3's
-  measured times, not measured: ~210 s per training (orpheus ~400 s), ~2.8 h of trainings plus a
-  few minutes of tokenizers, on top of tokenizing the corpus (22 min in v3).
+  curve is the longer training) and no held-out voices, to fit about 3 hours. Measured on 2 idle
+  AMD EPYC cores: 254-300 s per training (orpheus 557 s), ~3.4 h of trainings plus a few minutes
+  of tokenizers, on top of tokenizing the corpus (~22 min); v3's times had suggested ~2.8 h.
 - `gpu`: the same form for pretrained SNAC on one GPU: all six variants at 0/32/512 merges,
   orpheus and the three windows, 3 seeds, 6-layer 384-wide LMs, 4,000 steps of 32 windows of 1,024
   tokens scored at 500/1,000/2,000/4,000 (equal audio only), held-out voices at the best budget and
