@@ -10,6 +10,7 @@ import math
 import pytest
 
 from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows, window_sentence
+from snac_hf.evidence.report import window_section
 
 RAW = {0: [900.0, 800.0, 700.0], 1: [902.0, 801.0, 702.0], 2: [901.0, 799.0, 701.0]}
 BPE = {0: [910.0, 795.0, 690.0], 1: [913.0, 797.0, 693.0], 2: [911.0, 793.0, 690.0]}
@@ -98,6 +99,10 @@ def test_the_share_of_the_scale_order_gain_a_window_keeps():
     assert window_sentence(at_unigram, "raw-frame").startswith(
         "raw-window12 (windows of 1.02 s): 1 steps -7.5% against raw-frame (at the unigram level); 2 steps"
     )  # no share of a gain where a model learned nothing more than code frequencies
+    table = window_section({"window_gain": at_unigram})
+    first = next(line for line in table if line.startswith("| raw-window12 | 1.02 s | 1 |"))
+    assert first.endswith("| -7.5% | -10.0% | – (a model at the unigram level) |")  # no bold either
+    assert window_section({"window_gain": found})[-2].endswith("| 75% ± 0 [75% to 75%] |")
     assert [r["vs_frame"]["differences"] for r in found] == [[-75.0] * 3] * 3  # paired, window - frame
     assert [r["scale_vs_frame"]["differences"] for r in found] == [[-100.0] * 3] * 3
 
@@ -119,10 +124,10 @@ def test_no_gain_to_keep_where_the_scale_order_is_not_lower_in_every_seed():
     assert found[2]["vs_frame"]["differences"] == [10.0, 8.0, 5.0]
     said = window_sentence(found, "raw-frame")
     assert said == (
-        "raw-window12 (windows of 1.02 s): 1 steps -2.9% against raw-frame (supported), keeps 57% [53-60%] "
-        "of the scale order's gain (-5.2%); 2 steps +0.5% against raw-frame (supported), no gain to keep "
-        "(the scale order -0.0%, not lower in every seed); 4 steps +1.1% against raw-frame (supported), no "
-        "gain to keep (the scale order +0.9%, not lower in every seed)."
+        "raw-window12 (windows of 1.02 s): 1 steps -2.9% against raw-frame (supported), keeps 57% "
+        "[53% to 60%] of the scale order's gain (-5.2%); 2 steps +0.5% against raw-frame (supported), "
+        "no gain to keep (the scale order -0.0%, not lower in every seed); 4 steps +1.1% against "
+        "raw-frame (supported), no gain to keep (the scale order +0.9%, not lower in every seed)."
     )
     # the order pair itself, on the learning-curve footing like every other pair
     levels = {n: 10_000.0 for n in ("raw-scale", "raw-frame")}

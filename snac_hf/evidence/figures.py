@@ -1,16 +1,17 @@
 """evidence.png: the compression curve, the merge curve of bits per audio-second per budget
 setting, and the merge curve of training FLOPs per audio-hour (matplotlib, Agg, no display).
 
-- Compression: held-out codes per token against merges requested, one line per variant.
+- Compression: held-out codes per token against merges requested (log axis, so above 0 merges), one
+  line per variant that learned merges.
 - Bits per audio-second (one panel per budget setting): per variant the mean over the curve's
   seeds at each budget (0 = its raw row) with the min-max band, the raw rows, `orpheus` and the
-  unigram level as horizontal lines; zoomed y axis (it does not start at 0). The x axis is
-  symmetric-log so that 0 merges has a place.
+  unigram level as horizontal lines; the y axis zoomed to the trained models (the legend says when
+  the unigram level lies off it). The x axis is symmetric-log so that 0 merges has a place.
 - FLOPs per audio-hour (first setting): the same lines for the cost, `orpheus` drawn.
 - Learning curves (when the run has checkpoints, a row of their own above the rest): held-out bits
   per audio-second against steps and against training FLOPs (log axis), one line per tokenization
   (mean over seeds, min-max band; raw codes dashed, windowed orders dotted, orpheus dash-dot),
-  the unigram level drawn.
+  the y axis zoomed to the curves as above.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ def _merges_axis(axes, budgets: list[int]) -> None:
 
 
 def _plot_compression(axes, report: dict) -> None:
-    rows = report["compression"]
+    rows = [r for r in report["compression"] if r["num_merges"] > 0]  # 0 merges is the raw-codes line
     for i, variant in enumerate(dict.fromkeys(r["variant"] for r in rows)):
         points = sorted((r["num_merges"], r["codes_per_token"]) for r in rows if r["variant"] == variant)
         axes.plot(*zip(*points), marker="o", color=f"C{i}", label=variant)
     axes.axhline(1.0, color="black", linestyle=":", linewidth=1, label="raw codes")
     axes.set_xscale("log")
+    budgets = sorted({r["num_merges"] for r in rows})
+    axes.set_xticks(budgets, [f"{b:,}" for b in budgets], fontsize=7)
+    axes.minorticks_off()  # log minor labels (3x10^1, 4x10^1) crowd the budgets
     axes.set(xlabel="merges requested", ylabel="held-out codes per token", title="Compression")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
@@ -96,16 +100,27 @@ def _plot_bits(axes, report: dict, setting: str, verdict: dict) -> None:
     if ORPHEUS in stats:
         levels.append((ORPHEUS, stats[ORPHEUS]["mean"], "-.", "black"))
     unigram = report["references"]["unigram_bits_per_second"]
-    levels.append((f"unigram {unigram:.0f}", unigram, ":", "black"))
+    low, high = _zoom(axes, [v for st in stats.values() for v in (st["min"], st["max"])], unigram)
+    levels.append((_unigram_label(unigram, low, high), unigram, ":", "black"))
     for name, level, style, color in levels:
         axes.axhline(level, color=color, linestyle=style, linewidth=1, alpha=0.7, label=name)
-    values = [v for st in stats.values() for v in (st["min"], st["max"])] + [unigram]
-    pad = 0.1 * (max(values) - min(values)) or 1.0
-    axes.set_ylim(min(values) - pad, max(values) + pad)  # zoomed: the axis does not start at 0
     _merges_axis(axes, sorted({m for points in lines.values() for m, _ in points}))
     axes.set(ylabel="held-out bits per audio-second (zoomed)", title=SETTING_TITLES.get(setting, setting))
     axes.title.set_fontsize(9)
     axes.legend(fontsize=7)
+
+
+def _zoom(axes, values: list[float], unigram: float) -> tuple[float, float]:
+    """Zoom the y axis to the trained models (their differences are ~1%, the unigram level ~30% off)."""
+    values = values or [unigram]
+    pad = 0.1 * (max(values) - min(values)) or 1.0
+    axes.set_ylim(min(values) - pad, max(values) + pad)
+    return min(values) - pad, max(values) + pad
+
+
+def _unigram_label(unigram: float, low: float, high: float) -> str:
+    where = "" if low <= unigram <= high else (" (above the axis)" if unigram > high else " (below the axis)")
+    return f"unigram {unigram:.0f}{where}"
 
 
 def _plot_flops(axes, report: dict, setting: str) -> None:
@@ -141,7 +156,10 @@ def _plot_learning(axes, report: dict, curves: dict, x: str) -> None:
         axes.plot(xs, [c["mean"] for c in points], _learning_style(name), marker="o", color=color, label=name)
         axes.fill_between(xs, [c["min"] for c in points], [c["max"] for c in points], color=color, alpha=0.15)
     unigram = report["references"]["unigram_bits_per_second"]
-    axes.axhline(unigram, color="black", linestyle=":", linewidth=1, label=f"unigram {unigram:.0f}")
+    low, high = _zoom(
+        axes, [v for points in curves.values() for c in points for v in (c["min"], c["max"])], unigram
+    )
+    axes.axhline(unigram, color="black", linestyle=":", linewidth=1, label=_unigram_label(unigram, low, high))
     axes.set_xscale("log")
     label = "training steps" if x == "steps" else "training FLOPs"
     axes.set(xlabel=label, ylabel="held-out bits per audio-second", title=f"Learning curves against {label}")

@@ -153,8 +153,14 @@ def learning_verdict(
     }
 
 
-def _pct(point: dict) -> str:
+def paired_pct(point: dict) -> str:
+    """A paired difference as % of its reference's mean, signed: '+0.4%'."""
     return f"{100 * point['mean'] / point['raw_mean']:+.1f}%"
+
+
+def share_range(kept: dict) -> str:
+    """A share over seeds, min to max in %: '27% to 57%' ('to': a bound may be negative)."""
+    return f"{100 * kept['min']:.0f}% to {100 * kept['max']:.0f}%"
 
 
 def _judged(point: dict) -> str:
@@ -173,8 +179,10 @@ def _where(value: float, unit: str) -> str:
 
 def pair_sentence(pair: dict) -> str:
     """One pair's learning curve in words: every checkpoint, equal FLOPs, sign changes."""
-    steps = "; ".join(f"{p['steps']:,} steps {_pct(p)} ({_judged(p)})" for p in pair["at_steps"])
-    flops = "; ".join(f"{_flops(p['train_flops'])} FLOPs {_pct(p)} ({_judged(p)})" for p in pair["at_flops"])
+    steps = "; ".join(f"{p['steps']:,} steps {paired_pct(p)} ({_judged(p)})" for p in pair["at_steps"])
+    flops = "; ".join(
+        f"{_flops(p['train_flops'])} FLOPs {paired_pct(p)} ({_judged(p)})" for p in pair["at_flops"]
+    )
     said = f"{pair['name']} vs {pair['raw']}: at {steps}."
     said += f" At equal training FLOPs: {flops}." if flops else " At equal training FLOPs: no common range."
     for unit, changes, points in (
@@ -219,13 +227,15 @@ def window_rows(
 
             at = {of: {s: bits(of, s) for s in seeds} for of in (name, scale, frame)}
             gain = all(at[frame][s] > at[scale][s] for s in seeds)  # scale order lower in every seed
-            kept = [(at[frame][s] - at[name][s]) / (at[frame][s] - at[scale][s]) for s in seeds if gain]
+            gone = {s: at[frame][s] - at[name][s] for s in seeds}  # what the window gains on frame order
+            # only where there is a gain: the denominator is then positive in every seed
+            kept = [gone[s] / (at[frame][s] - at[scale][s]) for s in seeds] if gain else []
             learned = all(_learned(at[of], unigram) for of in (name, scale, frame))
             out.append(
                 {"tokenization": name, "latency_seconds": latency, "steps": n, "comparable": learned,
                  "bits_per_second": point["mean"], "vs_frame": _paired(at[name], at[frame], learned),
                  "scale_vs_frame": _paired(at[scale], at[frame], learned),
-                 "kept": seed_stats(kept) if gain else None}
+                 "kept": seed_stats(kept) if kept else None}
             )  # fmt: skip
     return out
 
@@ -236,15 +246,14 @@ def window_sentence(rows: list[dict], frame: str) -> str:
     rows = sorted(rows, key=lambda r: r["steps"])
     parts = []
     for r in rows:
-        part = f"{r['steps']:,} steps {_pct(r['vs_frame'])} against {frame} ({_judged(r['vs_frame'])})"
+        part = f"{r['steps']:,} steps {paired_pct(r['vs_frame'])} against {frame} ({_judged(r['vs_frame'])})"
         order, kept = r["scale_vs_frame"], r["kept"]
-        if not r["comparable"]:
-            pass  # no share of anything where a model learned no more than code frequencies
-        elif kept:
-            share = f"{100 * kept['mean']:.0f}% [{100 * kept['min']:.0f}-{100 * kept['max']:.0f}%]"
-            part += f", keeps {share} of the scale order's gain ({_pct(order)})"
-        else:
-            part += f", no gain to keep (the scale order {_pct(order)}, not lower in every seed)"
+        # no share of anything where a model learned no more than code frequencies
+        if r["comparable"] and kept:
+            share = f"{100 * kept['mean']:.0f}% [{share_range(kept)}]"
+            part += f", keeps {share} of the scale order's gain ({paired_pct(order)})"
+        elif r["comparable"]:
+            part += f", no gain to keep (the scale order {paired_pct(order)}, not lower in every seed)"
         parts.append(part)
     first = rows[0]
     return f"{first['tokenization']} (windows of {first['latency_seconds']:.2f} s): " + "; ".join(parts) + "."

@@ -21,7 +21,14 @@ from snac_hf.evidence.costs import cost_rows
 from snac_hf.evidence.curve import curve_sentences
 from snac_hf.evidence.estimate import EstimateError, preset_cost
 from snac_hf.evidence.figures import figure
-from snac_hf.evidence.learning import learning_verdict, pair_sentence, window_rows, window_sentence
+from snac_hf.evidence.learning import (
+    learning_verdict,
+    pair_sentence,
+    paired_pct,
+    share_range,
+    window_rows,
+    window_sentence,
+)
 from snac_hf.evidence.plan import FRAME_RAW, ORPHEUS, SCALE_RAW, SERIALIZATION_TITLES, SERIALIZATIONS
 from snac_hf.evidence.settings import preset
 from snac_hf.evidence.verdict import judge, learning_sentences
@@ -254,14 +261,12 @@ def window_section(report: dict) -> list[str]:
     ]
     for r in rows:
         kept = r["kept"]
-        shown = (
-            f"{100 * kept['mean']:.0f}% ± {100 * kept['std']:.0f} "
-            f"[{100 * kept['min']:.0f}-{100 * kept['max']:.0f}%]"
-            if kept
-            else "– (no gain to keep)"
-        )
-        if not r["comparable"]:
-            shown += " (a model at the unigram level)"
+        if not r["comparable"]:  # no share of anything where a model learned only code frequencies
+            shown = "– (a model at the unigram level)"
+        elif kept:
+            shown = f"{100 * kept['mean']:.0f}% ± {100 * kept['std']:.0f} [{share_range(kept)}]"
+        else:
+            shown = "– (no gain to keep)"
         lines.append(
             f"| {r['tokenization']} | {r['latency_seconds']:.2f} s | {r['steps']:,} | "
             f"{r['bits_per_second']:.1f} | {_paired_pct(r['vs_frame'])} | {_paired_pct(r['scale_vs_frame'])} "
@@ -272,7 +277,7 @@ def window_section(report: dict) -> list[str]:
 
 def _paired_pct(point: dict) -> str:
     """A paired difference as % of the reference's mean, bold where the rule supports it."""
-    shown = f"{100 * point['mean'] / point['raw_mean']:+.1f}%"
+    shown = paired_pct(point)
     return f"**{shown}**" if point["supported"] and point["comparable"] else shown
 
 
