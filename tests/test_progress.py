@@ -61,3 +61,32 @@ def test_progress_files_are_snac_hf_state(name):
     from snac_hf.tokenset.ownership import STATE_FILE
 
     assert STATE_FILE.match(f"{STATE_DIR}/{name}") and STATE_FILE.match(f"{STATE_DIR}/.{name}.partial")
+
+
+def test_an_out_of_memory_retry_counts_each_file_once(fitted_model, monkeypatch):
+    """The window encoded again after an out-of-memory (injected on the third bucket, after two
+    have reported) counts its files and samples once: the retry reports only what is new."""
+    import torch
+
+    from snac_hf.job.out_of_memory import SplittingEncoder
+
+    codec = load_codec(str(fitted_model))
+    files = [decode_audio({"path": str(SPEECH / name), "bytes": None}, 24000) for name in SHORT_SPEECH[:3]]
+    launch, launches = SnacEncoder._launch, []
+
+    def third_launch_runs_out_of_memory(self, inputs, keep, *rest):
+        launches.append(len(inputs))
+        if len(launches) == 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+        return launch(self, inputs, keep, *rest)
+
+    monkeypatch.setattr(SnacEncoder, "_launch", third_launch_runs_out_of_memory)
+    reports = []
+    segment = codec.layout.segment_samples(0.5)
+    splitting = SplittingEncoder(
+        SnacEncoder(codec), segment, 0, 4, progress=lambda f, s: reports.append((f, s))
+    )
+    codes, _, splits = splitting.encode(files)
+    assert splits == [{"batch_size": 4, "to": 2}] and len(codes) == 3
+    assert sum(s for _, s in reports[:2]) > 0  # the first attempt had reported before it failed
+    assert sum(f for f, _ in reports) == 3 and sum(s for _, s in reports) == sum(len(x) for x in files)
