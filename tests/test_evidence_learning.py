@@ -126,8 +126,8 @@ def test_no_gain_to_keep_where_the_scale_order_is_not_lower_in_every_seed():
     assert said == (
         "raw-window12 (windows of 1.02 s): 1 steps -2.9% against raw-frame (supported), keeps 57% "
         "[53% to 60%] of the scale order's gain (-5.2%); 2 steps +0.5% against raw-frame (supported), "
-        "no gain to keep (the scale order -0.0%, not lower in every seed); 4 steps +1.1% against "
-        "raw-frame (supported), no gain to keep (the scale order +0.9%, not lower in every seed)."
+        "no gain to keep (the scale order -0.0%, mixed signs over seeds); 4 steps +1.1% against "
+        "raw-frame (supported), no gain to keep (the scale order +0.9%, higher in every seed)."
     )
     # the order pair itself, on the learning-curve footing like every other pair
     levels = {n: 10_000.0 for n in ("raw-scale", "raw-frame")}

@@ -240,6 +240,13 @@ def window_rows(
     return out
 
 
+def _signs(differences: list[float]) -> str:
+    """Why a difference is no gain: higher in every seed, mixed signs, or equal in some seed."""
+    if min(differences) > 0:
+        return "higher in every seed"
+    return "mixed signs over seeds" if max(differences) > 0 else "not lower in every seed"
+
+
 def window_sentence(rows: list[dict], frame: str) -> str:
     """One windowed order over its checkpoints in words: against frame order, and the share of the
     scale order's gain it keeps where there is one (`window_rows` rows of one tokenization)."""
@@ -253,7 +260,7 @@ def window_sentence(rows: list[dict], frame: str) -> str:
             share = f"{100 * kept['mean']:.0f}% [{share_range(kept)}]"
             part += f", keeps {share} of the scale order's gain ({paired_pct(order)})"
         elif r["comparable"]:
-            part += f", no gain to keep (the scale order {paired_pct(order)}, not lower in every seed)"
+            part += f", no gain to keep (the scale order {paired_pct(order)}, {_signs(order['differences'])})"
         parts.append(part)
     first = rows[0]
     return f"{first['tokenization']} (windows of {first['latency_seconds']:.2f} s): " + "; ".join(parts) + "."
