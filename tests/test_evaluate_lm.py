@@ -84,3 +84,47 @@ def test_num_merges_must_match_variants(synthetic_tokens, tmp_path):
         "--num_merges", "1", "2", "3", "--output_dir", str(tmp_path / "x"),
     )  # fmt: skip
     assert result.returncode == 2 and "one per variant" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def two_split_tokens(tmp_path_factory):
+    """A token set with a train split (12 files) and a validation split (8 other files)."""
+    import shutil
+
+    from snac_hf.bpe.synthetic import write_synthetic_token_set
+    from snac_hf.layout import layout_for
+    from snac_hf.tokenset.schema import METADATA_FILE, shard_name
+
+    root = tmp_path_factory.mktemp("two_splits")
+    tokens = write_synthetic_token_set(root / "tokens", layout_for("snac_24khz"), 12)
+    other = write_synthetic_token_set(root / "other", layout_for("snac_24khz"), 8, seed=1, shards=1)
+    shutil.copy(other / shard_name(0, 1), tokens / shard_name(0, 1, "validation"))
+    metadata = json.loads((tokens / METADATA_FILE).read_text())
+    metadata["files_processed"] = 20
+    metadata["splits"] = {"train": {"files_processed": 12}, "validation": {"files_processed": 8}}
+    (tokens / METADATA_FILE).write_text(json.dumps(metadata))
+    return tokens
+
+
+def test_evaluate_lm_and_evidence_read_the_split_asked_for(two_split_tokens, tmp_path, capsys):
+    """`--split validation` trains and scores on that split's files (its own train/held-out split);
+    a split the set does not have is one line naming the splits it has, for both commands."""
+    from tests.conftest import run_here
+
+    out = tmp_path / "eval"
+    result = run_here(
+        capsys, "evaluate-lm", "--tokens", str(two_split_tokens), "--split", "validation",
+        "--variants", "plain", "--num_merges", "4", "--output_dir", str(out), "--steps", "1",
+        "--batch_size", "2", "--context", "32", "--hidden_size", "16", "--num_heads", "2",
+        "--generation_tokens", "2", "--holdout", "0.25",
+        "--settings", "equal_steps", "--num_threads", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((out / "lm_eval.json").read_text())["data"]
+    assert data["split"] == "validation" and data["files"] == 8
+    assert (out / "lm_eval.md").read_text().count("Data: split validation of the token set: 8 files") == 1
+    for command in ("evaluate-lm", "evidence"):
+        args = ("--tokens", str(two_split_tokens), "--split", "dev", "--output_dir", str(tmp_path / "x"))
+        refused = run_here(capsys, command, *args)
+        assert refused.returncode == 2 and "no split 'dev'" in refused.stderr
+        assert "its splits: train, validation" in refused.stderr and "Traceback" not in refused.stderr

@@ -34,6 +34,9 @@ def build_parser(prog: str = "scripts/evaluate_lm.py") -> argparse.ArgumentParse
         "--tokens", required=True, help="token-set folder, save_to_disk folder, or Hub dataset name"
     )
     parser.add_argument(
+        "--split", default="train", help="the token set's split to use (default: train; held out from it)"
+    )
+    parser.add_argument(
         "--variants", nargs="+", default=["plain", "rl", "cross_scale"], choices=list(VARIANTS)
     )
     parser.add_argument(
@@ -83,7 +86,7 @@ def check_inputs(args: argparse.Namespace) -> None:
     from snac_hf.bpe.corpus import open_source
     from snac_hf.tokenset.schema import token_set_marker
 
-    open_source(args.tokens)
+    open_source(args.tokens, args.split)
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         raise NotADirectoryError(f"--output_dir {args.output_dir} is a file; give the path of a folder")
     marker = token_set_marker(args.output_dir) if os.path.isdir(args.output_dir) else None
@@ -120,7 +123,9 @@ def evaluate(args: argparse.Namespace) -> int:
         generation_tokens=args.generation_tokens,
         seed=args.seed,
     )
-    report = evaluate_tokenizations(args.tokens, args.variants, args.num_merges, settings, args.output_dir)
+    report = evaluate_tokenizations(
+        args.tokens, args.variants, args.num_merges, settings, args.output_dir, split=args.split
+    )
     print(markdown_table(report))
     print(f"wrote {args.output_dir}/lm_eval.md, lm_eval.json, lm_eval.png")
     return 0

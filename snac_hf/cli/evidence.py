@@ -41,6 +41,9 @@ def build_parser(prog: str = "scripts/evidence.py") -> argparse.ArgumentParser:
     parser.add_argument(
         "--tokens", required=True, help="token-set folder, save_to_disk folder, or Hub dataset"
     )
+    parser.add_argument(
+        "--split", default="train", help="the token set's split to use (default: train; held out from it)"
+    )
     parser.add_argument("--output_dir", required=True, help="evidence.md/.json/.png, tokenizers/, runs/")
     parser.add_argument(
         "--preset",
@@ -197,7 +200,9 @@ def evidence(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if main_process else logging.WARNING, format="%(message)s")
     for noisy in ("snac_hf.bpe", "datasets", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    report = run_evidence(args.tokens, args.output_dir, settings, overwrite=args.overwrite)
+    report = run_evidence(
+        args.tokens, args.output_dir, settings, overwrite=args.overwrite, token_split=args.split
+    )
     if "verdict" in report:  # the main process
         for title, said in verdict_sentences(report):
             print(f"{title}:")

@@ -185,12 +185,14 @@ def run_evidence(
     output_dir: str | os.PathLike,
     settings: EvidenceSettings,
     overwrite: bool = False,
+    token_split: str = "train",
 ) -> dict:
-    """Run (or resume) the experiment of the module docstring; returns the report dict."""
+    """Run (or resume) the experiment of the module docstring on the token set's `token_split`; returns
+    the report dict. (Records of another split do not resume here: its codes digest differs.)"""
     from snac_hf.lm.train import make_accelerator
 
     output = Path(output_dir)
-    dataset, folder = open_source(str(source))
+    dataset, folder = open_source(str(source), token_split)
     layout = resolve_layout(dataset, folder, None)
     train, held_out, split_summary = split(dataset, settings.holdout, settings.split_by, settings.split_salt)
     voices, voices_skipped = None, None
@@ -286,7 +288,9 @@ def run_evidence(
             "results": rows,
         }
     report = {
-        "data": describe_data(dataset, train, held_out, read_metadata(folder) if folder else None),
+        "data": describe_data(
+            dataset, train, held_out, read_metadata(folder) if folder else None, token_split
+        ),
         "encoding": encoding_settings(read_metadata(folder) if folder else None),
         "split": split_summary.to_dict(),
         "settings": {**settings.to_dict(), "window_seconds_equal_audio": hashed.window_seconds},

@@ -33,7 +33,7 @@ from snac_hf.evidence.plan import FRAME_RAW, ORPHEUS, SCALE_RAW, SERIALIZATION_T
 from snac_hf.evidence.settings import preset
 from snac_hf.evidence.verdict import judge, learning_sentences
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN
-from snac_hf.lm.report import SETTING_TITLES
+from snac_hf.lm.report import SETTING_TITLES, split_of
 
 JSON_FILE, MARKDOWN_FILE, PLOT_FILE = "evidence.json", "evidence.md", "evidence.png"
 
@@ -112,7 +112,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Evidence: which BPE variant serves an audio LM?",
         "",
-        f"Data: {data['files']:,} files, {_duration(data['hours'] * 3600)}; "
+        f"Data: {split_of(data)}{data['files']:,} files, {_duration(data['hours'] * 3600)}; "
         f"codec: {data.get('codec') or 'not recorded'}. Split {split_line(report['split'])}.",
         "",
     ]

@@ -53,8 +53,10 @@ def evaluate_tokenizations(
     num_merges: list[int],
     settings: EvaluationSettings,
     output_dir: str | os.PathLike,
+    split: str = "train",
 ) -> dict:
-    """Train and measure every tokenization; write lm_eval.{json,md,png} to `output_dir`.
+    """Train and measure every tokenization of the token set's `split` (its files are split again
+    into train and held out); write lm_eval.{json,md,png} to `output_dir`.
 
     `num_merges` holds one value for all variants or one per variant; a row whose tokenizer learned
     fewer merges than asked is named with both (`plain (99/2,000 merges)`). The report's `data` names the
@@ -70,7 +72,7 @@ def evaluate_tokenizations(
         raise ValueError(f"unknown budget setting(s) {unknown}; known: {', '.join(SETTINGS)}")
     merges = num_merges * len(variants) if len(num_merges) == 1 else num_merges
     output = Path(output_dir)
-    dataset, folder = open_source(str(source))
+    dataset, folder = open_source(str(source), split)
     layout = resolve_layout(dataset, folder, None)
     train_set, held_out_set = split_by_id(dataset, settings.holdout)
     if len(train_set) == 0 or len(held_out_set) == 0:
@@ -111,7 +113,9 @@ def evaluate_tokenizations(
             rows.append({"setting": setting, **trained[key], "same_model_as_other_setting": reused})
     held_out_seconds = tokenizations[0].held_out.seconds
     report = {
-        "data": describe_data(dataset, train_set, held_out_set, read_metadata(folder) if folder else None),
+        "data": describe_data(
+            dataset, train_set, held_out_set, read_metadata(folder) if folder else None, split
+        ),
         "settings": {**settings.to_dict(), "window_seconds_equal_audio": window_seconds},
         "references": reference_levels(train_set, held_out_set, layout, held_out_seconds),
         "results": rows,

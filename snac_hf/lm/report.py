@@ -21,15 +21,18 @@ SETTING_TITLES = {
 }
 
 
-def describe_data(dataset: Dataset, train: Dataset, held_out: Dataset, metadata: dict | None) -> dict:
-    """Which audio, how much of it, and which codec weights made the tokens (the codec's name as
-    `card.public_name` shows it: no local path)."""
+def describe_data(
+    dataset: Dataset, train: Dataset, held_out: Dataset, metadata: dict | None, split: str = "train"
+) -> dict:
+    """Which audio (the token set's `split`), how much of it, and which codec weights made the tokens
+    (the codec's name as `card.public_name` shows it: no local path)."""
 
     def seconds(d: Dataset) -> float:
         return float(sum(d.select_columns(["duration"])["duration"]))
 
     codec = (metadata or {}).get("codec") or {}
     return {
+        "split": split,
         "files": len(dataset),
         "hours": seconds(dataset) / 3600,
         "train_files": len(train),
@@ -40,6 +43,12 @@ def describe_data(dataset: Dataset, train: Dataset, held_out: Dataset, metadata:
         "codec_weights": codec.get("weights"),
         "codec_notice": codec.get("notice"),
     }
+
+
+def split_of(data: dict) -> str:
+    """'split validation of the token set: ' where the run read a split other than train."""
+    split = data.get("split", "train")
+    return "" if split == "train" else f"split {split} of the token set: "
 
 
 def _count(n: float) -> str:
@@ -129,7 +138,8 @@ def write_markdown(report: dict, path: str | os.PathLike) -> None:
     header = [
         "# LM evaluation: bits per audio-second",
         "",
-        f"Data: {data['files']} files, {data['hours'] * 60:.1f} min; train {data['train_files']} files "
+        f"Data: {split_of(data)}{data['files']} files, {data['hours'] * 60:.1f} min; "
+        f"train {data['train_files']} files "
         f"({data['train_seconds']:.0f} s), held out {data['held_out_files']} files "
         f"({data['held_out_seconds']:.0f} s). Codec: {codec}{weights}.",
         "",
