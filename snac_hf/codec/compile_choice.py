@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 #: Audio seconds left from which compiling pays: twice the break-even measured on a 2-core Xeon
-#: (compile time / (1/eager rate - 1/compiled rate): see BENCHMARKS.md), so that a slower
-#: compilation or a smaller speed-up elsewhere still leaves the job no slower.
+#: (compile time / (1/eager rate - 1/compiled rate): see BENCHMARKS.md), a margin for a slower
+#: compilation or a smaller speed-up elsewhere. Not enough everywhere: one thread on a 2-core AMD
+#: EPYC gained only 3% (break-even 7,582 s), so jobs of 3,600-7,600 s there run up to ~3% slower.
 LONG_ENOUGH_SECONDS = 3600.0
 #: Files encoded before the audio per file is trusted as an estimate.
 MIN_FILES_SEEN = 8
