@@ -227,9 +227,9 @@ def window_rows(
 
             at = {of: {s: bits(of, s) for s in seeds} for of in (name, scale, frame)}
             gain = all(at[frame][s] > at[scale][s] for s in seeds)  # scale order lower in every seed
-            gone = {s: at[frame][s] - at[name][s] for s in seeds}  # what the window gains on frame order
+            window_gain = {s: at[frame][s] - at[name][s] for s in seeds}  # on frame order, per seed
             # only where there is a gain: the denominator is then positive in every seed
-            kept = [gone[s] / (at[frame][s] - at[scale][s]) for s in seeds] if gain else []
+            kept = [window_gain[s] / (at[frame][s] - at[scale][s]) for s in seeds] if gain else []
             learned = all(_learned(at[of], unigram) for of in (name, scale, frame))
             out.append(
                 {"tokenization": name, "latency_seconds": latency, "steps": n, "comparable": learned,
