@@ -720,6 +720,9 @@ def test_a_split_joins_a_set_made_alike_and_overwrite_replaces_only_it(tmp_path)
     )
     with pytest.raises(OutputExistsError, match=r"whose split 'train' was made with other settings: --model"):
         check_output(out, other_codec, overwrite=False)
+    arithmetic = {"device_type": "cpu", "tf32": False}  # a split added by this version
+    with pytest.raises(OutputExistsError, match=r"arithmetic \(not recorded by the older snac_hf that wrote"):
+        check_output(out, fingerprint_of(arithmetic=arithmetic, split="test"), overwrite=False)
     changed = {**validation, "inputs": "2" * 64}
     with pytest.raises(OutputExistsError, match=r"split 'validation' made with other .*: the input"):
         check_output(out, changed, overwrite=False)

@@ -175,6 +175,8 @@ def _described(key: str, before: object, after: object) -> str:
         return f"--split ({before or SPLIT} -> {after or SPLIT})"
     if isinstance(before, dict) and isinstance(after, dict):  # the arithmetic: device, TF32, compile...
         return ", ".join(fingerprint_changes(before, after, f"{key}."))
+    if before is None and isinstance(after, dict):  # a key older versions did not write
+        return f"{key} (not recorded by the older snac_hf that wrote it, so it cannot be shown to match)"
     flag, unit = _FLAGS.get(key, (key, ""))
     shown = [f"{value}{unit}" if value is not None else "not set" for value in (before, after)]
     return f"{flag} ({shown[0]} -> {shown[1]})"
