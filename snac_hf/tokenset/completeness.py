@@ -12,7 +12,8 @@ A folder without run.json (a finished set without its resume state, Parquet from
 taken as it is.
 
 Once a run finishes, reports made from an earlier state are stale: an `analysis.json` of 6 files
-on the finished set of 16 (`analyze --allow_partial` on the unfinished set, or an older version).
+on the finished set of 16 (`analyze --tokens 'DIR/data/*.parquet'` while the run was unfinished,
+or an older version).
 `drop_stale_reports` (called when metadata.json is written) removes the analysis files snac_hf wrote
 and the card's `analysis` section when they do not describe the finished set.
 """
