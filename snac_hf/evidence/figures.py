@@ -114,8 +114,9 @@ def _zoom(axes, values: list[float], unigram: float) -> tuple[float, float]:
     """Zoom the y axis to the trained models (their differences are ~1%, the unigram level ~30% off)."""
     values = values or [unigram]
     pad = 0.1 * (max(values) - min(values)) or 1.0
-    axes.set_ylim(min(values) - pad, max(values) + pad)
-    return min(values) - pad, max(values) + pad
+    low, high = min(values) - pad, max(values) + pad
+    axes.set_ylim(low, high)
+    return low, high
 
 
 def _unigram_label(unigram: float, low: float, high: float) -> str:

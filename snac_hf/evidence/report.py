@@ -252,8 +252,7 @@ def window_section(report: dict) -> list[str]:
         f"spans (a generator needs it ahead). Paired by seed, as % of {FRAME_RAW}: the window against "
         f"{FRAME_RAW}, and {SCALE_RAW} against {FRAME_RAW} (negative: the scale order's gain). Kept = "
         f"({FRAME_RAW} - window) / ({FRAME_RAW} - {SCALE_RAW}) per seed, only where {SCALE_RAW} is lower in "
-        "every seed (otherwise there "
-        "is no gain to keep).",
+        "every seed (otherwise there is no gain to keep).",
         "",
         f"| tokenization | latency | steps | bits / audio-s | vs {FRAME_RAW} | {SCALE_RAW} vs {FRAME_RAW} "
         "| gain kept, mean ± sd [min-max] |",
@@ -277,8 +276,13 @@ def window_section(report: dict) -> list[str]:
 
 def _paired_pct(point: dict) -> str:
     """A paired difference as % of the reference's mean, bold where the rule supports it."""
-    shown = paired_pct(point)
-    return f"**{shown}**" if point["supported"] and point["comparable"] else shown
+    return _bold_if_supported(paired_pct(point), point)
+
+
+def _bold_if_supported(shown: str, paired: dict) -> str:
+    """`shown` in bold where the verdict's rule supports the paired difference (never where a model
+    stayed at the unigram level)."""
+    return f"**{shown}**" if paired["supported"] and paired["comparable"] else shown
 
 
 def _cell(stats: dict | None, raw_mean: float | None) -> str:
@@ -368,8 +372,7 @@ def lm_section(report: dict) -> list[str]:
             if paired is not None:
                 raw_mean = verdict["stats"][verdict["raw_of"][name]]["mean"]
                 vs_raw = f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw_mean:+.2f}%)"
-            if paired is not None and paired["supported"] and paired["comparable"]:
-                vs_raw = f"**{vs_raw}**"
+                vs_raw = _bold_if_supported(vs_raw, paired)
             lines.append(
                 f"| {name} | {record['num_merges']:,} | {record['tokens_per_second']:.1f} "
                 f"| {st['mean']:.1f} ± {st['std']:.1f} | {st['min']:.1f} - {st['max']:.1f} | {vs_raw} | "
@@ -423,9 +426,9 @@ def confirmation_section(report: dict) -> list[str]:
             continue
         best, raw = verdict["stats"][found["best"]], verdict["stats"][found["raw"]]
         paired = verdict["versus_raw"][found["best"]]
-        shown = f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw['mean']:+.2f}%)"
-        if paired["supported"] and paired["comparable"]:
-            shown = f"**{shown}**"
+        shown = _bold_if_supported(
+            f"{paired['mean']:+.1f} ({100 * paired['mean'] / raw['mean']:+.2f}%)", paired
+        )
         lines.append(
             f"| {title} | {best['n']} | {n_steps:,} | {best['mean']:.1f} ± {best['std']:.1f} "
             f"| {raw['mean']:.1f} ± {raw['std']:.1f} | {shown} "

@@ -41,9 +41,10 @@ class SplittingEncoder:
         number of non-finite latent values (`encode_counted`: such a file must fail, not be
         written); and the splits this call needed (each {"batch_size": from, "to": to})."""
         splits: list[dict] = []
-        reported = _Reported(self.progress)
+        reported = _Reported(self.progress) if self.progress else None
         while True:
-            reported.attempt()
+            if reported:
+                reported.attempt()
             try:
                 codes, nonfinite = self.encoder.encode_counted(
                     files,
@@ -51,7 +52,7 @@ class SplittingEncoder:
                     self.batch_size,
                     self.context,
                     whole_frames=True,
-                    progress=reported if self.progress else None,
+                    progress=reported,
                 )
                 self.splits.extend(splits)
                 return codes, nonfinite, splits
@@ -80,7 +81,7 @@ class _Reported:
     window from its start, so it passes on only what goes beyond the earlier attempts' counts
     (each file and sample is counted once)."""
 
-    progress: Callable[[int, int], None] | None
+    progress: Callable[[int, int], None]
     files: int = 0  # the most any attempt has reported (what the progress has been told)
     samples: int = 0
     attempt_files: int = 0  # this attempt's counts
@@ -93,7 +94,7 @@ class _Reported:
         self.attempt_files += files
         self.attempt_samples += samples
         new_files, new_samples = self.attempt_files - self.files, self.attempt_samples - self.samples
-        if self.progress is not None and (new_files > 0 or new_samples > 0):
+        if new_files > 0 or new_samples > 0:
             self.progress(max(new_files, 0), max(new_samples, 0))
         self.files, self.samples = (
             max(self.files, self.attempt_files),

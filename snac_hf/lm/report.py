@@ -14,6 +14,7 @@ from datasets import Dataset
 
 from snac_hf.lm.references import AT_UNIGRAM_MARGIN, at_unigram_level
 from snac_hf.tokenset.card import public_name
+from snac_hf.tokenset.schema import SPLIT
 
 SETTING_TITLES = {
     "equal_audio": "equal audio-seconds seen (same steps, same audio per window)",
@@ -22,7 +23,7 @@ SETTING_TITLES = {
 
 
 def describe_data(
-    dataset: Dataset, train: Dataset, held_out: Dataset, metadata: dict | None, split: str = "train"
+    dataset: Dataset, train: Dataset, held_out: Dataset, metadata: dict | None, split: str = SPLIT
 ) -> dict:
     """Which audio (the token set's `split`), how much of it, and which codec weights made the tokens
     (the codec's name as `card.public_name` shows it: no local path)."""
@@ -47,8 +48,8 @@ def describe_data(
 
 def split_of(data: dict) -> str:
     """'split validation of the token set: ' where the run read a split other than train."""
-    split = data.get("split", "train")
-    return "" if split == "train" else f"split {split} of the token set: "
+    split = data.get("split", SPLIT)
+    return "" if split == SPLIT else f"split {split} of the token set: "
 
 
 def _count(n: float) -> str:
